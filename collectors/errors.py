@@ -1,0 +1,22 @@
+"""Errors a user can act on. The CLI prints their message as one line, without a traceback."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class ParityError(Exception):
+    """A problem with the user's input, environment or request; the message says what and where."""
+
+
+class InputError(ParityError, ValueError):
+    """A bad input file: says what, where (file, field) and which value, in one line."""
+
+    def __init__(self, path: Path | str, field: str, value: Any, reason: str) -> None:
+        self.path, self.field, self.value, self.reason = str(path), field, value, reason
+        super().__init__(f"{path}: {field} = {_short(value)}: {reason}")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

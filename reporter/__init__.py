@@ -1,0 +1,1 @@
+"""The reporter owns the store, the analysis, the rendering and the CLI."""

@@ -1,0 +1,59 @@
+"""The `parity` console script: parses, calls the library, prints. One module per command.
+
+Each module in `reporter/commands/` is one command: it exposes `HELP` (one line), `ORDER` (its
+place in `--help`), `add_arguments(parser)` and `run(args) -> int`; heavy imports stay inside
+`run` so that `--help` is instant. A new command is one new module.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+import reporter.commands
+from collectors.errors import ParityError
+
+
+def command_modules() -> list[ModuleType]:
+    names = [info.name for info in pkgutil.iter_modules(reporter.commands.__path__)]
+    modules = [importlib.import_module(f"reporter.commands.{name}") for name in names]
+    return sorted(modules, key=lambda module: module.ORDER)
+
+
+def create_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parity",
+        description="How far are performance predictions from what the hardware really does?",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in command_modules():
+        name = module.__name__.rsplit(".", 1)[-1]
+        sub = subcommands.add_parser(name, help=module.HELP, description=module.__doc__)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = create_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ParityError as error:
+        if args.debug:
+            raise
+        print(f"parity {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"parity {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""One module per `parity` command; options shared by several commands live here."""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from reporter.store import default_db_path
+
+
+class ListOption(argparse.Action):
+    """A repeatable option that also takes comma-separated values: `--model a --model b,c`."""
+
+    def __init__(self, *args: Any, convert: Callable[[str], Any] = str, **kwargs: Any) -> None:
+        self.convert = convert
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        items = list(getattr(namespace, self.dest, None) or [])
+        for part in str(values).split(","):
+            if part.strip():
+                try:
+                    items.append(self.convert(part.strip()))
+                except ValueError:
+                    parser.error(f"{option_string}: invalid value {part.strip()!r}")
+        setattr(namespace, self.dest, items)
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", type=Path, default=None,
+        help=f"DuckDB file (default: $PARITY_DB, else {default_db_path()})",
+    )

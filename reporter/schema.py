@@ -1,0 +1,108 @@
+"""The DuckDB schema, as forward-only migrations.
+
+Each migration is a named function registered in order; `Store` runs the missing ones in the
+same transaction as the `schema_version` row that records them, so an old file keeps working.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: list[tuple[int, str, Migration]] = []
+
+
+def migration(version: int, name: str) -> Callable[[Migration], Migration]:
+    def register(function: Migration) -> Migration:
+        MIGRATIONS.append((version, name, function))
+        return function
+
+    return register
+
+
+@migration(1, "tables")
+def _tables(db: duckdb.DuckDBPyConnection) -> None:
+    db.execute("""
+        CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP, host VARCHAR, platform VARCHAR, label VARCHAR, git_sha VARCHAR,
+            environment JSON)""")
+    db.execute("""
+        CREATE TABLE sources (
+            source_id VARCHAR PRIMARY KEY, path VARCHAR NOT NULL, format VARCHAR NOT NULL,
+            run_id VARCHAR NOT NULL)""")
+    db.execute("""
+        CREATE TABLE predictions (
+            model VARCHAR NOT NULL, platform VARCHAR NOT NULL, precision VARCHAR NOT NULL,
+            batch_size INTEGER NOT NULL, latency_ms DOUBLE NOT NULL, throughput_fps DOUBLE,
+            energy_mj DOUBLE, energy_per_inference_mj DOUBLE, peak_memory_mb DOUBLE,
+            predictor VARCHAR, predictor_version VARCHAR, predicted_at TIMESTAMP,
+            source_id VARCHAR NOT NULL, raw JSON)""")
+    # No key constraints on the two big tables: DuckDB's bulk paths stay fast without indexes,
+    # and uniqueness is guaranteed one level up (a source or a run is stored once).
+    db.execute("""
+        CREATE TABLE measurements (
+            measurement_id BIGINT NOT NULL, model VARCHAR NOT NULL, platform VARCHAR NOT NULL,
+            precision VARCHAR NOT NULL, batch_size INTEGER NOT NULL, conversion VARCHAR NOT NULL,
+            device VARCHAR, method VARCHAR NOT NULL, status VARCHAR NOT NULL, failure_kind VARCHAR,
+            message VARCHAR, median DOUBLE, mean DOUBLE, std DOUBLE, p05 DOUBLE, p95 DOUBLE,
+            ci95_low DOUBLE, ci95_high DOUBLE, n_iterations INTEGER, throughput_sps DOUBLE,
+            compile_s DOUBLE, peak_memory_mb DOUBLE, energy_mj DOUBLE, measured_at TIMESTAMP,
+            run_id VARCHAR NOT NULL, source_id VARCHAR)""")
+    db.execute("""
+        CREATE TABLE samples (
+            measurement_id BIGINT NOT NULL, iteration INTEGER NOT NULL, latency_ms DOUBLE NOT NULL,
+            gpu_ms DOUBLE)""")
+    db.execute("""
+        CREATE TABLE subgraphs (
+            side VARCHAR NOT NULL, model VARCHAR NOT NULL, platform VARCHAR NOT NULL,
+            precision VARCHAR NOT NULL, batch_size INTEGER NOT NULL, subgraph_id VARCHAR NOT NULL,
+            ops VARCHAR, flops DOUBLE, bytes DOUBLE, latency_ms DOUBLE, latency_std_ms DOUBLE,
+            energy_mj DOUBLE, source_id VARCHAR NOT NULL)""")
+    db.execute("""
+        CREATE TABLE proxies (
+            measured_platform VARCHAR PRIMARY KEY, predicted_platform VARCHAR NOT NULL)""")
+
+
+@migration(2, "views")
+def _views(db: duckdb.DuckDBPyConnection) -> None:
+    # The newest measurement of every cell, per timing method.
+    db.execute("""
+        CREATE OR REPLACE VIEW latest AS
+        SELECT * FROM measurements
+        QUALIFY row_number() OVER (
+            PARTITION BY model, platform, precision, batch_size, conversion, method, device
+            ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1""")
+    # Every prediction against the newest successful measurement of the same model, platform
+    # (power mode included, or a declared proxy), precision and batch size.
+    db.execute("""
+        CREATE OR REPLACE VIEW comparisons AS
+        SELECT p.model, p.platform, m.platform AS measured_platform,
+               m.platform <> p.platform AS is_proxy,
+               p.precision, p.batch_size, m.conversion, m.method, m.device,
+               p.predictor, p.predictor_version, p.predicted_at, m.measured_at, m.run_id,
+               p.latency_ms AS predicted_ms, m.median AS measured_ms,
+               p.latency_ms / m.median AS ratio,
+               (p.latency_ms - m.median) / m.median * 100 AS signed_error_pct,
+               abs(p.latency_ms - m.median) / m.median * 100 AS abs_error_pct,
+               m.measurement_id, p.source_id AS prediction_source_id
+        FROM predictions p
+        JOIN latest m
+          ON m.model = p.model AND m.precision = p.precision AND m.batch_size = p.batch_size
+         AND (m.platform = p.platform OR EXISTS (
+                SELECT 1 FROM proxies x
+                WHERE x.measured_platform = m.platform AND x.predicted_platform = p.platform))
+        WHERE m.status = 'ok' AND m.median > 0""")
+    # Speed of every conversion against EAGER in the same run, model, platform and batch size.
+    db.execute("""
+        CREATE OR REPLACE VIEW speedups AS
+        SELECT m.run_id, m.model, m.platform, m.batch_size, m.method, m.device, m.conversion,
+               m.precision, e.median AS eager_ms, m.median AS conversion_ms,
+               e.median / m.median AS speedup
+        FROM measurements m
+        JOIN measurements e
+          ON e.run_id = m.run_id AND e.model = m.model AND e.platform = m.platform
+         AND e.batch_size = m.batch_size AND e.method = m.method
+         AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = 'EAGER'
+        WHERE m.status = 'ok' AND e.status = 'ok' AND m.median > 0""")

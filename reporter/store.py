@@ -1,0 +1,229 @@
+"""The DuckDB store: one class owns the connection, the schema and every write.
+
+Writes go through `atomic()` (one transaction: a failed or killed command leaves the file as it
+was) and through DuckDB's columnar path (Arrow tables), never row-by-row SQL.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from collectors.errors import ParityError
+from collectors.records import Measurement, Prediction, RunInfo, Subgraph
+from reporter.schema import MIGRATIONS
+
+DEFAULT_DB = Path("data") / "parity.duckdb"
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+
+
+class StoreError(ParityError):
+    """A store problem the user can act on (missing file, refused statement, bad SQL)."""
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("PARITY_DB") or DEFAULT_DB)
+
+
+@dataclass(frozen=True)
+class Results:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def first(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def single_value(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+
+class Store:
+    """A Parity database file. `Store.open(path)` migrates it forward; `read_only=True` never writes."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | str | None = None, *, read_only: bool = False) -> "Store":
+        path = Path(path) if path else default_db_path()
+        if read_only:
+            if not path.exists():
+                raise StoreError(f"{path}: no database here (run `parity ingest` or `parity bench` first, or pass --db)")
+            cls.open(path).close()  # bring an old file's schema forward before reading it
+            return cls(duckdb.connect(str(path), read_only=True), path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            store = cls(duckdb.connect(str(path)), path)
+        except duckdb.Error as error:
+            raise StoreError(f"{path}: cannot open the database: {error}") from None
+        store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        exists = self.db.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        return self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        with self.atomic():
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+            )
+            current = self.schema_version()
+            for version, name, apply in MIGRATIONS:
+                if version > current:
+                    apply(self.db)
+                    self.db.execute("INSERT INTO schema_version VALUES (?, ?, now())", [version, name])
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Results:
+        cursor = self.db.execute(sql, params) if params is not None else self.db.execute(sql)
+        columns = [d[0] for d in cursor.description] if cursor.description else []
+        return Results(columns, cursor.fetchall() if columns else [])
+
+    def frame(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None):
+        """A pandas DataFrame of the query's result."""
+        cursor = self.db.execute(sql, params) if params is not None else self.db.execute(sql)
+        return cursor.df()
+
+    def query_readonly(self, sql: str) -> Results:
+        """Run a user's SQL: one read-only statement, else a StoreError saying why not."""
+        try:
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error as error:
+            raise StoreError(f"SQL error: {_first_line(error)}") from None
+        if len(statements) != 1:
+            raise StoreError(f"parity query takes exactly one statement, got {len(statements)}")
+        kind = statements[0].type.name
+        if kind not in READ_ONLY_STATEMENTS:
+            raise StoreError(f"parity query is read-only: a {kind} statement is refused")
+        try:
+            return self.execute(sql)
+        except duckdb.Error as error:
+            raise StoreError(f"SQL error: {_first_line(error)}") from None
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction; nested calls join the outer one."""
+        if getattr(self, "_in_transaction", False):
+            yield
+            return
+        self.db.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    def has_source(self, source_id: str) -> bool:
+        return bool(self.execute("SELECT count(*) FROM sources WHERE source_id = ?", [source_id]).single_value())
+
+    def has_run(self, run_id: str) -> bool:
+        return bool(self.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).single_value())
+
+    def add_run(self, run: RunInfo) -> None:
+        self.db.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run.run_id, run.kind, run.started_at, run.finished_at, run.host, run.platform,
+             run.label, run.git_sha, json.dumps(run.environment, sort_keys=True)],
+        )
+
+    def finish_run(self, run_id: str, finished_at: str) -> None:
+        self.db.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", [finished_at, run_id])
+
+    def add_source(self, source_id: str, path: str, format_name: str, run_id: str) -> None:
+        self.db.execute("INSERT INTO sources VALUES (?, ?, ?, ?)", [source_id, path, format_name, run_id])
+
+    def add_proxies(self, proxies: dict[str, str]) -> None:
+        for measured, predicted in proxies.items():
+            self.db.execute(
+                "INSERT OR REPLACE INTO proxies VALUES (?, ?)", [measured, predicted]
+            )
+
+    def add_predictions(self, predictions: Sequence[Prediction], source_id: str) -> None:
+        rows = [_prediction_row(p, source_id) for p in predictions]
+        self._insert("predictions", rows)
+
+    def add_subgraphs(self, subgraphs: Sequence[Subgraph], source_id: str) -> None:
+        self._insert("subgraphs", [{**dataclasses.asdict(s), "source_id": source_id} for s in subgraphs])
+
+    def add_measurements(self, measurements: Sequence[Measurement], run_id: str, source_id: str | None) -> list[int]:
+        """Store measurements and their raw samples; returns the new measurement ids."""
+        first_id = self.execute("SELECT coalesce(max(measurement_id), 0) + 1 FROM measurements").single_value()
+        ids = list(range(first_id, first_id + len(measurements)))
+        rows, sample_columns = [], {"measurement_id": [], "iteration": [], "latency_ms": [], "gpu_ms": []}
+        for measurement_id, m in zip(ids, measurements):
+            rows.append(_measurement_row(m, measurement_id, run_id, source_id))
+            n = len(m.samples)
+            sample_columns["measurement_id"] += [measurement_id] * n
+            sample_columns["iteration"] += list(range(n))
+            sample_columns["latency_ms"] += list(m.samples)
+            sample_columns["gpu_ms"] += list(m.gpu_samples) if len(m.gpu_samples) == n else [None] * n
+        self._insert("measurements", rows)
+        self.insert_columns("samples", sample_columns)
+        return ids
+
+    def insert_columns(self, table: str, columns: dict[str, list[Any]] | pa.Table) -> None:
+        """Bulk insert column lists (or an Arrow table) by column name."""
+        arrow = columns if isinstance(columns, pa.Table) else pa.table(columns)
+        if arrow.num_rows == 0:
+            return
+        self.db.register("_incoming", arrow)
+        try:
+            self.db.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+        finally:
+            self.db.unregister("_incoming")
+
+    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.insert_columns(table, {key: [row[key] for row in rows] for key in rows[0]})
+
+
+def _prediction_row(p: Prediction, source_id: str) -> dict[str, Any]:
+    row = dataclasses.asdict(p)
+    row["raw"] = json.dumps(p.raw, sort_keys=True) if p.raw else None
+    row["source_id"] = source_id
+    return row
+
+
+def _measurement_row(m: Measurement, measurement_id: int, run_id: str, source_id: str | None) -> dict[str, Any]:
+    row = {f.name: getattr(m, f.name) for f in dataclasses.fields(m) if f.name not in ("samples", "gpu_samples")}
+    return {**row, "measurement_id": measurement_id, "run_id": run_id, "source_id": source_id}
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]

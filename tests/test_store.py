@@ -1,0 +1,103 @@
+"""The store: schema, migrations, transactions and the read-only query path, on real DuckDB files."""
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from collectors.records import Measurement, Prediction, RunInfo
+from reporter.schema import MIGRATIONS
+from reporter.store import Store, StoreError
+
+RUN = RunInfo("run-1", "bench", "2026-11-28T10:00:00", None, "host", "nvidia-h200", None, None, {"torch": "2.11"})
+
+
+def _measurement(conversion: str, median: float, **extra) -> Measurement:
+    return Measurement(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1,
+                       conversion=conversion, device="cuda", method="synced-e2e", status="ok",
+                       measured_at="2026-11-28T10:00:00", median=median, **extra)
+
+
+def test_store_new_file_has_every_contract_table(db_path):
+    with Store.open(db_path) as store:
+        names = {row[0] for row in store.execute("SELECT table_name FROM information_schema.tables").rows}
+        assert {"runs", "sources", "predictions", "measurements", "samples", "schema_version",
+                "comparisons", "speedups", "latest", "subgraphs"} <= names
+        assert store.schema_version() == MIGRATIONS[-1][0]
+
+
+def test_store_old_file_is_migrated_forward_keeping_its_rows(db_path):
+    old = duckdb.connect(str(db_path))
+    old.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    MIGRATIONS[0][2](old)  # a file written by the first release: tables, no views
+    old.execute("INSERT INTO schema_version VALUES (1, 'tables', now())")
+    old.execute("INSERT INTO runs (run_id, kind, started_at) VALUES ('old-run', 'ingest', now())")
+    old.close()
+    with Store.open(db_path) as store:
+        assert store.schema_version() == MIGRATIONS[-1][0]
+        assert store.execute("SELECT run_id FROM runs").rows == [("old-run",)]
+        assert store.execute("SELECT count(*) FROM comparisons").single_value() == 0
+
+
+def test_store_failed_transaction_leaves_nothing(db_path):
+    with Store.open(db_path) as store:
+        with pytest.raises(RuntimeError):
+            with store.atomic():
+                store.add_run(RUN)
+                store.add_measurements([_measurement("EAGER", 2.0, samples=(2.0, 2.1))], RUN.run_id, None)
+                raise RuntimeError("killed half-way")
+        assert store.execute("SELECT count(*) FROM runs").single_value() == 0
+        assert store.execute("SELECT count(*) FROM measurements").single_value() == 0
+        assert store.execute("SELECT count(*) FROM samples").single_value() == 0
+
+
+def test_store_measurements_keep_samples_and_speedups(db_path):
+    with Store.open(db_path) as store, store.atomic():
+        store.add_run(RUN)
+        ids = store.add_measurements(
+            [_measurement("EAGER", 4.0, samples=(4.0, 4.2, 3.9)), _measurement("COMPILE_CUDAGRAPHS", 1.0)],
+            RUN.run_id, None)
+    with Store.open(db_path) as store:
+        assert store.execute("SELECT latency_ms FROM samples WHERE measurement_id = ? ORDER BY iteration",
+                             [ids[0]]).rows == [(4.0,), (4.2,), (3.9,)]
+        speedup = store.execute("SELECT speedup FROM speedups WHERE conversion = 'COMPILE_CUDAGRAPHS'").single_value()
+        assert speedup == pytest.approx(4.0)
+        assert json.loads(store.execute("SELECT environment FROM runs").single_value()) == {"torch": "2.11"}
+
+
+def test_store_comparisons_match_power_mode_and_declared_proxies(db_path):
+    prediction = Prediction(model="resnet18", platform="h100-sxm5-80gb", precision="fp32", batch_size=1,
+                            latency_ms=2.0, predictor="graphs")
+    with Store.open(db_path) as store, store.atomic():
+        store.add_run(RUN)
+        store.add_predictions([prediction], "src-1")
+        store.add_measurements([_measurement("EAGER", 4.0)], RUN.run_id, None)
+        assert store.execute("SELECT count(*) FROM comparisons").single_value() == 0
+        store.add_proxies({"nvidia-h200": "h100-sxm5-80gb"})
+        row = store.execute("SELECT is_proxy, ratio, signed_error_pct, abs_error_pct FROM comparisons").dicts()
+        assert row == [{"is_proxy": True, "ratio": 0.5, "signed_error_pct": -50.0, "abs_error_pct": 50.0}]
+
+
+@pytest.mark.parametrize("sql", [
+    "DELETE FROM runs",
+    "INSERT INTO runs (run_id, kind, started_at) VALUES ('x', 'y', now())",
+    "DROP TABLE runs",
+    "CREATE TABLE t AS SELECT 1",
+    "SELECT 1; DELETE FROM runs",
+    "COPY runs TO '/tmp/parity-leak.csv'",
+    "ATTACH '/tmp/other.duckdb'",
+])
+def test_store_query_refuses_writes(db_path, sql):
+    with Store.open(db_path) as store, store.atomic():
+        store.add_run(RUN)
+    with Store.open(db_path, read_only=True) as store:
+        with pytest.raises(StoreError):
+            store.query_readonly(sql)
+    with Store.open(db_path) as store:
+        assert store.execute("SELECT count(*) FROM runs").single_value() == 1
+
+
+def test_store_query_missing_file_is_one_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="no database here"):
+        Store.open(tmp_path / "absent.duckdb", read_only=True)
