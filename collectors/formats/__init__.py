@@ -1,0 +1,53 @@
+"""Input formats: one module per format, all with the same small interface.
+
+A format module exposes:
+
+- `NAME`: the string stored in `sources.format`;
+- `recognise(doc: Document) -> bool`: whether the content (never the file name) is this format;
+- `to_records(doc: Document, context: Context) -> Records`: the rows, or an InputError naming
+  the file, the field and the value.
+
+`FORMATS` is the ordered registry (first match wins, so more specific shapes come first); adding
+a format is one new module and one line here.
+"""
+from __future__ import annotations
+
+from types import ModuleType
+
+from collectors.errors import InputError
+from collectors.formats import (
+    alma_results, graphs_batch_verdict, graphs_calibration, graphs_csv, graphs_manifest, graphs_report,
+    graphs_subgraph_csv, graphs_verdict,
+)
+from collectors.formats._document import Context, Document
+
+FORMATS: list[ModuleType] = [
+    graphs_report,
+    graphs_verdict,
+    graphs_batch_verdict,
+    graphs_calibration,
+    graphs_manifest,
+    alma_results,
+    graphs_subgraph_csv,
+    graphs_csv,
+]
+
+__all__ = ["FORMATS", "Context", "Document", "detect"]
+
+
+def detect(doc: Document) -> ModuleType:
+    """The first format in FORMATS that recognises `doc`, else an InputError describing its shape."""
+    for module in FORMATS:
+        if module.recognise(doc):
+            return module
+    raise InputError(doc.path, *_shape_of(doc), f"unknown format (not one of: {', '.join(m.NAME for m in FORMATS)})")
+
+
+def _shape_of(doc: Document) -> tuple[str, object]:
+    """The field and value that best describe an unrecognised document, for the error message."""
+    if doc.is_json:
+        document = doc.json
+        if isinstance(document, dict):
+            return "top-level keys", sorted(document)
+        return "top-level value", type(document).__name__
+    return "first line", doc.text.lstrip().partition("\n")[0]

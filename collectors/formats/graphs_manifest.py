@@ -1,0 +1,40 @@
+"""graphs calibration manifest (`manifest.json` beside the measurements): the files it lists.
+
+Recognised by `measurements[].file`. It holds no rows of its own: ingest reads the listed files,
+resolved relative to the manifest, and detects their format like any other file.
+"""
+from __future__ import annotations
+
+from collectors.errors import InputError
+from collectors.formats._document import Context, Document
+from collectors.formats._shared import Name, Shape, field_path, validate
+from collectors.records import Records
+
+
+class Entry(Shape):
+    file: Name
+
+
+class Manifest(Shape):
+    measurements: list[Entry]
+
+
+NAME = "graphs-calibration-manifest"
+
+
+def recognise(doc: Document) -> bool:
+    document = doc.json_object()
+    entries = document.get("measurements") if document else None
+    return isinstance(entries, list) and bool(entries) and all(
+        isinstance(entry, dict) and "file" in entry for entry in entries)
+
+
+def to_records(doc: Document, context: Context) -> Records:
+    manifest = validate(Manifest, doc.json, doc.path)
+    includes = []
+    for index, entry in enumerate(manifest.measurements):
+        listed = doc.path.parent / entry.file
+        if not listed.is_file():
+            raise InputError(doc.path, field_path("measurements", index, "file"), entry.file, "no such file")
+        includes.append(listed)
+    return Records(includes=includes)

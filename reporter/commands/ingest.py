@@ -1,0 +1,47 @@
+"""Store graphs predictions, calibration measurements, Alma results and Parity bundles.
+
+Files and folders (recursively; hidden ones skipped); each file's format is detected from its
+content, never its name. The same content twice is stored once. All of one command's writes are
+one transaction. Bad files are listed one line each and make the exit status 1; with --strict,
+one bad file means nothing is stored. Examples:
+
+  parity ingest predictions/ calibration/jetson_orin_agx_30w/manifest.json
+  parity ingest alma_results.json --model resnet18 --platform intel-i7-12700k --batch-size 4
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from reporter.commands import add_db_option
+
+HELP = "store prediction, measurement and bundle files (format detected from content)"
+ORDER = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    add_db_option(parser)
+    parser.add_argument("--platform-map", type=Path, metavar="FILE",
+                        help="JSON with extra platform `aliases`, `default_power_modes` and `proxies`")
+    parser.add_argument("--model", help="model of an Alma results file (it names none)")
+    parser.add_argument("--platform", help="platform of an Alma results file, power mode after '@'")
+    parser.add_argument("--batch-size", type=int, metavar="N",
+                        help="configured batch size of an Alma results file (its own is the last batch's)")
+    parser.add_argument("--strict", action="store_true", help="store nothing if any file is bad")
+
+
+def run(args: argparse.Namespace) -> int:
+    from collectors.names import Names
+    from reporter.ingest import ingest
+    from reporter.store import Store
+
+    names = Names.load(args.platform_map)
+    with Store.open(args.db) as store:
+        report = ingest(store, args.paths, names=names, model=args.model, platform=args.platform,
+                        batch_size=args.batch_size, strict=args.strict)
+    for error in report.errors:
+        print(f"parity ingest: bad file: {error}", file=sys.stderr)
+    print("\n".join(report.summary()))
+    return 1 if report.errors else 0

@@ -1,0 +1,225 @@
+"""Ingest files and folders into the store: detect each file's format from its content, turn it
+into records, and write everything in ONE transaction.
+
+Everything is parsed first and written afterwards in bulk, so a bad file, `--strict`, an error or
+a killed process never leaves a half-written database. The same content is stored once: a
+source's id is the sha256 of its bytes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import platform as host_platform
+import socket
+import sys
+from collections import Counter, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from collectors.errors import InputError
+from collectors.formats import Context, Document, detect
+from collectors.names import Names
+from collectors.records import Records, RunInfo
+from reporter.store import Store
+
+PROGRESS_THRESHOLD = 500  # files; below this an ingest is over before a bar would help
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    path: Path
+    source_id: str
+    format: str
+    records: Records
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did; `stored_by_format` counts new files, `errors` the bad ones."""
+
+    run_id: str | None = None
+    stored_by_format: Counter[str] = field(default_factory=Counter)
+    predictions: int = 0
+    measurements: int = 0
+    subgraphs: int = 0
+    already_stored: int = 0
+    duplicates: int = 0  # same content as another file of this command
+    errors: list[InputError] = field(default_factory=list)
+    refused: bool = False  # --strict and a bad file: nothing was written
+
+    def summary(self) -> list[str]:
+        """A few lines for the terminal."""
+        stored = sum(self.stored_by_format.values())
+        if self.refused:
+            return [f"nothing stored: {len(self.errors)} bad file(s) and --strict"]
+        by_format = ", ".join(f"{name} {count}" for name, count in sorted(self.stored_by_format.items()))
+        lines = [f"stored {stored} file(s)" + (f": {by_format}" if by_format else "")]
+        if stored:
+            lines.append(f"  rows: {self.predictions} predictions, {self.measurements} measurements, "
+                         f"{self.subgraphs} subgraph rows (run {self.run_id})")
+        if self.already_stored:
+            lines.append(f"already stored: {self.already_stored} file(s)")
+        if self.duplicates:
+            lines.append(f"same content as another file here: {self.duplicates} file(s), stored once")
+        if self.errors:
+            lines.append(f"bad files: {len(self.errors)} (listed on stderr)")
+        return lines
+
+
+def ingest(store: Store, paths: Sequence[Path | str], *, names: Names | None = None, model: str | None = None,
+           platform: str | None = None, batch_size: int | None = None, strict: bool = False,
+           progress: bool | None = None) -> IngestReport:
+    """Store every file under `paths` that is new, in one transaction.
+
+    names: the name tables (`Names.load(platform_map)`); its proxies are stored too.
+    model, platform, batch_size: for formats whose content lacks them (Alma results).
+    strict: one bad file and nothing at all is written.
+    progress: a bar on stderr; None shows one on a terminal or for large folders.
+    Returns an IngestReport; bad files are in `.errors`, never raised.
+    Raises StoreError when the database cannot be written.
+    """
+    started_at = _now()
+    names = names or Names.load()
+    context = Context(names, model=model, platform=platform, batch_size=batch_size)
+    files, report = find_files(paths)
+    if progress is None:
+        progress = sys.stderr.isatty() or len(files) >= PROGRESS_THRESHOLD
+    parsed = read_files(files, context, store, report, progress=progress)
+    if strict and report.errors:
+        report.refused = True
+        return report
+    if progress:
+        print(f"writing {len(parsed)} new file(s) to {store.path}", file=sys.stderr, flush=True)
+    report.run_id = write(store, parsed, names, started_at)
+    _count_stored(parsed, report)
+    return report
+
+
+def find_files(paths: Iterable[Path | str]) -> tuple[list[Path], IngestReport]:
+    """Files named, and files under folders named (recursively, hidden ones skipped), in order.
+
+    A path that does not exist is a bad input in the returned report, like a bad file.
+    """
+    files, report = [], IngestReport()
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += _walk(path)
+        elif path.exists():
+            files.append(path)
+        else:
+            report.errors.append(InputError(path, "path", str(path), "no such file or directory"))
+    return files, report
+
+
+def _walk(folder: Path) -> list[Path]:
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # pruned in place: os.walk skips them
+        found += [Path(root) / name for name in sorted(names) if not name.startswith(".")]
+    return found
+
+
+def read_files(files: Sequence[Path], context: Context, store: Store, report: IngestReport, *,
+               progress: bool = False) -> list[ParsedFile]:
+    """Parse every new file (and the files manifests list); bad ones go to `report.errors`."""
+    stored_ids = _column(store, "SELECT source_id FROM sources")
+    stored_runs = _column(store, "SELECT run_id FROM runs")
+    queue, seen_paths, seen_ids, parsed = deque(files), set(), set(), []
+    with tqdm(total=len(files), unit="file", file=sys.stderr, disable=not progress, leave=False) as bar:
+        while queue:
+            path = queue.popleft()
+            bar.update()
+            if path.resolve() in seen_paths:
+                continue
+            seen_paths.add(path.resolve())
+            try:
+                doc = Document.read(path)
+                if doc.source_id in stored_ids or doc.source_id in seen_ids:
+                    report.already_stored += doc.source_id in stored_ids
+                    report.duplicates += doc.source_id not in stored_ids
+                    continue
+                module = detect(doc)
+                records = module.to_records(doc, context)
+            except InputError as error:
+                report.errors.append(error)
+                continue
+            seen_ids.add(doc.source_id)
+            if records.run and records.run.run_id in stored_runs:
+                report.already_stored += 1  # a bundle whose run is in the database already
+                continue
+            if records.run:
+                stored_runs.add(records.run.run_id)
+            queue.extend(records.includes)
+            bar.total += len(records.includes)
+            parsed.append(ParsedFile(path, doc.source_id, module.NAME, records))
+    return parsed
+
+
+def write(store: Store, parsed: Sequence[ParsedFile], names: Names, started_at: str) -> str | None:
+    """Write the parsed files, their runs and the declared proxies in one transaction.
+
+    Returns the ingest run's id, or None when there was nothing new (no run row is made then).
+    """
+    with store.atomic():
+        if names.proxies:
+            store.add_proxies(names.proxies)
+        if not parsed:
+            return None
+        run = _ingest_run(parsed, started_at)
+        store.add_run(run)
+        for carried in {p.records.run.run_id: p.records.run for p in parsed if p.records.run}.values():
+            store.add_run(carried)
+        store.insert_columns("sources", {
+            "source_id": [p.source_id for p in parsed], "path": [str(p.path.resolve()) for p in parsed],
+            "format": [p.format for p in parsed], "run_id": [run.run_id] * len(parsed),
+        })
+        _write_rows(store, parsed, run.run_id)
+    return run.run_id
+
+
+def _write_rows(store: Store, parsed: Sequence[ParsedFile], ingest_run_id: str) -> None:
+    """All files' rows in one bulk insert per table; measurements belong to the run their file
+    carries (a bundle's), else to this ingest run."""
+    def flat(kind: str) -> tuple[list, list[str]]:
+        pairs = [(row, p) for p in parsed for row in getattr(p.records, kind)]
+        return [row for row, _ in pairs], [p for _, p in pairs]
+
+    predictions, owners = flat("predictions")
+    store.add_predictions(predictions, [p.source_id for p in owners])
+    subgraphs, owners = flat("subgraphs")
+    store.add_subgraphs(subgraphs, [p.source_id for p in owners])
+    measurements, owners = flat("measurements")
+    store.add_measurements(
+        measurements, [p.records.run.run_id if p.records.run else ingest_run_id for p in owners],
+        [p.source_id for p in owners])
+
+
+def _ingest_run(parsed: Sequence[ParsedFile], started_at: str) -> RunInfo:
+    # The content hash keeps two ingests started in the same second apart.
+    digest = hashlib.sha256("".join(sorted(p.source_id for p in parsed)).encode()).hexdigest()[:8]
+    stamp = started_at.replace("-", "").replace(":", "")[:15]
+    return RunInfo(
+        run_id=f"ingest-{stamp}Z-{digest}", kind="ingest", started_at=started_at, finished_at=_now(),
+        host=socket.gethostname(), platform=None, label=None, git_sha=None,
+        environment={"python": host_platform.python_version(), "files": len(parsed)},
+    )
+
+
+def _count_stored(parsed: Sequence[ParsedFile], report: IngestReport) -> None:
+    for p in parsed:
+        report.stored_by_format[p.format] += 1
+        report.predictions += len(p.records.predictions)
+        report.measurements += len(p.records.measurements)
+        report.subgraphs += len(p.records.subgraphs)
+
+
+def _column(store: Store, sql: str) -> set[str]:
+    return {row[0] for row in store.execute(sql).rows}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
