@@ -1,0 +1,142 @@
+"""Is a difference between two sets of latency samples real? Pure functions, no I/O.
+
+Parity counts a change only when it is both large and significant (pyperf's `_compare.py` rule).
+This module answers the "significant" half:
+
+- with raw samples on both sides: a two-sided Mann–Whitney U test (rank based, so a few slow
+  outliers cannot fake a shift), with tie correction and the normal approximation; exact for
+  small samples without ties, where the approximation is poor;
+- without samples (an ingested file carried only summary statistics): non-overlapping 95 %
+  confidence intervals of the median, a conservative fallback;
+- with neither: not significant. Pure noise must not page anyone, and nor must missing data.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+DEFAULT_ALPHA = 0.01
+MIN_SAMPLES = 3  # fewer samples than this on a side cannot carry a rank test
+EXACT_MAX_TOTAL = 20  # exact U distribution up to this many samples in all (no ties)
+
+
+@dataclass(frozen=True)
+class MannWhitney:
+    u: float  # U statistic of the first sample
+    p_value: float  # two-sided
+    exact: bool
+
+
+@dataclass(frozen=True)
+class Significance:
+    significant: bool
+    test: str  # "mann-whitney", "ci-overlap" or "none" (not enough data to tell)
+    p_value: float | None = None
+
+
+def median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        return math.nan
+    middle = n // 2
+    return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def median_abs_dev(values: Sequence[float]) -> float:
+    """Median absolute deviation from the median (unscaled; × 1.4826 estimates σ for normal data)."""
+    centre = median(values)
+    return median([abs(v - centre) for v in values])
+
+
+def average_ranks(values: Sequence[float]) -> tuple[list[float], list[int]]:
+    """1-based ranks with ties sharing their average rank, and the size of every tie group."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    ties = []
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for position in range(start, end + 1):
+            ranks[order[position]] = (start + end) / 2 + 1
+        ties.append(end - start + 1)
+        start = end + 1
+    return ranks, ties
+
+
+def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> MannWhitney:
+    """Two-sided Mann–Whitney U test of `a` against `b`.
+
+    Raises ValueError when either sample is empty.
+    """
+    n1, n2 = len(a), len(b)
+    if not n1 or not n2:
+        raise ValueError("Mann–Whitney U needs at least one value on each side")
+    ranks, ties = average_ranks(list(a) + list(b))
+    u1 = sum(ranks[:n1]) - n1 * (n1 + 1) / 2
+    if n1 + n2 <= EXACT_MAX_TOTAL and all(t == 1 for t in ties):
+        return MannWhitney(u1, _exact_p(n1, n2, u1), exact=True)
+    return MannWhitney(u1, _normal_p(n1, n2, u1, ties), exact=False)
+
+
+def _normal_p(n1: int, n2: int, u1: float, ties: list[int]) -> float:
+    n = n1 + n2
+    tie_term = sum(t**3 - t for t in ties) / (n * (n - 1)) if n > 1 else 0.0
+    variance = n1 * n2 / 12 * ((n + 1) - tie_term)
+    if variance <= 0:  # every value equal: no evidence of any difference
+        return 1.0
+    # continuity correction: U moves in steps of one half at least
+    z = max(abs(u1 - n1 * n2 / 2) - 0.5, 0.0) / math.sqrt(variance)
+    return min(1.0, math.erfc(z / math.sqrt(2)))
+
+
+def _exact_p(n1: int, n2: int, u1: float) -> float:
+    """Two-sided p: twice the smaller tail of the exact U distribution (no ties)."""
+    total = math.comb(n1 + n2, n1)
+    low = min(u1, n1 * n2 - u1)
+    tail = sum(_arrangements(n1, n2, u) for u in range(int(low) + 1))
+    return min(1.0, 2 * tail / total)
+
+
+@lru_cache(maxsize=None)
+def _arrangements(n1: int, n2: int, u: int) -> int:
+    """How many orderings of n1 + n2 distinct values give the first sample a U of exactly `u`."""
+    if u < 0 or u > n1 * n2:
+        return 0
+    if n1 == 0 or n2 == 0:
+        return 1 if u == 0 else 0
+    # the largest value belongs to the first sample (beating all n2) or to the second
+    return _arrangements(n1 - 1, n2, u - n2) + _arrangements(n1, n2 - 1, u)
+
+
+def intervals_overlap(a_low: float, a_high: float, b_low: float, b_high: float) -> bool:
+    return a_low <= b_high and b_low <= a_high
+
+
+def significance(
+    base_samples: Sequence[float],
+    head_samples: Sequence[float],
+    base_ci: tuple[float | None, float | None] = (None, None),
+    head_ci: tuple[float | None, float | None] = (None, None),
+    *,
+    alpha: float = DEFAULT_ALPHA,
+) -> Significance:
+    """Whether head differs from base: Mann–Whitney U on samples, else disjoint 95 % CIs.
+
+    Parameters:
+        base_samples, head_samples: raw per-iteration latencies (may be empty).
+        base_ci, head_ci: (low, high) 95 % confidence intervals of the median, used only when a
+            side has fewer than MIN_SAMPLES samples.
+        alpha: significance level of the rank test.
+    Returns: a Significance naming the test used; "none" when there was nothing to test.
+    """
+    if len(base_samples) >= MIN_SAMPLES and len(head_samples) >= MIN_SAMPLES:
+        p_value = mann_whitney_u(base_samples, head_samples).p_value
+        return Significance(p_value < alpha, "mann-whitney", p_value)
+    if None not in base_ci and None not in head_ci:
+        return Significance(not intervals_overlap(*base_ci, *head_ci), "ci-overlap")
+    return Significance(False, "none")

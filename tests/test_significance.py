@@ -1,0 +1,77 @@
+"""Pure statistics: Mann–Whitney U (checked against hand-worked and scipy values), CI fallback."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from reporter.significance import (
+    average_ranks,
+    intervals_overlap,
+    mann_whitney_u,
+    median,
+    median_abs_dev,
+    significance,
+)
+
+
+def test_significance_median_and_mad_hand_picked():
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert median([4.0, 1.0, 2.0, 3.0]) == 2.5
+    assert median_abs_dev([1.0, 2.0, 3.0, 4.0, 100.0]) == 1.0
+
+
+def test_significance_ties_share_their_average_rank():
+    assert average_ranks([5.0, 1.0, 5.0, 3.0]) == ([3.5, 1.0, 3.5, 2.0], [1, 1, 2])
+
+
+def test_significance_exact_p_for_small_disjoint_samples():
+    # 3 vs 3 with every base value below every head value: 2 of C(6, 3) = 20 orderings as extreme
+    result = mann_whitney_u([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
+    assert result.exact and result.u == 0.0
+    assert result.p_value == pytest.approx(0.1)
+
+
+def test_significance_all_equal_values_show_no_difference():
+    assert mann_whitney_u([2.0] * 30, [2.0] * 30).p_value == 1.0
+
+
+def test_significance_empty_sample_is_refused():
+    with pytest.raises(ValueError):
+        mann_whitney_u([], [1.0])
+
+
+@pytest.mark.parametrize("n_base,n_head,decimals", [(5, 7, 6), (10, 10, 6), (30, 40, 6), (30, 40, 1), (200, 300, 1)])
+def test_significance_matches_scipy(n_base, n_head, decimals):
+    stats = pytest.importorskip("scipy.stats")  # a cross-check only: Parity does not depend on scipy
+    rng = random.Random(n_base * n_head)
+    base = [round(rng.gauss(10, 1), decimals) for _ in range(n_base)]
+    head = [round(rng.gauss(10.8, 1), decimals) for _ in range(n_head)]
+    ours = mann_whitney_u(base, head)
+    theirs = stats.mannwhitneyu(base, head, alternative="two-sided", method="exact" if ours.exact else "asymptotic")
+    assert ours.u == theirs.statistic
+    assert ours.p_value == pytest.approx(theirs.pvalue, rel=1e-9)
+
+
+def test_significance_shifted_samples_are_significant_and_noise_is_not():
+    rng = random.Random(1)
+    base = [rng.gauss(10, 0.2) for _ in range(100)]
+    assert significance(base, [rng.gauss(11, 0.2) for _ in range(100)]).significant
+    same = significance(base, [rng.gauss(10, 0.2) for _ in range(100)])
+    assert same.test == "mann-whitney" and not same.significant
+
+
+def test_significance_falls_back_to_confidence_intervals_without_samples():
+    assert significance([], [], (9.8, 10.2), (10.5, 10.9)).significant
+    overlapping = significance([], [], (9.8, 10.2), (10.1, 10.4))
+    assert overlapping.test == "ci-overlap" and not overlapping.significant
+
+
+def test_significance_without_samples_or_intervals_is_never_significant():
+    assert significance([1.0], [5.0]).test == "none"
+    assert not significance([1.0], [5.0], (0.9, 1.1), (None, None)).significant
+
+
+def test_significance_interval_overlap_includes_touching_ends():
+    assert intervals_overlap(1.0, 2.0, 2.0, 3.0)
+    assert not intervals_overlap(1.0, 2.0, 2.1, 3.0)
