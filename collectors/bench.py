@@ -1,0 +1,283 @@
+"""Measure every cell (model × conversion × batch size) of a plan, each in a fresh subprocess.
+
+The library behind `parity bench`, and the API for other code (`parity demo`, tests):
+
+    plan = BenchPlan(models=["resnet18"], conversions=["EAGER"], batch_sizes=[1])
+    result = run_plan(plan)                    # BenchResult(run: RunInfo, measurements: [...])
+    reporter.runs.store_result(store, result)  # or collectors.bundle.write_bundle(result, path)
+
+Names are checked against Alma's catalogue before anything runs. Conversions the probe finds
+unavailable are recorded as `unavailable` with its reason, not attempted. Every other cell runs in
+`python -m collectors.worker` in its own process group, with a timeout: an exception, a crash
+(segfault, abort), an out-of-memory kill or a hang becomes a recorded failure and the run goes on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+
+import collectors
+from collectors import stats
+from collectors.catalogue import Conversion, validate_names
+from collectors.errors import ParityError
+from collectors.fingerprint import fingerprint, platform_id
+from collectors.probe import Availability, Host, probe
+from collectors.records import Measurement, RunInfo
+from collectors.worker import CellRequest, CellResult, MethodResult
+
+REPO_ROOT = Path(collectors.__file__).resolve().parent.parent
+_METHODS = {"synced": ("synced-e2e",), "alma": ("alma",), "both": ("synced-e2e", "alma")}
+_STDERR_TAIL = 400
+
+
+class BenchPlan(BaseModel):
+    """What to measure and how; validated when built (a boundary: the CLI and other callers)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    models: list[str] = Field(min_length=1)  # torchvision builder names, or module.path:factory
+    conversions: list[str] = Field(min_length=1)  # Alma conversion names
+    batch_sizes: list[PositiveInt] = Field(min_length=1)
+    device: Literal["cpu", "cuda"] = "cpu"
+    platform: str | None = None  # default: detected from the fingerprint
+    target_ci: float = Field(0.01, gt=0)  # relative half-width of the 95 % CI of the median
+    max_seconds: float = Field(30.0, gt=0)  # per cell, warm-up plus timing (compile excluded)
+    timeout_s: float = Field(900.0, gt=0)  # per cell, everything included; then the worker is killed
+    timer: Literal["synced", "alma", "both"] = "both"
+    label: str | None = None
+    alma_batches: PositiveInt = 16  # batches in Alma's own loop (n_samples = alma_batches × batch size)
+    threads: PositiveInt | None = None  # torch/OpenMP threads in the worker; default: the usable cores
+
+    @field_validator("models")
+    @classmethod
+    def _models_exist(cls, models: list[str]) -> list[str]:
+        for model in models:
+            check_model_name(model)
+        return models
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    model: str
+    conversion: Conversion
+    batch_size: int
+
+    def label(self) -> str:
+        return f"{self.model} {self.conversion.name} bs{self.batch_size}"
+
+
+@dataclass(slots=True)
+class BenchResult:
+    run: RunInfo
+    measurements: list[Measurement]
+
+
+@dataclass(frozen=True, slots=True)
+class CellProgress:
+    """Told to the progress callback before (`measurements` None) and after each cell."""
+
+    index: int
+    total: int
+    cell: Cell
+    measurements: list[Measurement] | None = None
+
+
+Progress = Callable[[CellProgress], None]
+
+
+def check_model_name(model: str) -> None:
+    """ParityError unless `model` is a torchvision builder or an importable `module:factory`."""
+    if ":" in model:
+        module_name, _, factory = model.partition(":")
+        if not factory or importlib.util.find_spec(module_name) is None:
+            raise ParityError(f"model {model!r}: cannot find module {module_name!r} (expected module.path:factory)")
+        return
+    import torchvision
+
+    if model not in torchvision.models.list_models():
+        import difflib
+
+        close = difflib.get_close_matches(model, torchvision.models.list_models(), n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ParityError(f"unknown model {model!r}: not a torchvision builder{hint} (or use module.path:factory)")
+
+
+def plan_cells(plan: BenchPlan) -> list[Cell]:
+    """Every cell of the plan, in the order given; UnknownConversion before anything runs."""
+    conversions = validate_names(plan.conversions)
+    return [Cell(m, c, b) for m in plan.models for c in conversions for b in plan.batch_sizes]
+
+
+def run_plan(plan: BenchPlan, progress: Progress | None = None) -> BenchResult:
+    """Measure every cell of `plan`; returns the run and one measurement per cell and method.
+
+    Raises UnknownConversion / ParityError for bad names, before anything runs.
+    """
+    cells = plan_cells(plan)
+    host = Host(plan.device)
+    availability = {a.conversion: a for a in probe(plan.device, [c.conversion for c in cells], host)}
+    environment = fingerprint()
+    run = _new_run(plan, environment)
+    measurements: list[Measurement] = []
+    for index, cell in enumerate(cells):
+        if progress:
+            progress(CellProgress(index, len(cells), cell))
+        done = measure_cell(cell, plan, run.platform, availability[cell.conversion.name])
+        measurements += done
+        if progress:
+            progress(CellProgress(index, len(cells), cell, done))
+    return BenchResult(replace(run, finished_at=_now()), measurements)
+
+
+def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: Availability) -> list[Measurement]:
+    """The measurements of one cell: `unavailable` rows, or the worker's results, or its failure."""
+    if not availability.runnable:
+        message = f"{availability.reason}; fix: {availability.fix}" if availability.fix else availability.reason
+        return _same_outcome(cell, plan, platform_name, "unavailable", availability.category, message)
+    outcome = _run_worker(_request(cell, plan), plan.timeout_s)
+    if isinstance(outcome, CellResult):
+        return [_measurement(cell, platform_name, result) for result in outcome.results]
+    status, kind, message = outcome
+    return _same_outcome(cell, plan, platform_name, status, kind, message)
+
+
+def _request(cell: Cell, plan: BenchPlan) -> CellRequest:
+    return CellRequest(model=cell.model, conversion=cell.conversion.name, batch_size=cell.batch_size,
+                       device=plan.device, timer=plan.timer, target_ci=plan.target_ci,
+                       max_seconds=plan.max_seconds, alma_batches=plan.alma_batches,
+                       threads=plan.threads or _usable_cores())
+
+
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+# -- the subprocess ------------------------------------------------------------------------------
+
+def _run_worker(request: CellRequest, timeout_s: float) -> CellResult | tuple[str, str, str]:
+    """The worker's result, or (status, failure_kind, message) when it produced none."""
+    with tempfile.TemporaryDirectory(prefix="parity-cell-") as scratch:
+        folder = Path(scratch)
+        (folder / "request.json").write_text(request.model_dump_json())
+        log_path = folder / "worker.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "collectors.worker", "request.json", "result.json"],
+                cwd=folder, env=_worker_env(request.threads), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                returncode = process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                returncode = None
+            finally:
+                _kill_group(process)  # also inductor's compile workers, which outlive their parent
+        result_path = folder / "result.json"
+        if returncode == 0 and result_path.exists():
+            return CellResult.model_validate_json(result_path.read_text())
+        return _worker_failure(returncode, timeout_s, _tail(log_path))
+
+
+def _worker_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    # The worker imports Parity from this checkout and user models from the caller's directory.
+    paths = [str(REPO_ROOT), os.getcwd(), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    # One OpenMP pool of the requested size: no oversubscription, and no fork-after-OpenMP hang.
+    env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["TQDM_DISABLE"] = "1"  # Alma's progress bars would only fill the log
+    return env
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def _worker_failure(returncode: int | None, timeout_s: float, tail: str) -> tuple[str, str, str]:
+    said = f"; last output: {tail}" if tail else ""
+    if returncode is None:
+        return "timeout", "timeout", f"no result after {timeout_s:g} s; the worker was killed{said}"
+    if returncode == -signal.SIGKILL:
+        return "failed", "oom", f"the worker was killed (SIGKILL), most likely by the out-of-memory killer{said}"
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        return "failed", "crash", f"the worker died of {name}{said}"
+    return "failed", "crash", f"the worker exited with status {returncode} and no result{said}"
+
+
+def _tail(path: Path) -> str:
+    text = path.read_bytes()[-4000:].decode(errors="replace")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " | ".join(lines[-3:])[-_STDERR_TAIL:]
+
+
+# -- records -----------------------------------------------------------------------------------------
+
+def _measurement(cell: Cell, platform_name: str, result: MethodResult) -> Measurement:
+    common = dict(model=cell.model, platform=platform_name, precision=cell.conversion.precision,
+                  batch_size=cell.batch_size, conversion=cell.conversion.name, device=result.device,
+                  method=result.method, measured_at=_now(), compile_s=result.compile_s,
+                  peak_memory_mb=result.peak_memory_mb)
+    if result.status != "ok":
+        return Measurement(status="failed", failure_kind=result.failure_kind, message=result.message, **common)
+    if result.samples:
+        summary = stats.summarise(result.samples)
+        note = f"{result.warmup_iterations} warm-up iterations; stopped by {result.stopped_by}"
+        return Measurement(
+            status="ok", message=note, median=summary.median, mean=summary.mean, std=summary.std,
+            p05=summary.p05, p95=summary.p95, ci95_low=summary.ci95_low, ci95_high=summary.ci95_high,
+            n_iterations=summary.n, throughput_sps=_throughput(cell.batch_size, summary.median),
+            samples=tuple(result.samples), gpu_samples=tuple(result.gpu_samples), **common)
+    return Measurement(status="ok", median=result.median_ms, mean=result.median_ms,
+                       n_iterations=result.n_iterations, throughput_sps=result.throughput_sps,
+                       message="Alma's benchmark_model: total_inf_time / batches", **common)
+
+
+def _same_outcome(cell: Cell, plan: BenchPlan, platform_name: str, status: str, kind: str | None,
+                  message: str | None) -> list[Measurement]:
+    return [Measurement(model=cell.model, platform=platform_name, precision=cell.conversion.precision,
+                        batch_size=cell.batch_size, conversion=cell.conversion.name, device=plan.device,
+                        method=method, status=status, failure_kind=kind, message=message, measured_at=_now())
+            for method in _METHODS[plan.timer]]
+
+
+def _throughput(batch_size: int, median_ms: float) -> float | None:
+    return batch_size / (median_ms / 1000) if median_ms > 0 else None
+
+
+def _new_run(plan: BenchPlan, environment: dict) -> RunInfo:
+    started = _now()
+    stamp = started.replace("-", "").replace(":", "")[:15]
+    return RunInfo(run_id=f"bench-{stamp}-{uuid.uuid4().hex[:8]}", kind="bench", started_at=started,
+                   finished_at=None, host=platform.node(), platform=plan.platform or platform_id(environment),
+                   label=plan.label, git_sha=_git_sha(), environment=environment)
+
+
+def _git_sha() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                              text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")

@@ -1,0 +1,240 @@
+"""One benchmark cell (model × conversion × batch size) in a fresh process.
+
+Started by `collectors.bench` as `python -m collectors.worker REQUEST.json RESULT.json`, in its
+own process group and a scratch working directory (Alma's ONNX options write `model/model.onnx`
+relative to it). It writes RESULT.json only when it finishes; a crash, an abort or a kill leaves
+no result, and the parent records that as a failure.
+
+Models: a torchvision builder name (`resnet18`, built with weights=None), or `module.path:factory`
+for your own network, where `factory()` returns an `nn.Module`. The input is a random batch of the
+model's input shape: the crop size of the torchvision builder's default weights (299 for
+inception_v3), a ViT's own `image_size` (224 when built without weights), or, for a factory model,
+its `parity_input_shape` attribute (without the batch dimension; default (3, 224, 224)).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT_IMAGE_SIZE = 224
+
+
+class CellRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    conversion: str
+    batch_size: int
+    device: Literal["cpu", "cuda"]
+    timer: Literal["synced", "alma", "both"]
+    target_ci: float
+    max_seconds: float
+    alma_batches: int
+    threads: int
+    seed: int = 0
+
+
+class MethodResult(BaseModel):
+    """What one timing method saw; statistics are computed by the parent from `samples`."""
+
+    method: Literal["synced-e2e", "alma"]
+    status: Literal["ok", "failed"]
+    device: str
+    failure_kind: str | None = None
+    message: str | None = None
+    samples: list[float] = []
+    gpu_samples: list[float] = []
+    median_ms: float | None = None  # Alma's figure, which has no samples
+    n_iterations: int | None = None
+    throughput_sps: float | None = None  # Alma's; the parent derives Parity's from the median
+    compile_s: float | None = None
+    peak_memory_mb: float | None = None
+    warmup_iterations: int | None = None
+    stopped_by: str | None = None
+
+
+class CellResult(BaseModel):
+    results: list[MethodResult]
+
+
+# -- models and inputs ------------------------------------------------------------------------------
+
+def build_model(spec: str):
+    """An `nn.Module` in eval mode: a torchvision builder name, or `module.path:factory`."""
+    if ":" in spec:
+        module_name, _, factory = spec.partition(":")
+        return getattr(importlib.import_module(module_name), factory)().eval()
+    import torchvision
+
+    return torchvision.models.get_model(spec, weights=None).eval()
+
+
+def input_shape(spec: str, model) -> tuple[int, ...]:
+    """The shape of one input sample, without the batch dimension (see the module docstring)."""
+    if hasattr(model, "parity_input_shape"):
+        return tuple(model.parity_input_shape)
+    if hasattr(model, "image_size"):  # torchvision ViTs: the size they were built for
+        return (3, model.image_size, model.image_size)
+    if ":" in spec:
+        return (3, DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+    size = _default_weights_crop(spec)
+    return (3, size, size)
+
+
+def _default_weights_crop(name: str) -> int:
+    import torchvision
+
+    try:
+        transforms = torchvision.models.get_model_weights(name).DEFAULT.transforms()
+    except (ValueError, AttributeError, KeyError):
+        return DEFAULT_IMAGE_SIZE
+    crop = getattr(transforms, "crop_size", None)
+    return int(crop[0]) if crop else DEFAULT_IMAGE_SIZE
+
+
+# -- one cell ------------------------------------------------------------------------------------------
+
+def run_cell(request: CellRequest) -> CellResult:
+    import torch
+
+    torch.manual_seed(request.seed)
+    torch.set_num_threads(request.threads)
+    results = []
+    if request.timer in ("synced", "both"):
+        results.append(_guarded("synced-e2e", request, _parity_timing))
+    if request.timer in ("alma", "both"):
+        results.append(_guarded("alma", request, _alma_timing))
+    return CellResult(results=results)
+
+
+def _guarded(method: str, request: CellRequest, measure) -> MethodResult:
+    """Run one method; an exception becomes a failed result with its kind and message."""
+    try:
+        return measure(request)
+    except BaseException as error:  # noqa: BLE001 - any failure of the conversion is a result
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        return MethodResult(method=method, status="failed", device=request.device,
+                            failure_kind=_failure_kind(error), message=_message(error))
+
+
+def _failure_kind(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}".lower()
+    return "oom" if isinstance(error, MemoryError) or "out of memory" in text else "exception"
+
+
+def _message(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first_line}{where}"[:1000]
+
+
+def _parity_timing(request: CellRequest) -> MethodResult:
+    import torch
+
+    from collectors.alma_compat import alma_module
+    from collectors.catalogue import by_name
+    from collectors.timer import CudaEvents, TimerSettings, time_calls
+
+    device = torch.device(request.device)
+    conversion = by_name()[request.conversion]
+    rss_before = _max_rss_mb()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    model = build_model(request.model).to(device)
+    dtype = getattr(torch, conversion.data_dtype or "float32")
+    data = torch.randn(request.batch_size, *input_shape(request.model, model), device=device).to(dtype)
+    synchronise = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    started = time.perf_counter()
+    select = alma_module("alma.conversions.select").select_forward_call_function
+    forward = select(model, request.conversion, data, device)
+    with torch.no_grad():
+        forward(data)  # the first call compiles for most backends: part of compile_s
+        synchronise()
+        compile_s = time.perf_counter() - started
+        used = _onnx_provider(forward)
+        if request.conversion == "ONNX_GPU" and used != "CUDAExecutionProvider":
+            return MethodResult(method="synced-e2e", status="failed", device=request.device,
+                                failure_kind="wrong_device", compile_s=compile_s,
+                                message=f"ONNX Runtime ran the model on {used}, not CUDAExecutionProvider")
+        events = CudaEvents(torch) if device.type == "cuda" else None
+        settings = TimerSettings(target_ci=request.target_ci, max_seconds=request.max_seconds)
+        timing = time_calls(lambda: forward(data), synchronise, settings, events=events)
+    run_device = "cpu" if conversion.device_override == "CPU" or used == "CPUExecutionProvider" else request.device
+    return MethodResult(
+        method="synced-e2e", status="ok", device=run_device, samples=timing.samples,
+        gpu_samples=timing.gpu_samples, compile_s=compile_s,
+        peak_memory_mb=_peak_memory_mb(torch, device, rss_before),
+        warmup_iterations=timing.warmup_iterations, stopped_by=timing.stopped_by)
+
+
+def _onnx_provider(forward) -> str | None:
+    """The provider an ONNX Runtime session inside Alma's forward closure really uses, if any."""
+    for cell in getattr(forward, "__closure__", None) or ():
+        session = cell.cell_contents
+        if hasattr(session, "get_providers") and hasattr(session, "run"):
+            return session.get_providers()[0]
+    return None
+
+
+def _max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _peak_memory_mb(torch, device, rss_before_mb: float) -> float:
+    """CUDA: torch's peak allocated bytes in this cell. CPU: growth of the process's peak RSS
+    (ru_maxrss) from before the model was built: weights, conversion and activations, without the
+    Python and torch runtime."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return max(0.0, _max_rss_mb() - rss_before_mb)
+
+
+def _alma_timing(request: CellRequest) -> MethodResult:
+    """Alma's own `benchmark_model` figure for the same cell, on a freshly built model (some
+    conversions change the model in place)."""
+    import torch
+
+    from collectors.alma_compat import import_alma
+    from collectors.catalogue import by_name
+
+    alma = import_alma()
+    config_class = importlib.import_module("alma.benchmark").BenchmarkConfig
+    device = torch.device(request.device)
+    model = build_model(request.model)
+    sample = torch.randn(*input_shape(request.model, model))
+    config = config_class(n_samples=request.batch_size * request.alma_batches, batch_size=request.batch_size,
+                          device=device, allow_cuda=device.type == "cuda", multiprocessing=False,
+                          fail_on_error=False)
+    result = alma.benchmark_model(model, config, conversions=[request.conversion], data=sample)[request.conversion]
+    if result.get("status") != "success":
+        error = str(result.get("error") or "Alma reported an error").strip().splitlines()
+        return MethodResult(method="alma", status="failed", device=request.device,
+                            failure_kind="exception", message=f"Alma: {error[-1] if error else ''}"[:1000])
+    n_batches = -(-result["total_samples"] // request.batch_size)
+    override = by_name()[request.conversion].device_override
+    return MethodResult(method="alma", status="ok", device="cpu" if override == "CPU" else str(result["device"]).split(":")[0],
+                        median_ms=result["total_inf_time"] / n_batches * 1000, n_iterations=n_batches,
+                        throughput_sps=result["throughput"])
+
+
+def main(argv: list[str]) -> int:
+    request_path, result_path = argv
+    request = CellRequest.model_validate_json(Path(request_path).read_text())
+    result = run_cell(request)
+    Path(result_path).write_text(result.model_dump_json())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
