@@ -86,6 +86,7 @@ def ingest(store: Store, paths: Sequence[Path | str], *, names: Names | None = N
     names = names or Names.load()
     context = Context(names, model=model, platform=platform, batch_size=batch_size)
     files, report = find_files(paths)
+    files = [path for path in files if not _is_database(path, store)]
     if progress is None:
         progress = sys.stderr.isatty() or len(files) >= PROGRESS_THRESHOLD
     parsed = read_files(files, context, store, report, progress=progress)
@@ -111,8 +112,14 @@ def find_files(paths: Iterable[Path | str]) -> tuple[list[Path], IngestReport]:
         elif path.exists():
             files.append(path)
         else:
-            report.errors.append(InputError(path, "path", str(path), "no such file or directory"))
+            report.errors.append(InputError(path, "path", path.name, "no such file or directory"))
     return files, report
+
+
+def _is_database(path: Path, store: Store) -> bool:
+    """The database being written, or its write-ahead log: `parity ingest data/` must not read them."""
+    database = store.path.resolve()
+    return path.resolve() in (database, database.with_name(database.name + ".wal"))
 
 
 def _walk(folder: Path) -> list[Path]:

@@ -174,20 +174,26 @@ class Store:
                 "INSERT OR REPLACE INTO proxies VALUES (?, ?)", [measured, predicted]
             )
 
-    def add_predictions(self, predictions: Sequence[Prediction], source_id: str) -> None:
-        rows = [_prediction_row(p, source_id) for p in predictions]
-        self._insert("predictions", rows)
+    # `source_id` / `run_id` below: one value for every row, or one per row (a bulk ingest of many
+    # files writes them all in one insert).
 
-    def add_subgraphs(self, subgraphs: Sequence[Subgraph], source_id: str) -> None:
-        self._insert("subgraphs", [{**dataclasses.asdict(s), "source_id": source_id} for s in subgraphs])
+    def add_predictions(self, predictions: Sequence[Prediction], source_id: str | Sequence[str]) -> None:
+        source_ids = _per_row(source_id, len(predictions))
+        self._insert("predictions", [_prediction_row(p, s) for p, s in zip(predictions, source_ids)])
 
-    def add_measurements(self, measurements: Sequence[Measurement], run_id: str, source_id: str | None) -> list[int]:
+    def add_subgraphs(self, subgraphs: Sequence[Subgraph], source_id: str | Sequence[str]) -> None:
+        source_ids = _per_row(source_id, len(subgraphs))
+        self._insert("subgraphs", [{**dataclasses.asdict(s), "source_id": i} for s, i in zip(subgraphs, source_ids)])
+
+    def add_measurements(self, measurements: Sequence[Measurement], run_id: str | Sequence[str],
+                         source_id: str | None | Sequence[str | None]) -> list[int]:
         """Store measurements and their raw samples; returns the new measurement ids."""
         first_id = self.execute("SELECT coalesce(max(measurement_id), 0) + 1 FROM measurements").single_value()
         ids = list(range(first_id, first_id + len(measurements)))
+        run_ids, source_ids = _per_row(run_id, len(measurements)), _per_row(source_id, len(measurements))
         rows, sample_columns = [], {"measurement_id": [], "iteration": [], "latency_ms": [], "gpu_ms": []}
-        for measurement_id, m in zip(ids, measurements):
-            rows.append(_measurement_row(m, measurement_id, run_id, source_id))
+        for measurement_id, m, run, source in zip(ids, measurements, run_ids, source_ids):
+            rows.append(_measurement_row(m, measurement_id, run, source))
             n = len(m.samples)
             sample_columns["measurement_id"] += [measurement_id] * n
             sample_columns["iteration"] += list(range(n))
@@ -211,6 +217,14 @@ class Store:
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         if rows:
             self.insert_columns(table, {key: [row[key] for row in rows] for key in rows[0]})
+
+
+def _per_row(value: Any, count: int) -> Sequence[Any]:
+    if value is None or isinstance(value, str):
+        return [value] * count
+    if len(value) != count:
+        raise ValueError(f"{len(value)} ids for {count} rows")
+    return value
 
 
 def _prediction_row(p: Prediction, source_id: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ class Document:
         try:
             return cls(path, path.read_bytes())
         except OSError as error:
-            raise InputError(path, "file", str(path), f"cannot read: {error.strerror or error}") from None
+            raise InputError(path, "file", path.name, f"cannot read: {error.strerror or error}") from None
 
     @cached_property
     def source_id(self) -> str:

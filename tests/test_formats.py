@@ -1,0 +1,269 @@
+"""Input formats: detection from content, the records each real sample turns into, and one-line
+errors for bad input."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from collectors.errors import InputError
+from collectors.formats import FORMATS, Context, Document, detect
+from collectors.bundle import write_bundle
+from collectors.formats import alma_results
+from collectors.names import Names
+from collectors.records import Measurement, RunInfo
+
+# One real sample per format module, relative to the fixtures folder (Parity's own bundle is
+# written by Parity, below). A new format module needs an entry here:
+# test_formats_every_module_has_a_sample fails until it has one.
+SAMPLES = {
+    "parity-bundle": "written by collectors.bundle.write_bundle",
+    "graphs-report": "graphs/predictions/resnet18__Jetson-Orin-AGX__fp32__b1.json",
+    "graphs-verdict": "graphs/verdict/resnet18_orin_verdict.json",
+    "graphs-batch-verdict": "graphs/verdict/batch_verdict.json",
+    "graphs-calibration": "graphs/calibration/jetson_orin_agx_30w/measurements/fp32/resnet18_b1.json",
+    "graphs-calibration-manifest": "graphs/calibration/jetson_orin_agx_30w/manifest.json",
+    "alma-results": "alma/alma_resnet18_cpu_b4_n10.json",
+    "graphs-subgraph-csv": "graphs/csv/resnet18_orin_sg.csv",
+    "graphs-csv": "graphs/csv/batch.csv",
+}
+REPORT = SAMPLES["graphs-report"]
+
+
+@pytest.fixture(scope="module")
+def context() -> Context:
+    return Context(Names.load(), model="ResNet-18", platform="i7-12700K", batch_size=4)
+
+
+def _records(fixtures: Path, relative: str, context: Context):
+    doc = Document.read(fixtures / relative)
+    return detect(doc).to_records(doc, context)
+
+
+def _sample(name: str, fixtures: Path, tmp_path: Path) -> Path:
+    if name == "parity-bundle":
+        return write_bundle(BUNDLE_RUN, [BUNDLE_MEASUREMENT], tmp_path / "run.json")
+    return fixtures / SAMPLES[name]
+
+
+BUNDLE_RUN = RunInfo("bench-1", "bench", "2026-11-28T10:00:00", None, "orin-7", "jetson-orin-agx-64gb@30w",
+                     None, None, {"torch": "2.11"})
+BUNDLE_MEASUREMENT = Measurement(model="resnet18", platform="jetson-orin-agx-64gb@30w", precision="fp32",
+                                 batch_size=1, conversion="EAGER", device="cuda", method="synced-e2e",
+                                 status="ok", median=20.5, samples=(20.5, 20.4, 20.6))
+
+
+def test_formats_every_module_has_a_sample():
+    assert sorted(module.NAME for module in FORMATS) == sorted(SAMPLES)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_formats_detect_real_sample(fixtures, tmp_path, name):
+    assert detect(Document.read(_sample(name, fixtures, tmp_path))).NAME == name
+
+
+@pytest.mark.parametrize("relative, name", [
+    ("graphs/verdict/resnet18_orin_verdict_lat.json", "graphs-report"),  # the name says verdict; the content does not
+    ("graphs/verdict/batch_verdict_lat.json", "graphs-batch-verdict"),
+    ("graphs/csv/resnet18_orin.csv", "graphs-csv"),
+    ("alma/alma_mobilenet_v3_small_cpu_b4.json", "alma-results"),
+])
+def test_formats_detect_other_real_variants(fixtures, relative, name):
+    assert detect(Document.read(fixtures / relative)).NAME == name
+
+
+def test_formats_detection_ignores_file_names(fixtures, tmp_path):
+    disguised = tmp_path / "calibration_manifest.csv"
+    shutil.copy(fixtures / REPORT, disguised)
+    assert detect(Document.read(disguised)).NAME == "graphs-report"
+
+
+def test_formats_report_is_one_prediction_with_canonical_names(fixtures, context):
+    (prediction,) = _records(fixtures, REPORT, context).predictions
+    assert (prediction.model, prediction.platform, prediction.precision, prediction.batch_size) == (
+        "resnet18", "jetson-orin-agx-64gb@30w", "fp32", 1)
+    assert prediction.latency_ms == pytest.approx(8.242332550179507)
+    assert prediction.energy_mj == pytest.approx(82.25462903481554)
+    assert (prediction.predictor, prediction.predictor_version) == ("graphs", None)
+    assert prediction.predicted_at == "2026-11-28T15:40:35.733800"
+
+
+def test_formats_report_predictor_comes_from_metadata(fixtures, context, tmp_path):
+    document = json.loads((fixtures / REPORT).read_text())
+    document["metadata"].update(predictor="graphs-nightly", predictor_version="0.9.1")
+    (tmp_path / "r.json").write_text(json.dumps(document))
+    (prediction,) = _records(tmp_path, "r.json", context).predictions
+    assert (prediction.predictor, prediction.predictor_version) == ("graphs-nightly", "0.9.1")
+
+
+def test_formats_verdict_has_prediction_and_predicted_subgraphs(fixtures, context):
+    records = _records(fixtures, SAMPLES["graphs-verdict"], context)
+    (prediction,) = records.predictions
+    assert (prediction.model, prediction.precision, prediction.predictor_version) == ("resnet18", "fp32", "1.0.0")
+    assert len(records.subgraphs) == 32
+    first = records.subgraphs[0]
+    assert (first.side, first.subgraph_id, first.ops, first.flops) == ("predicted", "0", "conv2d+batchnorm+relu", 236027904)
+    assert sum(s.latency_ms for s in records.subgraphs) == pytest.approx(prediction.latency_ms, rel=1e-6)
+
+
+def test_formats_batch_verdict_with_constraint_reads_passing_and_failing(fixtures, context):
+    records = _records(fixtures, "graphs/verdict/batch_verdict_lat.json", context)
+    assert [(p.batch_size, p.latency_ms) for p in records.predictions] == [(1, 8.242), (4, 12.868), (16, 20.499)]
+    assert records.predictions[1].energy_mj == pytest.approx(4 * 36.5)  # whole batch, from per inference
+
+
+def test_formats_csv_rows_are_predictions(fixtures, context):
+    predictions = _records(fixtures, SAMPLES["graphs-csv"], context).predictions
+    assert [(p.platform, p.batch_size, p.latency_ms, p.energy_mj) for p in predictions][:3] == [
+        ("jetson-orin-agx-64gb@30w", 1, 8.24, 82.25), ("intel-i7-12700k", 1, 8.74, 771.78),
+        ("jetson-orin-agx-64gb@30w", 4, 12.87, 146.0)]
+
+
+def test_formats_subgraph_csv_rows(fixtures, context):
+    subgraphs = _records(fixtures, SAMPLES["graphs-subgraph-csv"], context).subgraphs
+    assert len(subgraphs) == 32
+    assert (subgraphs[1].subgraph_id, subgraphs[1].bytes, subgraphs[1].latency_ms) == ("1", 4014080, 0.115)
+
+
+def test_formats_calibration_is_a_layerwise_measurement_with_power_mode(fixtures, context):
+    records = _records(fixtures, SAMPLES["graphs-calibration"], context)
+    (measured,) = records.measurements
+    assert (measured.platform, measured.method, measured.conversion, measured.status, measured.device) == (
+        "jetson-orin-agx-64gb@30w", "layerwise-sum", "EAGER", "ok", "cuda")
+    assert (measured.median, measured.std) == (pytest.approx(21.192695030048487), pytest.approx(1.2169313927815848))
+    assert measured.measured_at == "2026-02-05T03:02:58.503879"
+    assert len(records.subgraphs) == 32 and records.subgraphs[0].side == "measured"
+    assert records.subgraphs[0].latency_std_ms == pytest.approx(0.25178996598367764)
+
+
+def test_formats_calibration_50w_keeps_its_power_mode(fixtures, context):
+    (measured,) = _records(fixtures, "graphs/calibration/jetson_orin_agx_50w/measurements/fp32/resnet18_b1.json",
+                           context).measurements
+    assert measured.platform == "jetson-orin-agx-64gb@50w"
+
+
+def test_formats_manifest_lists_files_relative_to_itself(fixtures, context):
+    includes = _records(fixtures, SAMPLES["graphs-calibration-manifest"], context).includes
+    assert len(includes) == 45
+    assert includes[0] == fixtures / "graphs/calibration/jetson_orin_agx_30w/measurements/bf16/efficientnet_b0_b1.json"
+
+
+def test_formats_alma_latency_per_configured_batch(fixtures, context):
+    measurements = {m.conversion: m for m in _records(fixtures, SAMPLES["alma-results"], context).measurements}
+    eager = measurements["EAGER"]
+    # 10 samples in batches of 4: 3 batches (4, 4, 2); Alma's own batch_size (2) is the last one's.
+    assert eager.median == pytest.approx(0.9749611100000948 * 1000 / 3)
+    assert (eager.n_iterations, eager.batch_size, eager.method, eager.status) == (3, 4, "alma", "ok")
+    assert (eager.model, eager.platform, eager.precision, eager.device) == ("resnet18", "intel-i7-12700k", "fp32", "cpu")
+
+
+def test_formats_alma_failed_conversion_keeps_its_message(fixtures, context):
+    measurements = {m.conversion: m for m in
+                    _records(fixtures, "alma/alma_mobilenet_v3_small_cpu_b4.json", context).measurements}
+    failed = measurements["COMPILE_CUDAGRAPHS"]
+    assert (failed.status, failed.median) == ("failed", None)
+    assert failed.message.startswith("Found no NVIDIA driver on your system.")
+    assert measurements["BF16+EAGER"].precision == "bf16"
+
+
+@pytest.mark.parametrize("conversion, precision", [
+    ("EAGER", "fp32"), ("FP16+COMPILE_CUDAGRAPHS", "fp16"), ("BF16+EAGER", "bf16"),
+    ("EXPORT+AI8WI8_STATIC_QUANTIZED", "int8"), ("NATIVE_FAKE_QUANTIZED_AI8WI8_STATIC", "int8"),
+    ("OPTIMUM_QUANTO_AI8WI8", "int8"), ("ONNX_CPU", "fp32"),
+])
+def test_formats_alma_conversion_implies_precision(conversion, precision):
+    assert alma_results.conversion_precision(conversion) == precision
+
+
+def _variant(fixtures: Path, tmp_path: Path, relative: str, old: str, new: str) -> Path:
+    text = (fixtures / relative).read_text()
+    assert old in text
+    path = tmp_path / "variant.json"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('"latency_ms": 8.242332550179507', '"latency_ms": -3.5',
+     "derived_metrics.latency_ms = -3.5: expected a positive number"),
+    ('"latency_ms": 8.242332550179507', '"latency_ms": NaN',
+     "derived_metrics.latency_ms = nan: expected a finite number"),
+    ('"latency_ms": 8.242332550179507', '"latency_ms": "8.24"',
+     "derived_metrics.latency_ms = '8.24': expected a number"),
+    ('"precision": "FP32"', '"precision": "FP8"',
+     "metadata.precision = 'FP8': unknown precision (expected one of fp32, fp16, bf16, int8, tf32)"),
+    ('"batch_size": 1', '"batch_size": 0', "metadata.batch_size = 0: expected a positive number"),
+    ('"timestamp": "2026-11-28T15:40:35.733800"', '"timestamp": "yesterday"',
+     "metadata.timestamp = 'yesterday': Invalid isoformat string: 'yesterday'"),
+    ('"hardware": "Jetson-Orin-AGX-64GB",', '',
+     "metadata.hardware = None: missing"),
+])
+def test_formats_bad_report_value_is_one_line_naming_field_and_value(fixtures, context, tmp_path, old, new, message):
+    path = _variant(fixtures, tmp_path, REPORT, old, new)
+    with pytest.raises(InputError) as caught:
+        _records(tmp_path, path.name, context)
+    assert str(caught.value) == f"{path}: {message}"
+
+
+def test_formats_bad_value_deep_in_a_list_names_its_index(fixtures, context, tmp_path):
+    path = _variant(fixtures, tmp_path, "graphs/verdict/batch_verdict.json", '"latency_ms": 12.868', '"latency_ms": -1')
+    with pytest.raises(InputError, match=r"configs\[1\]\.latency_ms = -1: expected a positive number$"):
+        _records(tmp_path, path.name, context)
+
+
+def test_formats_bad_csv_cell_names_its_row(fixtures, context, tmp_path):
+    path = tmp_path / "batch.csv"
+    path.write_text((fixtures / SAMPLES["graphs-csv"]).read_text().replace(",8.74,", ",fast,"))
+    with pytest.raises(InputError) as caught:
+        _records(tmp_path, path.name, context)
+    assert str(caught.value) == f"{path}: row 3.latency_ms = 'fast': expected a number"
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "content = '': empty file"),
+    (b"  \n", "content = '': empty file"),
+    (b'{"metadata": {"model": "ResNet-18", ', "JSON = 'line 1 column 37': truncated or invalid JSON (Expecting property name enclosed in double quotes)"),
+    (b'{"hello": 1}', "top-level keys = ['hello']: unknown format (not one of: " + ", ".join(m.NAME for m in FORMATS) + ")"),
+    (b"[1, 2]", "top-level value = 'list': unknown format (not one of: " + ", ".join(m.NAME for m in FORMATS) + ")"),
+    (b"\x89PNG\r\n\x1a\n\x00", "content = b'\\x89PNG\\r\\n\\x1a\\n\\x00': not UTF-8 text (binary file?)"),
+])
+def test_formats_unreadable_content_is_one_line(tmp_path, content, message):
+    path = tmp_path / "input.json"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        detect(Document.read(path))
+    assert str(caught.value) == f"{path}: {message}"
+
+
+def test_formats_alma_without_flags_is_refused_clearly(fixtures):
+    path = fixtures / SAMPLES["alma-results"]
+    with pytest.raises(InputError) as caught:
+        _records(fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18"))
+    assert str(caught.value) == (f"{path}: --platform = None: Alma results name no model, platform or batch size: "
+                                 "pass --model M --platform P --batch-size N")
+
+
+def test_formats_alma_zero_time_names_the_conversion(fixtures, context, tmp_path):
+    path = _variant(fixtures, tmp_path, SAMPLES["alma-results"], '"total_inf_time": 0.9749611100000948',
+                    '"total_inf_time": 0')
+    with pytest.raises(InputError, match=r"EAGER\.total_inf_time = 0: expected a positive number$"):
+        _records(tmp_path, path.name, context)
+
+
+def test_formats_manifest_with_missing_file_names_the_entry(fixtures, context, tmp_path):
+    manifest = json.loads((fixtures / SAMPLES["graphs-calibration-manifest"]).read_text())
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))  # its files are not beside this copy
+    with pytest.raises(InputError) as caught:
+        _records(tmp_path, "manifest.json", context)
+    assert str(caught.value) == (f"{tmp_path / 'manifest.json'}: measurements[0].file = "
+                                 "'measurements/bf16/efficientnet_b0_b1.json': no such file")
+
+
+def test_formats_document_is_parsed_once(fixtures):
+    doc = Document.read(fixtures / REPORT)
+    detect(doc)
+    assert doc.json is doc.json  # cached: every format's `recognise` saw the same parse
+    assert math.isclose(doc.json["derived_metrics"]["latency_ms"], 8.242332550179507)
