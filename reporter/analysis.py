@@ -1,0 +1,445 @@
+"""What every report page shows, computed from the store before any HTML exists.
+
+The report's pages render only from these typed contexts (index, one per platform, one per
+model x platform). Work over history (measurements, predictions) is aggregated in DuckDB; pandas
+only sees the small frames that come back: the newest cells, per-run history already bucketed,
+and the current comparisons. Every frame is sorted on all its key columns, so the same database
+gives the same pages.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from reporter.metrics import ErrorStats, error_stats, grouped_error_stats
+from reporter.store import Store
+
+# Alma's own loop mis-times GPU work (DESIGN.md), so its numbers are shown beside Parity's
+# on model pages but never scored against predictions.
+UNSCORED_METHOD = "alma"
+HISTORY_POINTS = 120  # per series: longer histories are bucketed (median of each bucket)
+RUNS_LISTED = 100  # newest runs on the index; the total is shown beside
+CELL = ["model", "platform", "precision", "batch_size"]
+GROUP_KEYS = ["precision", "batch_size", "method", "conversion", "measured_platform", "predictor_version"]
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A point to mark on a history chart, such as a change point found by `parity compare`."""
+
+    at: datetime  # x position: when the changed run was measured
+    label: str  # shown on hover, e.g. "+12 % (p = 0.001)"
+    series: str | None = None  # the history series it belongs to (conversion name); None: all
+
+
+@dataclass(frozen=True)
+class Headline:
+    models: int
+    platforms: int
+    stats: ErrorStats  # stats.count is the number of comparisons
+    proxy_comparisons: int
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    median_signed_error_pct: float
+    median_ape: float
+    comparisons: int
+    is_proxy: bool
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Model x platform, one per precision: the median signed error of each cell's comparisons."""
+
+    precision: str
+    models: list[str]
+    platforms: list[str]
+    cells: dict[tuple[str, str], MatrixCell]
+
+    def cell(self, model: str, platform: str) -> MatrixCell | None:
+        return self.cells.get((model, platform))
+
+
+@dataclass(frozen=True)
+class IndexContext:
+    headline: Headline
+    matrices: list[Matrix]
+    platforms: list[str]
+    platform_stats: pd.DataFrame  # platform, precision, batch_size + ErrorStats columns
+    unmatched_predictions: pd.DataFrame  # model, platform, precision, batch_size, predictor, latency_ms
+    unmatched_measurements: pd.DataFrame  # model, platform, precision, batch_size, methods, conversions
+    failures: pd.DataFrame  # newest failed cells: model, platform, ..., status, failure_kind, message
+    runs: pd.DataFrame  # newest RUNS_LISTED runs with their measurement counts
+    runs_total: int
+
+
+@dataclass(frozen=True)
+class PlatformContext:
+    platform: str
+    stats: ErrorStats
+    groups: pd.DataFrame  # GROUP_KEYS + ErrorStats columns + is_proxy
+    comparisons: pd.DataFrame  # current comparisons on this (predicted) platform
+    model_errors: pd.DataFrame  # model, precision, batch_size, median signed/abs error, comparisons, is_proxy
+    speedups: pd.DataFrame  # newest run's speedup per model, precision, batch_size, method, conversion
+    models: list[str]  # models with a page on this platform
+    failures: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class ModelPlatformContext:
+    model: str
+    platform: str
+    latencies: pd.DataFrame  # newest ok measurement per conversion: ..., method, median, p05, p95
+    predictions: pd.DataFrame  # newest prediction per precision, batch_size, predictor
+    comparisons: pd.DataFrame
+    speedups: pd.DataFrame
+    history: pd.DataFrame  # precision, batch_size, conversion, method, point_at, median, runs (bucketed)
+    predicted_history: pd.DataFrame  # precision, batch_size, predictor, point_at, latency_ms, runs
+    alma_vs_parity: pd.DataFrame  # precision, batch_size, conversion, alma_ms, parity_ms, alma_over_parity
+    run_id: str | None  # the run of the newest measurement, whose environment is shown
+    environment: list[tuple[str, str]]  # flattened fingerprint, sorted by key
+    failures: pd.DataFrame
+    subgraphs: pd.DataFrame  # precision, batch_size, subgraph_id, ops, predicted_ms, measured_ms
+    change_points: tuple[Marker, ...] = ()
+
+
+@dataclass(frozen=True)
+class SiteContext:
+    index: IndexContext
+    platforms: list[PlatformContext]
+    models: list[ModelPlatformContext]
+    comparisons: pd.DataFrame = field(repr=False)  # all current comparisons (for summaries)
+
+
+ChangePoints = Mapping[tuple[str, str], Sequence[Marker]]  # (model, platform) -> markers
+
+
+def load_site(store: Store, *, change_points: ChangePoints | None = None) -> SiteContext:
+    """Every page context of the report.
+
+    change_points: markers for the history charts, keyed by (model, platform); for example the
+    change points `parity compare` detected. Pages without an entry get none.
+    """
+    frames = _Frames.load(store)
+    pairs = _model_platform_pairs(frames)
+    platforms = sorted({platform for _, platform in pairs} | set(frames.comparisons["platform"]))
+    return SiteContext(
+        index=_index_context(store, frames, platforms),
+        platforms=[_platform_context(frames, name, pairs) for name in platforms],
+        models=[_model_context(frames, model, platform, (change_points or {}).get((model, platform), ()))
+                for model, platform in pairs],
+        comparisons=frames.comparisons,
+    )
+
+
+# -- site-wide queries: each runs once, pages take their slice --------------------------------
+
+
+@dataclass(frozen=True)
+class _Frames:
+    comparisons: pd.DataFrame
+    predictions: pd.DataFrame
+    latest: pd.DataFrame
+    speedups: pd.DataFrame
+    history: pd.DataFrame
+    predicted_history: pd.DataFrame
+    subgraphs: pd.DataFrame
+    environments: dict[str, str]
+
+    @classmethod
+    def load(cls, store: Store) -> "_Frames":
+        latest = _sorted(store.frame("SELECT * FROM latest"),
+                         CELL + ["conversion", "method", "device"])
+        return cls(
+            comparisons=current_comparisons(store),
+            predictions=_sorted(store.frame(NEWEST_PREDICTIONS), CELL + ["predictor"]),
+            latest=latest,
+            speedups=_sorted(store.frame(NEWEST_SPEEDUPS, [UNSCORED_METHOD]),
+                             CELL + ["method", "device", "conversion"]),
+            history=store.frame(MEASURED_HISTORY, [HISTORY_POINTS]),
+            predicted_history=store.frame(PREDICTED_HISTORY, [HISTORY_POINTS]),
+            subgraphs=store.frame(SUBGRAPHS),
+            environments=_environments(store, latest["run_id"].dropna().unique().tolist()),
+        )
+
+
+def current_comparisons(store: Store) -> pd.DataFrame:
+    """The scored comparisons: the newest prediction of each cell and predictor against the
+    newest measurement of each conversion and method (Alma's own loop excluded)."""
+    frame = store.frame(CURRENT_COMPARISONS, [UNSCORED_METHOD])
+    return _sorted(frame, CELL + ["conversion", "method", "measured_platform", "device", "predictor"])
+
+
+CURRENT_COMPARISONS = """
+    SELECT * FROM comparisons WHERE method <> ?
+    QUALIFY row_number() OVER (
+        PARTITION BY model, platform, measured_platform, precision, batch_size, conversion, method,
+                     device, predictor
+        ORDER BY predicted_at DESC NULLS LAST, prediction_source_id DESC, predicted_ms) = 1"""
+
+NEWEST_PREDICTIONS = """
+    SELECT * EXCLUDE (raw) FROM predictions
+    QUALIFY row_number() OVER (
+        PARTITION BY model, platform, precision, batch_size, predictor
+        ORDER BY predicted_at DESC NULLS LAST, source_id DESC, latency_ms) = 1"""
+
+NEWEST_SPEEDUPS = """
+    SELECT s.*, r.started_at FROM speedups s JOIN runs r USING (run_id)
+    WHERE s.method <> ? AND s.conversion <> 'EAGER'
+    QUALIFY row_number() OVER (
+        PARTITION BY s.model, s.platform, s.precision, s.batch_size, s.method, s.device, s.conversion
+        ORDER BY r.started_at DESC, s.run_id DESC) = 1"""
+
+# A series longer than HISTORY_POINTS runs is cut into HISTORY_POINTS buckets of consecutive runs,
+# each drawn as the median of its runs at the time of its first run: the chart stays readable and
+# the page small however long the history.
+MEASURED_HISTORY = """
+    WITH points AS (
+        SELECT m.model, m.platform, m.precision, m.batch_size, m.conversion, m.method,
+               coalesce(m.measured_at, r.started_at) AS point_at, m.median,
+               (row_number() OVER series - 1) * $1 // greatest($1, count(*) OVER (PARTITION BY
+                   m.model, m.platform, m.precision, m.batch_size, m.conversion, m.method)) AS bucket
+        FROM measurements m JOIN runs r USING (run_id)
+        WHERE m.status = 'ok' AND m.median > 0
+        WINDOW series AS (PARTITION BY m.model, m.platform, m.precision, m.batch_size,
+                          m.conversion, m.method ORDER BY coalesce(m.measured_at, r.started_at),
+                          m.measurement_id))
+    SELECT model, platform, precision, batch_size, conversion, method,
+           min(point_at) AS point_at, median(median) AS median, count(*) AS runs
+    FROM points GROUP BY model, platform, precision, batch_size, conversion, method, bucket
+    ORDER BY model, platform, precision, batch_size, conversion, method, point_at"""
+
+PREDICTED_HISTORY = """
+    WITH points AS (
+        SELECT model, platform, precision, batch_size, predictor,
+               coalesce(predicted_at, '1970-01-01'::TIMESTAMP) AS point_at, latency_ms,
+               (row_number() OVER series - 1) * $1 // greatest($1, count(*) OVER (
+                   PARTITION BY model, platform, precision, batch_size, predictor)) AS bucket
+        FROM predictions
+        WINDOW series AS (PARTITION BY model, platform, precision, batch_size, predictor
+                          ORDER BY predicted_at NULLS FIRST, source_id, latency_ms))
+    SELECT model, platform, precision, batch_size, predictor,
+           min(point_at) AS point_at, median(latency_ms) AS latency_ms, count(*) AS runs
+    FROM points GROUP BY model, platform, precision, batch_size, predictor, bucket
+    ORDER BY model, platform, precision, batch_size, predictor, point_at"""
+
+# Both sides of graphs' per-subgraph detail; where several files carry the same side of a cell,
+# the first source (by id) wins, so the rows never mix two analyses.
+SUBGRAPHS = """
+    WITH chosen AS (
+        SELECT side, model, platform, precision, batch_size, min(source_id) AS source_id
+        FROM subgraphs GROUP BY ALL)
+    SELECT s.model, s.platform, s.precision, s.batch_size, s.subgraph_id,
+           any_value(s.ops ORDER BY s.side DESC) AS ops,
+           max(s.latency_ms) FILTER (WHERE s.side = 'predicted') AS predicted_ms,
+           max(s.latency_ms) FILTER (WHERE s.side = 'measured') AS measured_ms
+    FROM subgraphs s JOIN chosen USING (side, model, platform, precision, batch_size, source_id)
+    GROUP BY s.model, s.platform, s.precision, s.batch_size, s.subgraph_id
+    HAVING predicted_ms IS NOT NULL AND measured_ms IS NOT NULL
+    ORDER BY s.model, s.platform, s.precision, s.batch_size, try_cast(s.subgraph_id AS BIGINT) NULLS LAST,
+             s.subgraph_id"""
+
+
+def _environments(store: Store, run_ids: list[str]) -> dict[str, str]:
+    if not run_ids:
+        return {}
+    rows = store.execute("SELECT run_id, environment FROM runs WHERE run_id IN (SELECT unnest(?))", [run_ids])
+    return {run_id: environment for run_id, environment in rows.rows}
+
+
+def _model_platform_pairs(frames: _Frames) -> list[tuple[str, str]]:
+    keys = pd.concat([frames.predictions[["model", "platform"]], frames.latest[["model", "platform"]]])
+    return sorted(set(keys.itertuples(index=False, name=None)))
+
+
+# -- index ---------------------------------------------------------------------------------------
+
+
+def _index_context(store: Store, frames: _Frames, platforms: list[str]) -> IndexContext:
+    comparisons = frames.comparisons
+    runs = store.frame(RUNS, [RUNS_LISTED])
+    return IndexContext(
+        headline=headline(comparisons, frames),
+        matrices=[_matrix(group, precision) for precision, group in comparisons.groupby("precision", sort=True)],
+        platforms=platforms,
+        platform_stats=grouped_error_stats(comparisons, ["platform", "precision", "batch_size"]),
+        unmatched_predictions=_unmatched_predictions(frames),
+        unmatched_measurements=_unmatched_measurements(frames),
+        failures=_failures(frames.latest),
+        runs=runs,
+        runs_total=int(store.execute("SELECT count(*) FROM runs").single_value()),
+    )
+
+
+RUNS = """
+    SELECT r.run_id, r.kind, r.started_at, r.finished_at, r.host, r.platform, r.label, r.git_sha,
+           coalesce(m.measurements, 0) AS measurements, coalesce(m.failed, 0) AS failed
+    FROM runs r LEFT JOIN (
+        SELECT run_id, count(*) AS measurements, count(*) FILTER (WHERE status <> 'ok') AS failed
+        FROM measurements GROUP BY run_id) m USING (run_id)
+    ORDER BY r.started_at DESC, r.run_id LIMIT ?"""
+
+
+def headline(comparisons: pd.DataFrame, frames: _Frames | None = None) -> Headline:
+    """The report's headline over `comparisons`; model and platform counts cover every page."""
+    if frames is None:
+        models, platforms = comparisons["model"], comparisons["platform"]
+    else:
+        models = pd.concat([frames.predictions["model"], frames.latest["model"]])
+        platforms = pd.concat([frames.predictions["platform"], frames.latest["platform"]])
+    return Headline(
+        models=models.nunique(),
+        platforms=platforms.nunique(),
+        stats=error_stats(comparisons),
+        proxy_comparisons=int(comparisons["is_proxy"].sum()),
+    )
+
+
+def _matrix(comparisons: pd.DataFrame, precision: str) -> Matrix:
+    cells = comparisons.groupby(["model", "platform"], sort=True).agg(
+        median_signed_error_pct=("signed_error_pct", "median"), median_ape=("abs_error_pct", "median"),
+        comparisons=("ratio", "size"), is_proxy=("is_proxy", "any"))
+    return Matrix(
+        precision=precision,
+        models=sorted(comparisons["model"].unique()),
+        platforms=sorted(comparisons["platform"].unique()),
+        cells={key: MatrixCell(float(row.median_signed_error_pct), float(row.median_ape), int(row.comparisons),
+                               bool(row.is_proxy)) for key, row in cells.iterrows()},
+    )
+
+
+def _unmatched_predictions(frames: _Frames) -> pd.DataFrame:
+    matched = frames.comparisons[CELL + ["predictor"]].drop_duplicates()
+    predictions = frames.predictions[CELL + ["predictor", "latency_ms"]]
+    return _anti_join(predictions, matched, CELL + ["predictor"])
+
+
+def _unmatched_measurements(frames: _Frames) -> pd.DataFrame:
+    scored = frames.latest[(frames.latest["status"] == "ok") & (frames.latest["method"] != UNSCORED_METHOD)]
+    matched = frames.comparisons[["model", "measured_platform", "precision", "batch_size"]].drop_duplicates()
+    matched = matched.rename(columns={"measured_platform": "platform"})
+    unmatched = _anti_join(scored, matched, CELL)
+    grouped = unmatched.groupby(CELL, sort=True).agg(
+        methods=("method", lambda values: ", ".join(sorted(set(values)))),
+        conversions=("conversion", "nunique"))
+    return grouped.reset_index()
+
+
+def _anti_join(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    merged = left.merge(right, on=keys, how="left", indicator=True)
+    return merged[merged["_merge"] == "left_only"].drop(columns="_merge").reset_index(drop=True)
+
+
+def _failures(latest: pd.DataFrame) -> pd.DataFrame:
+    columns = CELL + ["conversion", "method", "device", "status", "failure_kind", "message", "measured_at", "run_id"]
+    return latest.loc[latest["status"] != "ok", columns].reset_index(drop=True)
+
+
+# -- platform pages ------------------------------------------------------------------------------
+
+
+def _platform_context(frames: _Frames, platform: str, pairs: list[tuple[str, str]]) -> PlatformContext:
+    comparisons = _rows(frames.comparisons, platform=platform)
+    return PlatformContext(
+        platform=platform,
+        stats=error_stats(comparisons),
+        groups=_group_stats(comparisons),
+        comparisons=comparisons,
+        model_errors=_model_errors(comparisons),
+        speedups=_rows(frames.speedups, platform=platform),
+        models=[model for model, name in pairs if name == platform],
+        failures=_failures(_rows(frames.latest, platform=platform)),
+    )
+
+
+def _group_stats(comparisons: pd.DataFrame) -> pd.DataFrame:
+    groups = grouped_error_stats(comparisons, GROUP_KEYS)
+    groups["is_proxy"] = groups["measured_platform"] != comparisons["platform"].iloc[0] if len(comparisons) else []
+    return groups
+
+
+def _model_errors(comparisons: pd.DataFrame) -> pd.DataFrame:
+    return comparisons.groupby(["model", "precision", "batch_size"], sort=True).agg(
+        median_signed_error_pct=("signed_error_pct", "median"), median_ape=("abs_error_pct", "median"),
+        comparisons=("ratio", "size"), is_proxy=("is_proxy", "any")).reset_index()
+
+
+# -- model x platform pages ------------------------------------------------------------------------
+
+
+def _model_context(frames: _Frames, model: str, platform: str, markers: Sequence[Marker]) -> ModelPlatformContext:
+    latest = _rows(frames.latest, model=model, platform=platform)
+    ok = latest[latest["status"] == "ok"].reset_index(drop=True)
+    run_id = _newest_run(latest)
+    return ModelPlatformContext(
+        model=model,
+        platform=platform,
+        latencies=ok,
+        predictions=_rows(frames.predictions, model=model, platform=platform),
+        comparisons=_rows(frames.comparisons, model=model, platform=platform),
+        speedups=_rows(frames.speedups, model=model, platform=platform),
+        history=_rows(frames.history, model=model, platform=platform),
+        predicted_history=_rows(frames.predicted_history, model=model, platform=platform),
+        alma_vs_parity=_alma_vs_parity(ok),
+        run_id=run_id,
+        environment=flatten_environment(frames.environments.get(run_id)) if run_id else [],
+        failures=_failures(latest),
+        subgraphs=_rows(frames.subgraphs, model=model, platform=platform),
+        change_points=tuple(sorted(markers, key=lambda marker: (marker.at, marker.series or "", marker.label))),
+    )
+
+
+def _alma_vs_parity(latencies: pd.DataFrame) -> pd.DataFrame:
+    keys = ["precision", "batch_size", "conversion", "device"]
+    alma = latencies.loc[latencies["method"] == "alma", keys + ["median"]].rename(columns={"median": "alma_ms"})
+    parity = latencies.loc[latencies["method"] == "synced-e2e", keys + ["median"]].rename(columns={"median": "parity_ms"})
+    both = alma.merge(parity, on=keys, how="inner").sort_values(keys, kind="mergesort")
+    both["alma_over_parity"] = both["alma_ms"] / both["parity_ms"]
+    return both.reset_index(drop=True)
+
+
+def _newest_run(latest: pd.DataFrame) -> str | None:
+    if latest.empty:
+        return None
+    newest = latest.sort_values(["measured_at", "run_id"], ascending=False, kind="mergesort", na_position="last")
+    return str(newest["run_id"].iloc[0])
+
+
+def flatten_environment(environment: str | dict[str, Any] | None) -> list[tuple[str, str]]:
+    """A run's fingerprint as sorted (dotted key, text) pairs: {"cuda": {"version": "12"}} -> ("cuda.version", "12")."""
+    if environment is None:
+        return []
+    value = json.loads(environment) if isinstance(environment, str) else environment
+    pairs: list[tuple[str, str]] = []
+    _flatten("", value, pairs)
+    return sorted(pairs)
+
+
+def _flatten(prefix: str, value: Any, into: list[tuple[str, str]]) -> None:
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), item, into)
+    elif isinstance(value, list):
+        into.append((prefix, ", ".join(str(item) for item in value)))
+    else:
+        into.append((prefix, "" if value is None else str(value)))
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _rows(frame: pd.DataFrame, **equal: str) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for column, value in equal.items():
+        mask &= frame[column] == value
+    return frame[mask].reset_index(drop=True)
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return frame.sort_values(keys, kind="mergesort", na_position="last").reset_index(drop=True)

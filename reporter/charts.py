@@ -1,0 +1,318 @@
+"""Plotly figure builders: typed frames in, plain figure dicts (`{"data": [...], "layout": {...}}`) out.
+
+Figures are plain dicts rather than `plotly.graph_objects` so that a site of hundreds of charts
+builds in a blink; tests pass every builder's output through `go.Figure` to validate it. The
+page sends them to `Plotly.newPlot` as JSON. Plotly reads a subset of HTML in text, names and
+tick labels, so every user-supplied string goes through `_text` (escaped) before it gets there.
+Colours come from the one `PALETTE`.
+"""
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from reporter.analysis import Marker
+from reporter.formatting import milliseconds, percent
+
+Figure = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Palette:
+    under_estimate: str = "#d55e00"  # predicted < measured: the predictor is optimistic
+    over_estimate: str = "#0072b2"  # predicted > measured: the predictor is pessimistic
+    accurate: str = "#009e73"
+    band_10: str = "rgba(0, 158, 115, 0.20)"
+    band_30: str = "rgba(0, 158, 115, 0.08)"
+    identity: str = "#4b5563"
+    predicted: str = "#6d28d9"
+    change_point: str = "#b91c1c"
+    slower: str = "#d55e00"  # speedup below 1
+    faster: str = "#0072b2"
+    neutral: str = "#ffffff"
+    grid: str = "#e5e7eb"
+    text: str = "#1f2937"
+    # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+    series: tuple[str, ...] = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000",
+                               "#f0e442")
+
+
+PALETTE = Palette()
+ERROR_SATURATION_PCT = 100.0  # matrix cells reach full colour at this |signed error|
+SPEEDUP_RANGE = 3.0  # log2: heatmap colours saturate at 8x faster or slower
+
+
+def error_background(signed_error_pct: float | None) -> str:
+    """A CSS colour for a signed error: white at 0, towards the under/over-estimation colour."""
+    if signed_error_pct is None or not math.isfinite(signed_error_pct):
+        return "transparent"
+    colour = PALETTE.over_estimate if signed_error_pct > 0 else PALETTE.under_estimate
+    strength = min(abs(signed_error_pct) / ERROR_SATURATION_PCT, 1.0) * 0.75
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {strength:.2f})"
+
+
+# -- platform charts -----------------------------------------------------------------------------
+
+
+def parity_plot(*, comparisons: pd.DataFrame) -> Figure:
+    """Predicted against measured latency, log-log, with y = x and the ±10 % / ±30 % bands."""
+    values = pd.concat([comparisons["predicted_ms"], comparisons["measured_ms"]])
+    low, high = float(values.min()) / 1.5, float(values.max()) * 1.5
+    data = [_band(low, high, 0.30, PALETTE.band_30), _band(low, high, 0.10, PALETTE.band_10),
+            {"type": "scatter", "mode": "lines", "x": [low, high], "y": [low, high], "name": "y = x",
+             "line": {"color": PALETTE.identity, "width": 1, "dash": "dot"}, "hoverinfo": "skip"}]
+    groups = comparisons.groupby(["precision", "is_proxy"], sort=True)
+    for index, ((precision, is_proxy), group) in enumerate(groups):
+        data.append({
+            "type": "scatter", "mode": "markers",
+            "name": _text(precision) + (" (proxy)" if is_proxy else ""),
+            "x": _numbers(group["measured_ms"]), "y": _numbers(group["predicted_ms"]),
+            "text": [_comparison_hover(row) for row in group.itertuples()],
+            "hovertemplate": "%{text}<extra></extra>",
+            "marker": {"size": 9, "color": _series_colour(index), "opacity": 0.85,
+                       "symbol": "diamond-open" if is_proxy else "circle", "line": {"width": 1, "color": "#fff"}},
+        })
+    axis = {"type": "log", "range": [math.log10(low), math.log10(high)], "gridcolor": PALETTE.grid}
+    return _figure(data, height=520, xaxis={**axis, "title": {"text": "measured latency (ms per batch)"}},
+                   yaxis={**axis, "title": {"text": "predicted latency (ms per batch)"}, "scaleanchor": "x"})
+
+
+def _band(low: float, high: float, share: float, colour: str) -> dict[str, Any]:
+    """The region where predicted is within ±share of measured, as one filled polygon."""
+    label = f"±{share * 100:.0f} %"
+    return {"type": "scatter", "mode": "lines", "name": label, "fill": "toself", "fillcolor": colour,
+            "line": {"width": 0}, "hoverinfo": "skip",
+            "x": [low, high, high, low, low],
+            "y": [low * (1 - share), high * (1 - share), high * (1 + share), low * (1 + share), low * (1 - share)]}
+
+
+def _comparison_hover(row: Any) -> str:
+    lines = [
+        f"<b>{_text(row.model)}</b>",
+        f"{_text(row.precision)} · batch {row.batch_size} · {_text(row.conversion)} ({_text(row.method)})",
+        f"predicted {milliseconds(row.predicted_ms)} · measured {milliseconds(row.measured_ms)}",
+        f"ratio {row.ratio:.2f} ({percent(row.signed_error_pct, signed=True)})",
+    ]
+    if row.is_proxy:
+        lines.append(f"proxy: measured on {_text(row.measured_platform)}")
+    return "<br>".join(lines)
+
+
+def error_bars(*, model_errors: pd.DataFrame) -> Figure:
+    """Median signed error per model, precision and batch size; colour says which way it is off."""
+    labels = [_cell_label(row.model, row.precision, row.batch_size, row.is_proxy) for row in model_errors.itertuples()]
+    errors = model_errors["median_signed_error_pct"]
+    data = [{
+        "type": "bar", "orientation": "h", "y": labels, "x": _numbers(errors),
+        "marker": {"color": [PALETTE.over_estimate if e > 0 else PALETTE.under_estimate for e in errors]},
+        "text": [percent(e, signed=True) for e in errors], "textposition": "outside", "cliponaxis": False,
+        "customdata": model_errors["comparisons"].tolist(),
+        "hovertemplate": "%{y}<br>median error %{text}<br>%{customdata} comparisons<extra></extra>",
+        "showlegend": False,
+    }]
+    gate = [{"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+             "line": {"color": PALETTE.identity, "width": 1, "dash": "dot"}} for x in (-30, 30)]
+    low, high = min(float(errors.min()), 0.0), max(float(errors.max()), 0.0)
+    span = [min(low * 1.3, -40.0), max(high * 1.3, 40.0)]  # room for the labels and both gate lines
+    return _figure(data, height=_rows_height(len(labels)), shapes=gate,
+                   xaxis={"title": {"text": "signed error: (predicted − measured) / measured, %"}, "range": span,
+                          "zeroline": True, "zerolinecolor": PALETTE.identity, "gridcolor": PALETTE.grid},
+                   yaxis={"autorange": "reversed", "automargin": True, "type": "category"})
+
+
+def speedup_heatmap(*, speedups: pd.DataFrame) -> Figure:
+    """Speedup over EAGER (newest run), model x conversion, on a log colour scale centred on 1x."""
+    many_cells = speedups[["precision", "batch_size", "method"]].drop_duplicates().shape[0] > 1
+    speedups = speedups.assign(row=[
+        _text(row.model) + (f" · {_text(row.precision)} · b{row.batch_size} · {_text(row.method)}" if many_cells else "")
+        for row in speedups.itertuples()])
+    rows = list(dict.fromkeys(speedups["row"]))
+    columns = sorted(speedups["conversion"].unique())
+    grid = speedups.pivot_table(index="row", columns="conversion", values="speedup", aggfunc="first")
+    grid = grid.reindex(index=rows, columns=columns)
+    ticks = [2.0 ** power for power in range(-int(SPEEDUP_RANGE), int(SPEEDUP_RANGE) + 1)]
+    data = [{
+        "type": "heatmap", "x": [_text(c) for c in columns], "y": rows,
+        "z": [[_number(math.log2(v)) if v == v else None for v in line] for line in grid.to_numpy()],
+        "text": [[f"{v:.2f}×" if v == v else "" for v in line] for line in grid.to_numpy()],
+        "texttemplate": "%{text}", "hovertemplate": "%{y}<br>%{x}: %{text} vs EAGER<extra></extra>",
+        "zmin": -SPEEDUP_RANGE, "zmax": SPEEDUP_RANGE, "zmid": 0,
+        "colorscale": [[0, PALETTE.slower], [0.5, PALETTE.neutral], [1, PALETTE.faster]],
+        "colorbar": {"title": {"text": "vs EAGER"}, "tickvals": [math.log2(t) for t in ticks],
+                     "ticktext": [f"{t:g}×" for t in ticks]},
+    }]
+    return _figure(data, height=_rows_height(len(rows)), xaxis={"tickangle": -30, "automargin": True},
+                   yaxis={"autorange": "reversed", "automargin": True, "type": "category"})
+
+
+# -- model x platform charts ----------------------------------------------------------------------
+
+
+def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame) -> Figure:
+    """Median latency per conversion with p05-p95 whiskers, one series per precision, batch and
+    method; each prediction is a dashed line across the conversions."""
+    conversions = sorted(latencies["conversion"].unique(), key=lambda name: (name != "EAGER", name))
+    categories = [_text(c) for c in conversions]
+    data = []
+    for index, (key, group) in enumerate(latencies.groupby(["precision", "batch_size", "method"], sort=True)):
+        group = group.set_index("conversion").reindex(conversions)
+        data.append({
+            "type": "scatter", "mode": "markers", "name": _series_label(*key), "x": categories,
+            "y": _numbers(group["median"]), "marker": {"size": 10, "color": _series_colour(index)},
+            "error_y": {"type": "data", "symmetric": False, "array": _numbers(group["p95"] - group["median"]),
+                        "arrayminus": _numbers(group["median"] - group["p05"]), "thickness": 1.5},
+            "text": [_latency_hover(row) for row in group.itertuples()],
+            "hovertemplate": "%{x}<br>%{text}<extra>%{fullData.name}</extra>",
+        })
+    for row in predictions.itertuples():
+        data.append({
+            "type": "scatter", "mode": "lines", "x": categories, "y": [_number(row.latency_ms)] * len(categories),
+            "name": f"predicted {_text(row.precision)} · b{row.batch_size} ({_text(row.predictor_version or row.predictor)})",
+            "line": {"color": PALETTE.predicted, "dash": "dash", "width": 2},
+            "hovertemplate": f"predicted {milliseconds(row.latency_ms)}<extra></extra>",
+        })
+    return _figure(data, height=440, xaxis={"type": "category", "tickangle": -30, "automargin": True},
+                   yaxis=_latency_axis(pd.concat([latencies["p05"], latencies["p95"], predictions["latency_ms"]])))
+
+
+def _latency_hover(row: Any) -> str:
+    if not row.median == row.median:  # this series has no measurement of this conversion
+        return ""
+    return f"median {milliseconds(row.median)}<br>p05 {milliseconds(row.p05)} · p95 {milliseconds(row.p95)}"
+
+
+def speedup_bars(*, speedups: pd.DataFrame) -> Figure:
+    """Speedup of each conversion over EAGER in the newest run, one series per precision, batch and method."""
+    data = []
+    for index, (key, group) in enumerate(speedups.groupby(["precision", "batch_size", "method"], sort=True)):
+        data.append({
+            "type": "bar", "name": _series_label(*key), "x": [_text(c) for c in group["conversion"]],
+            "y": _numbers(group["speedup"]), "marker": {"color": _series_colour(index)},
+            "text": [f"{v:.2f}×" for v in group["speedup"]], "textposition": "outside",
+            "hovertemplate": "%{x}: %{text} vs EAGER<extra>%{fullData.name}</extra>",
+        })
+    one = [{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 1, "y1": 1,
+            "line": {"color": PALETTE.identity, "width": 1, "dash": "dot"}}]
+    return _figure(data, height=380, shapes=one, barmode="group",
+                   xaxis={"type": "category", "tickangle": -30, "automargin": True},
+                   yaxis={"title": {"text": "speedup over EAGER (×)"}, "gridcolor": PALETTE.grid})
+
+
+def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: Sequence[Marker] = ()) -> Figure:
+    """Measured median latency per conversion across runs, predicted latency as dashed steps.
+
+    measured: bucketed history (analysis.MEASURED_HISTORY): a point can stand for several runs.
+    markers: points to flag, such as detected change points; each is a dotted vertical line with
+        its label on hover.
+    """
+    data = []
+    keys = ["precision", "batch_size", "conversion", "method"]
+    for index, (key, group) in enumerate(measured.groupby(keys, sort=True)):
+        data.append({
+            "type": "scatter", "mode": "lines+markers", "name": _series_label(key[0], key[1], key[3], key[2]),
+            "x": _times(group["point_at"]), "y": _numbers(group["median"]),
+            "customdata": group["runs"].tolist(), "line": {"color": _series_colour(index), "width": 1.5},
+            "marker": {"size": 5},
+            "hovertemplate": "%{x}<br>%{y:.3~g} ms (median of %{customdata} run(s))<extra>%{fullData.name}</extra>",
+        })
+    for (precision, batch_size, predictor), group in predicted.groupby(["precision", "batch_size", "predictor"], sort=True):
+        data.append({
+            "type": "scatter", "mode": "lines+markers", "line": {"shape": "hv", "dash": "dash", "color": PALETTE.predicted},
+            "name": f"predicted {_text(precision)} · b{batch_size} ({_text(predictor)})",
+            "x": _times(group["point_at"]), "y": _numbers(group["latency_ms"]), "marker": {"size": 5},
+            "hovertemplate": "%{x}<br>predicted %{y:.3~g} ms<extra></extra>",
+        })
+    shapes, notes = _marker_lines(markers)
+    return _figure(data, height=420, shapes=shapes, annotations=notes, xaxis={"type": "date", "gridcolor": PALETTE.grid},
+                   yaxis=_latency_axis(pd.concat([measured["median"], predicted["latency_ms"]])))
+
+
+def _marker_lines(markers: Iterable[Marker]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    shapes, notes = [], []
+    for marker in markers:
+        at = _times([marker.at])[0]
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at, "y0": 0, "y1": 1,
+                       "line": {"color": PALETTE.change_point, "width": 1.5, "dash": "dot"}})
+        series = f"{_text(marker.series)}: " if marker.series else ""
+        notes.append({"x": at, "xref": "x", "y": 1, "yref": "paper", "yanchor": "bottom", "showarrow": False,
+                      "text": "▼", "font": {"color": PALETTE.change_point}, "hovertext": series + _text(marker.label)})
+    return shapes, notes
+
+
+def subgraph_chart(*, subgraphs: pd.DataFrame) -> Figure:
+    """graphs' per-subgraph predicted time beside the measured one, in execution order."""
+    labels = [f"#{_text(row.subgraph_id)}" for row in subgraphs.itertuples()]
+    ops = [_text(op or "") for op in subgraphs["ops"]]
+    data = [
+        {"type": "bar", "name": name, "x": labels, "y": _numbers(subgraphs[column]), "customdata": ops,
+         "marker": {"color": colour}, "hovertemplate": "subgraph %{x} · %{customdata}<br>" + name + " %{y:.3~g} ms<extra></extra>"}
+        for name, column, colour in (("predicted", "predicted_ms", PALETTE.predicted),
+                                     ("measured", "measured_ms", PALETTE.accurate))
+    ]
+    return _figure(data, height=380, barmode="group", xaxis={"type": "category", "title": {"text": "subgraph"}},
+                   yaxis={"title": {"text": "time (ms)"}, "gridcolor": PALETTE.grid})
+
+
+# -- shared pieces -------------------------------------------------------------------------------
+
+
+def _figure(data: list[dict[str, Any]], *, height: int, **layout: Any) -> Figure:
+    base = {
+        "height": height, "margin": {"l": 60, "r": 20, "t": 30, "b": 50}, "hovermode": "closest",
+        "font": {"family": "system-ui, -apple-system, 'Segoe UI', sans-serif", "size": 12, "color": PALETTE.text},
+        "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+    }
+    return {"data": data, "layout": {**base, **layout}}
+
+
+def _latency_axis(values: pd.Series) -> dict[str, Any]:
+    """Log scale once values span more than a decade: batch sizes and conversions differ by factors."""
+    positive = values[values > 0]
+    spread = positive.max() / positive.min() if len(positive) else 1
+    return {"title": {"text": "latency (ms per batch)"}, "gridcolor": PALETTE.grid,
+            "type": "log" if spread > 10 else "linear", "rangemode": "tozero"}
+
+
+def _rows_height(rows: int) -> int:
+    return 140 + 26 * max(rows, 1)
+
+
+def _series_label(precision: str, batch_size: int, method: str, conversion: str | None = None) -> str:
+    parts = [_text(conversion)] if conversion else []
+    return " · ".join(parts + [_text(precision), f"b{batch_size}", _text(method)])
+
+
+def _cell_label(model: str, precision: str, batch_size: int, is_proxy: bool) -> str:
+    return f"{_text(model)} · {_text(precision)} · b{batch_size}" + (" (proxy)" if is_proxy else "")
+
+
+def _series_colour(index: int) -> str:
+    return PALETTE.series[index % len(PALETTE.series)]
+
+
+def _text(value: object) -> str:
+    return html.escape(str(value), quote=False)
+
+
+def _number(value: Any, digits: int = 5) -> float | None:
+    """A JSON-safe float with `digits` significant digits (keeps pages small); None for missing."""
+    if value is None or isinstance(value, str):
+        return None
+    number = float(value)
+    return float(f"{number:.{digits}g}") if math.isfinite(number) else None
+
+
+def _numbers(values: Iterable[Any]) -> list[float | None]:
+    return [_number(v) for v in (values.to_numpy() if isinstance(values, pd.Series) else values)]
+
+
+def _times(values: Iterable[Any]) -> list[str]:
+    return [pd.Timestamp(v).strftime("%Y-%m-%d %H:%M:%S") for v in values]
+

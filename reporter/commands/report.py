@@ -1,0 +1,38 @@
+"""Render the static HTML report (index, one page per platform, one per model x platform) and
+summary.md from the database. The site opens from file:// with no network: Plotly's JavaScript
+is written once into its assets/ folder, or inlined once with --single-file.
+
+  parity report --out site          # then open site/index.html
+  parity report --single-file report.html
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from reporter.commands import add_db_option
+
+HELP = "static HTML report with Plotly charts, and summary.md"
+ORDER = 4
+DEFAULT_OUT = Path("site")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_db_option(parser)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"folder to write the site into (default: {DEFAULT_OUT})")
+    parser.add_argument("--single-file", type=Path, metavar="FILE", default=None,
+                        help="write one self-contained HTML file instead of a site")
+
+
+def run(args: argparse.Namespace) -> int:
+    from reporter.render import write_report, write_single_file
+    from reporter.store import Store
+
+    with Store.open(args.db, read_only=True) as store:
+        if args.single_file:
+            path = write_single_file(store, args.single_file)
+        else:
+            path = write_report(store, args.out)
+    print(path)
+    return 0
