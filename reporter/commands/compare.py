@@ -1,0 +1,59 @@
+"""Noise-aware differences between two runs, for pull requests and nightly gates.
+
+RUN is a run id, a label naming one run, `latest` or `latest~N` (the Nth run before the newest
+with measurements of --method; --platform counts only that platform's runs). A cell changed
+only when its median moved by at least --threshold percent AND the move is significant
+(Mann–Whitney U on the raw samples, p < --alpha; without samples, disjoint 95 % CIs).
+Runs whose environments differ are compared with a warning naming the keys.
+
+Exit status: 0 compared, 1 a regression (a significant slowdown or a newly failing cell) with
+--fail-on-regression, 2 an error. Examples:
+
+  parity compare --base latest~1 --head latest
+  parity compare --base nightly-1127 --head pr-42 --format markdown --fail-on-regression > comment.md
+"""
+from __future__ import annotations
+
+import argparse
+
+from reporter.commands import add_db_option
+
+HELP = "significant differences between two runs (PR comments, nightly gates)"
+ORDER = 5
+# The library's defaults, repeated so that `--help` need not import pandas (a test keeps them equal).
+FORMATS = ("json", "markdown", "text")
+THRESHOLD_PCT, ALPHA, METHOD = 5.0, 0.01, "synced-e2e"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base", required=True, metavar="RUN", help="the run compared against")
+    parser.add_argument("--head", required=True, metavar="RUN", help="the run under test")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument("--fail-on-regression", action="store_true",
+                        help="exit 1 when a cell regressed significantly or newly fails")
+    parser.add_argument("--threshold", type=float, default=THRESHOLD_PCT, metavar="PCT",
+                        help=f"smallest change of the median that counts, in percent (default {THRESHOLD_PCT:g})")
+    parser.add_argument("--alpha", type=float, default=ALPHA,
+                        help=f"significance level of the Mann–Whitney U test (default {ALPHA:g})")
+    parser.add_argument("--method", default=METHOD, help=f"timing method compared (default {METHOD})")
+    parser.add_argument("--platform", help="only this platform's cells and runs")
+    parser.add_argument("--base-predictor", metavar="VERSION",
+                        help="predictor version scored against the base run (default: newest before it)")
+    parser.add_argument("--head-predictor", metavar="VERSION",
+                        help="predictor version scored against the head run (default: newest before it)")
+    parser.add_argument("--report-link", metavar="URL",
+                        help="link or path to the HTML report, printed under the comparison")
+    add_db_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reporter.compare import compare_runs
+    from reporter.compare_formats import RENDERERS
+    from reporter.store import Store
+
+    with Store.open(args.db, read_only=True) as store:
+        comparison = compare_runs(
+            store, args.base, args.head, method=args.method, threshold_pct=args.threshold, alpha=args.alpha,
+            platform=args.platform, base_predictor=args.base_predictor, head_predictor=args.head_predictor)
+    print(RENDERERS[args.format].render(comparison, args.report_link))
+    return 1 if args.fail_on_regression and comparison.has_regression else 0

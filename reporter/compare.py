@@ -1,0 +1,376 @@
+"""Noise-aware differences between two measurement runs: the library behind `parity compare`.
+
+A cell (model, platform, precision, batch size, conversion, device, for one timing method)
+changed only when its median moved by at least `threshold_pct` AND the move is statistically
+significant (`reporter.significance`: Mann–Whitney U on raw samples, else disjoint 95 % CIs).
+Both halves are needed: with thousands of samples a 0.5 % drift is "significant", and a 20 %
+jump in a five-sample cell can be noise.
+
+Beside the cells, a comparison carries the environment keys that differ between the runs (the
+comparison is still made, but flagged, as pyperf flags mismatched metadata) and how the
+prediction error per platform moved (`PredictionShift`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from collectors.errors import ParityError
+from reporter.metrics import ErrorStats, error_stats
+from reporter.significance import DEFAULT_ALPHA, Significance, significance
+from reporter.store import Store
+
+DEFAULT_METHOD = "synced-e2e"
+DEFAULT_THRESHOLD_PCT = 5.0
+
+REGRESSED, NEWLY_FAILING = "regressed", "newly failing"
+IMPROVED, NEWLY_PASSING = "improved", "newly passing"
+NEW, GONE, UNCHANGED = "new", "gone", "unchanged"
+CLASSES = (REGRESSED, NEWLY_FAILING, IMPROVED, NEWLY_PASSING, NEW, GONE, UNCHANGED)  # display order
+GATING_CLASSES = (REGRESSED, NEWLY_FAILING)  # what --fail-on-regression fails on
+NOTABLE_CLASSES = (REGRESSED, NEWLY_FAILING, IMPROVED, NEWLY_PASSING)  # shown outside <details>
+
+# Fingerprint keys (collectors/fingerprint.py) that must match for two runs to be comparable
+# without a warning. Host name, OS build and numpy are left out: a fleet's identical devices
+# differ in them without timing differently.
+CHECKED_ENVIRONMENT = (
+    "python", "torch_version", "torchvision_version", "alma_version", "onnxruntime_version",
+    "onnxruntime_providers", "triton_version", "tensorrt_version", "torch_tensorrt_version",
+    "cuda_runtime", "cudnn", "gpu_driver", "gpu_name", "gpu_count", "cpu_model", "cpu_count",
+    "cpu_affinity_count", "jetson_model", "l4t_release", "power_mode",
+)
+_LATEST = re.compile(r"latest(?:~(\d+))?")
+
+
+class CompareError(ParityError):
+    """A comparison that cannot be made: an unknown or ambiguous run reference, no cells."""
+
+
+@dataclass(frozen=True)
+class RunRef:
+    run_id: str
+    label: str | None
+    started_at: dt.datetime
+    platform: str | None
+    environment: dict[str, Any]
+
+    def describe(self) -> str:
+        return f"{self.label} ({self.run_id})" if self.label else self.run_id
+
+
+@dataclass(frozen=True)
+class CellKey:
+    model: str
+    platform: str
+    precision: str
+    batch_size: int
+    conversion: str
+    device: str | None
+
+    def describe(self) -> str:
+        return f"{self.model} {self.conversion} {self.precision} bs{self.batch_size} on {self.platform}"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One run's measurement of a cell."""
+
+    status: str
+    median: float | None
+    ci95: tuple[float | None, float | None]
+    samples: tuple[float, ...]
+    failure_kind: str | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and self.median is not None and self.median > 0
+
+
+@dataclass(frozen=True)
+class CellChange:
+    key: CellKey
+    kind: str  # one of CLASSES
+    base: Side | None
+    head: Side | None
+    change_pct: float | None = None  # (head / base - 1) × 100 of the medians
+    test: Significance | None = None
+
+
+@dataclass(frozen=True)
+class EnvironmentDifference:
+    key: str
+    base: Any  # None: absent from that run's fingerprint
+    head: Any
+
+
+@dataclass(frozen=True)
+class PredictionShift:
+    """How one predictor's error on one predicted platform moved from base to head.
+
+    before: the base predictor version's predictions against the base run's measurements;
+    after: the head predictor version's against the head run's. With one version on both sides
+    the move is the hardware's; with the same measurements it would be the predictor's.
+    """
+
+    predictor: str
+    platform: str  # the predicted platform
+    measured_platform: str  # differs from `platform` for a declared proxy
+    base_version: str | None
+    head_version: str | None
+    before: ErrorStats | None
+    after: ErrorStats | None
+
+    @property
+    def is_proxy(self) -> bool:
+        return self.measured_platform != self.platform
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: RunRef
+    head: RunRef
+    method: str
+    threshold_pct: float
+    alpha: float
+    cells: tuple[CellChange, ...]
+    environment: tuple[EnvironmentDifference, ...]
+    predictions: tuple[PredictionShift, ...]
+
+    def of_kind(self, *kinds: str) -> list[CellChange]:
+        return [cell for cell in self.cells if cell.kind in kinds]
+
+    def counts(self) -> dict[str, int]:
+        return {kind: len(self.of_kind(kind)) for kind in CLASSES if self.of_kind(kind)}
+
+    @property
+    def has_regression(self) -> bool:
+        return bool(self.of_kind(*GATING_CLASSES))
+
+    def verdict(self) -> str:
+        """One line: the outcome first, then the counts."""
+        if self.has_regression:
+            outcome = "REGRESSION"
+        elif self.of_kind(IMPROVED, NEWLY_PASSING):
+            outcome = "IMPROVEMENT"
+        else:
+            outcome = "NO SIGNIFICANT CHANGE"
+        counts = ", ".join(f"{n} {kind}" for kind, n in self.counts().items())
+        return f"{outcome}: {counts or 'no cells'} ({len(self.cells)} cells, ≥ {self.threshold_pct:g} % and p < {self.alpha:g})"
+
+
+# -- run references ------------------------------------------------------------------------------
+
+def resolve_run(store: Store, ref: str, *, method: str = DEFAULT_METHOD, platform: str | None = None) -> RunRef:
+    """The run `ref` names: a run id, `latest`, `latest~N`, or a label that names exactly one run.
+
+    `latest~N` counts back over runs with `method` measurements (bench runs and ingested
+    bundles), ordered by started_at; `platform` restricts that count to one platform's runs.
+    Raises CompareError naming the reference when it matches no run or several.
+    """
+    if store.has_run(ref):
+        return _run_ref(store, ref)
+    latest = _LATEST.fullmatch(ref)
+    if latest:
+        return _run_ref(store, _nth_latest(store, int(latest.group(1) or 0), method, platform, ref))
+    labelled = [row[0] for row in store.execute(
+        "SELECT run_id FROM runs WHERE label = ? ORDER BY started_at, run_id", [ref]).rows]
+    if len(labelled) == 1:
+        return _run_ref(store, labelled[0])
+    if labelled:
+        raise CompareError(f"run {ref!r}: the label names {len(labelled)} runs ({', '.join(labelled[:5])}"
+                           f"{', ...' if len(labelled) > 5 else ''}); pass a run id or latest~N")
+    raise CompareError(f"run {ref!r}: no run has this id or label (see: parity query \"SELECT run_id, label, "
+                       "started_at FROM runs ORDER BY started_at\")")
+
+
+def _nth_latest(store: Store, back: int, method: str, platform: str | None, ref: str) -> str:
+    run_ids = [row[0] for row in store.execute(
+        """SELECT r.run_id FROM runs r
+           WHERE EXISTS (SELECT 1 FROM measurements m WHERE m.run_id = r.run_id AND m.method = ?
+                         AND (? IS NULL OR m.platform = ?))
+           ORDER BY r.started_at DESC, r.run_id DESC""", [method, platform, platform]).rows]
+    if back >= len(run_ids):
+        where = f" on {platform}" if platform else ""
+        raise CompareError(f"run {ref!r}: only {len(run_ids)} run(s) with {method} measurements{where}")
+    return run_ids[back]
+
+
+def _run_ref(store: Store, run_id: str) -> RunRef:
+    label, started_at, platform, environment = store.execute(
+        "SELECT label, started_at, platform, environment FROM runs WHERE run_id = ?", [run_id]).first()
+    return RunRef(run_id, label, started_at, platform, json.loads(environment) if environment else {})
+
+
+# -- cells ---------------------------------------------------------------------------------------
+
+def classify(base: Side | None, head: Side | None, *, threshold_pct: float = DEFAULT_THRESHOLD_PCT,
+             alpha: float = DEFAULT_ALPHA) -> tuple[str, float | None, Significance | None]:
+    """(class, change %, significance test) of one cell; a pure function of its two sides."""
+    if base is None or head is None:
+        return (NEW if base is None else GONE), None, None
+    if not (base.ok and head.ok):
+        if base.ok:
+            return NEWLY_FAILING, None, None
+        return (NEWLY_PASSING if head.ok else UNCHANGED), None, None
+    change_pct = (head.median / base.median - 1) * 100
+    test = significance(base.samples, head.samples, base.ci95, head.ci95, alpha=alpha)
+    if not test.significant or abs(change_pct) < threshold_pct:
+        return UNCHANGED, change_pct, test
+    return (REGRESSED if change_pct > 0 else IMPROVED), change_pct, test
+
+
+def cell_changes(base: dict[CellKey, Side], head: dict[CellKey, Side], *,
+                 threshold_pct: float = DEFAULT_THRESHOLD_PCT, alpha: float = DEFAULT_ALPHA) -> list[CellChange]:
+    """Every cell of either run, classified, in display order (class, then cell)."""
+    changes = []
+    for key in sorted(set(base) | set(head), key=_sort_key):
+        kind, change_pct, test = classify(base.get(key), head.get(key), threshold_pct=threshold_pct, alpha=alpha)
+        changes.append(CellChange(key, kind, base.get(key), head.get(key), change_pct, test))
+    return sorted(changes, key=lambda change: CLASSES.index(change.kind))  # stable: cells stay in order
+
+
+def _sort_key(key: CellKey) -> tuple:
+    return (key.platform, key.model, key.precision, key.batch_size, key.conversion, key.device or "")
+
+
+def load_sides(store: Store, run_id: str, method: str, platform: str | None = None) -> dict[CellKey, Side]:
+    """The run's newest measurement of every cell (of `method`, on `platform` if given) with its samples."""
+    rows = store.execute(
+        f"""WITH cells AS ({_RUN_CELLS})
+            SELECT c.model, c.platform, c.precision, c.batch_size, c.conversion, c.device, c.status,
+                   c.median, c.ci95_low, c.ci95_high, c.failure_kind, c.message,
+                   (SELECT list(s.latency_ms ORDER BY s.iteration) FROM samples s
+                    WHERE s.measurement_id = c.measurement_id) AS samples
+            FROM cells c WHERE ? IS NULL OR c.platform = ?""",
+        [run_id, method, platform, platform]).rows
+    return {CellKey(*row[:6]): Side(row[6], row[7], (row[8], row[9]), tuple(row[12] or ()), row[10], row[11])
+            for row in rows}
+
+
+# A run's newest measurement per cell: a cell measured twice in one run counts once.
+_RUN_CELLS = """
+    SELECT * FROM measurements WHERE run_id = ? AND method = ?
+    QUALIFY row_number() OVER (PARTITION BY model, platform, precision, batch_size, conversion, device
+                               ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1"""
+
+
+# -- environment ---------------------------------------------------------------------------------
+
+def environment_differences(base: dict[str, Any], head: dict[str, Any],
+                            keys: Sequence[str] = CHECKED_ENVIRONMENT) -> list[EnvironmentDifference]:
+    """The checked fingerprint keys whose values differ (a key one side lacks counts as different)."""
+    return [EnvironmentDifference(key, base.get(key), head.get(key))
+            for key in keys if base.get(key) != head.get(key)]
+
+
+# -- prediction side -----------------------------------------------------------------------------
+
+def prediction_shifts(store: Store, base: RunRef, head: RunRef, method: str, platform: str | None = None, *,
+                      base_version: str | None = None, head_version: str | None = None) -> list[PredictionShift]:
+    """How each predictor's error per predicted platform moved between the two runs.
+
+    Each side scores its run's measurements against one version per predictor: the one given,
+    else the newest version predicted at or before the run started (else the newest there is).
+    """
+    before, after = (_run_errors(store, run, method, platform) for run in (base, head))
+    shifts = []
+    for predictor in sorted(set(before["predictor"]) | set(after["predictor"])):
+        versions = _versions(store, predictor)
+        old = base_version or _version_for(versions, base.started_at)
+        new = head_version or _version_for(versions, head.started_at)
+        shifts += _shifts_of(predictor, _of_version(before, predictor, old), _of_version(after, predictor, new),
+                             old, new)
+    return shifts
+
+
+def _shifts_of(predictor: str, before: pd.DataFrame, after: pd.DataFrame, old: str | None,
+               new: str | None) -> list[PredictionShift]:
+    groups = sorted(set(_platform_pairs(before)) | set(_platform_pairs(after)))
+    return [PredictionShift(predictor, platform, measured, old, new,
+                            _stats_of(before, platform, measured), _stats_of(after, platform, measured))
+            for platform, measured in groups]
+
+
+def _platform_pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(zip(frame["platform"], frame["measured_platform"]))
+
+
+def _stats_of(frame: pd.DataFrame, platform: str, measured: str) -> ErrorStats | None:
+    group = frame[(frame["platform"] == platform) & (frame["measured_platform"] == measured)]
+    return error_stats(group) if len(group) else None
+
+
+def _of_version(frame: pd.DataFrame, predictor: str, version: str | None) -> pd.DataFrame:
+    same_version = frame["predictor_version"].isna() if version is None else frame["predictor_version"] == version
+    return frame[(frame["predictor"] == predictor) & same_version]
+
+
+def _run_errors(store: Store, run: RunRef, method: str, platform: str | None) -> pd.DataFrame:
+    """Every prediction against the run's measurements, joined as the `comparisons` view joins."""
+    return store.frame(
+        f"""WITH cells AS ({_RUN_CELLS})
+            SELECT p.predictor, p.predictor_version, p.platform, m.platform AS measured_platform,
+                   p.latency_ms AS predicted_ms, m.median AS measured_ms, p.latency_ms / m.median AS ratio,
+                   abs(p.latency_ms - m.median) / m.median * 100 AS abs_error_pct
+            FROM cells m
+            JOIN predictions p
+              ON m.model = p.model AND m.precision = p.precision AND m.batch_size = p.batch_size
+             AND (m.platform = p.platform OR EXISTS (
+                    SELECT 1 FROM proxies x
+                    WHERE x.measured_platform = m.platform AND x.predicted_platform = p.platform))
+            WHERE m.status = 'ok' AND m.median > 0 AND (? IS NULL OR m.platform = ?)""",
+        [run.run_id, method, platform, platform])
+
+
+def _versions(store: Store, predictor: str) -> list[tuple[str | None, dt.datetime | None]]:
+    """The predictor's versions with the newest predicted_at of each, oldest first."""
+    return [tuple(row) for row in store.execute(
+        """SELECT predictor_version, max(predicted_at) AS newest FROM predictions WHERE predictor = ?
+           GROUP BY ALL ORDER BY newest NULLS FIRST, predictor_version NULLS FIRST""", [predictor]).rows]
+
+
+def _version_for(versions: list[tuple[str | None, dt.datetime | None]], started_at: dt.datetime) -> str | None:
+    released = [version for version, newest in versions if newest is not None and newest <= started_at]
+    if released:
+        return released[-1]
+    return versions[-1][0] if versions else None
+
+
+# -- the whole comparison ------------------------------------------------------------------------
+
+def compare_runs(store: Store, base_ref: str, head_ref: str, *, method: str = DEFAULT_METHOD,
+                 threshold_pct: float = DEFAULT_THRESHOLD_PCT, alpha: float = DEFAULT_ALPHA,
+                 platform: str | None = None, base_predictor: str | None = None,
+                 head_predictor: str | None = None) -> Comparison:
+    """Compare run `head_ref` against run `base_ref` (references as `resolve_run` takes them).
+
+    Parameters:
+        method: timing method of the measurements compared (`synced-e2e`, `alma`, ...).
+        threshold_pct: smallest change of the median, in percent, that counts.
+        alpha: significance level of the Mann–Whitney U test.
+        platform: compare only this platform's cells (and count `latest~N` over its runs).
+        base_predictor, head_predictor: predictor versions for the prediction side.
+    Raises CompareError for a bad reference or when neither run has a cell to compare.
+    """
+    if not (threshold_pct >= 0 and 0 < alpha < 1):
+        raise CompareError(f"threshold {threshold_pct!r} must be >= 0 and alpha {alpha!r} in (0, 1)")
+    base = resolve_run(store, base_ref, method=method, platform=platform)
+    head = resolve_run(store, head_ref, method=method, platform=platform)
+    base_sides, head_sides = (load_sides(store, run.run_id, method, platform) for run in (base, head))
+    if not base_sides and not head_sides:
+        where = f" on {platform}" if platform else ""
+        raise CompareError(f"runs {base.run_id} and {head.run_id} have no {method} measurements{where}")
+    return Comparison(
+        base, head, method, threshold_pct, alpha,
+        cells=tuple(cell_changes(base_sides, head_sides, threshold_pct=threshold_pct, alpha=alpha)),
+        environment=tuple(environment_differences(base.environment, head.environment)),
+        predictions=tuple(prediction_shifts(store, base, head, method, platform,
+                                            base_version=base_predictor, head_version=head_predictor)),
+    )

@@ -1,0 +1,173 @@
+"""Output formats of `parity compare`, one small renderer each (datasette's blob_renderer shape):
+a name and a function from a finished `Comparison` to text. A new format is one new entry.
+
+Renderers compute nothing: every number comes from the Comparison; units appear only here.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from reporter.compare import NEWLY_FAILING, NOTABLE_CLASSES, CellChange, Comparison, PredictionShift, RunRef, Side
+from reporter.formatting import json_value, milliseconds, percent, text_table
+
+ICONS = {"regressed": "🔴", "newly failing": "❌", "improved": "🟢", "newly passing": "✅",
+         "new": "🆕", "gone": "➖", "unchanged": "⚪"}
+CELL_COLUMNS = ["class", "cell", "base", "head", "change", "p"]
+
+
+@dataclass(frozen=True)
+class Renderer:
+    name: str
+    render: Callable[[Comparison, str | None], str]  # (comparison, report link or path) -> text
+
+
+# -- shared pieces -------------------------------------------------------------------------------
+
+def side_text(side: Side | None) -> str:
+    if side is None:
+        return "–"
+    if side.ok:
+        return milliseconds(side.median)
+    return f"{side.status} ({side.failure_kind})" if side.failure_kind else side.status
+
+
+def p_text(change: CellChange) -> str:
+    test = change.test
+    if test is None or test.test == "none":
+        return "–"
+    if test.p_value is None:  # the CI fallback gives a yes or no, not a p-value
+        return "CIs disjoint" if test.significant else "CIs overlap"
+    return f"{test.p_value:.2g}"
+
+
+def cell_row(change: CellChange) -> list[str]:
+    return [change.kind, change.key.describe(), side_text(change.base), side_text(change.head),
+            percent(change.change_pct, signed=True), p_text(change)]
+
+
+def environment_lines(comparison: Comparison) -> list[str]:
+    return [f"{d.key}: {d.base if d.base is not None else 'absent'} → {d.head if d.head is not None else 'absent'}"
+            for d in comparison.environment]
+
+
+def shift_row(shift: PredictionShift) -> list[str]:
+    measured = f"{shift.platform} (proxy: {shift.measured_platform})" if shift.is_proxy else shift.platform
+    before = percent(shift.before.median_ape) if shift.before else "–"
+    after = percent(shift.after.median_ape) if shift.after else "–"
+    counts = f"{shift.before.count if shift.before else 0} → {shift.after.count if shift.after else 0}"
+    return [shift.predictor, measured, f"{shift.base_version or '–'} → {shift.head_version or '–'}",
+            f"{before} → {after}", counts]
+
+
+SHIFT_COLUMNS = ["predictor", "platform", "version", "median APE", "comparisons"]
+
+
+def runs_line(comparison: Comparison) -> str:
+    return f"base {comparison.base.describe()} → head {comparison.head.describe()}, method {comparison.method}"
+
+
+# -- markdown: a pull-request comment ------------------------------------------------------------
+
+def render_markdown(comparison: Comparison, report: str | None) -> str:
+    notable = comparison.of_kind(*NOTABLE_CLASSES)
+    rest = [change for change in comparison.cells if change.kind not in NOTABLE_CLASSES]
+    parts = [f"**{comparison.verdict()}**", "", _md(runs_line(comparison))]
+    if comparison.environment:
+        parts += ["", "> ⚠️ **The environments differ**; changes may come from these: "
+                  + "; ".join(f"`{_md(line)}`" for line in environment_lines(comparison))]
+    if notable:
+        parts += ["", _md_table(CELL_COLUMNS, [_icon_row(change) for change in notable])]
+        parts += [f"- {_md(change.key.describe())}: {_md(change.head.message)}"
+                  for change in comparison.of_kind(NEWLY_FAILING) if change.head.message]
+    if comparison.predictions:
+        parts += ["", "**Prediction error per platform** (before → after)", "",
+                  _md_table(SHIFT_COLUMNS, [shift_row(shift) for shift in comparison.predictions])]
+    if rest:
+        summary = ", ".join(f"{n} {kind}" for kind, n in comparison.counts().items() if kind not in NOTABLE_CLASSES)
+        parts += ["", f"<details><summary>{len(rest)} other cells: {summary}</summary>", "",
+                  _md_table(CELL_COLUMNS, [_icon_row(change) for change in rest]), "", "</details>"]
+    if report:
+        parts += ["", f"Full report: {_md(report)}"]
+    return "\n".join(parts)
+
+
+def _icon_row(change: CellChange) -> list[str]:
+    kind, *rest = cell_row(change)
+    return [f"{ICONS[kind]} {kind}", *rest]
+
+
+def _md_table(columns: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return "\n".join(lines + ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows])
+
+
+def _md(text: str) -> str:
+    """User-supplied text (model names, labels) made inert in a Markdown table."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " "))
+
+
+# -- text: the terminal --------------------------------------------------------------------------
+
+def render_text(comparison: Comparison, report: str | None) -> str:
+    parts = [comparison.verdict(), runs_line(comparison)]
+    parts += [f"WARNING: environments differ: {line}" for line in environment_lines(comparison)]
+    parts += ["", text_table(CELL_COLUMNS, [cell_row(change) for change in comparison.cells])]
+    if comparison.predictions:
+        parts += ["", "prediction error per platform (before → after):",
+                  text_table(SHIFT_COLUMNS, [shift_row(shift) for shift in comparison.predictions])]
+    if report:
+        parts += ["", f"report: {report}"]
+    return "\n".join(parts)
+
+
+# -- json: one object for scripts ----------------------------------------------------------------
+
+def render_json(comparison: Comparison, report: str | None) -> str:
+    document = {
+        "verdict": comparison.verdict(),
+        "has_regression": comparison.has_regression,
+        "base": _run_json(comparison.base),
+        "head": _run_json(comparison.head),
+        "method": comparison.method,
+        "threshold_pct": comparison.threshold_pct,
+        "alpha": comparison.alpha,
+        "counts": comparison.counts(),
+        "environment_differences": [asdict(d) for d in comparison.environment],
+        "cells": [_cell_json(change) for change in comparison.cells],
+        "predictions": [_shift_json(shift) for shift in comparison.predictions],
+        "report": report,
+    }
+    return json.dumps(json_value(document), indent=2, sort_keys=True)
+
+
+def _run_json(run: RunRef) -> dict[str, Any]:
+    return {"run_id": run.run_id, "label": run.label, "started_at": run.started_at, "platform": run.platform}
+
+
+def _cell_json(change: CellChange) -> dict[str, Any]:
+    return {**asdict(change.key), "class": change.kind, "change_pct": change.change_pct,
+            "test": change.test.test if change.test else None,
+            "p_value": change.test.p_value if change.test else None,
+            "base": _side_json(change.base), "head": _side_json(change.head)}
+
+
+def _side_json(side: Side | None) -> dict[str, Any] | None:
+    if side is None:
+        return None
+    return {"status": side.status, "median_ms": side.median, "ci95_low": side.ci95[0], "ci95_high": side.ci95[1],
+            "n_samples": len(side.samples), "failure_kind": side.failure_kind, "message": side.message}
+
+
+def _shift_json(shift: PredictionShift) -> dict[str, Any]:
+    return {"predictor": shift.predictor, "platform": shift.platform, "measured_platform": shift.measured_platform,
+            "is_proxy": shift.is_proxy, "base_version": shift.base_version, "head_version": shift.head_version,
+            "before": asdict(shift.before) if shift.before else None,
+            "after": asdict(shift.after) if shift.after else None}
+
+
+RENDERERS: dict[str, Renderer] = {r.name: r for r in (
+    Renderer("markdown", render_markdown), Renderer("json", render_json), Renderer("text", render_text))}

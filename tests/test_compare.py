@@ -1,0 +1,222 @@
+"""`parity compare` on runs written straight through the Store: every class, the environment
+warning, run references, the prediction side, the three output formats and the exit codes."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from collectors.records import Measurement, Prediction, RunInfo
+from reporter.cli import main
+from reporter.commands import compare as compare_command
+from reporter.compare import (
+    CLASSES,
+    DEFAULT_METHOD,
+    DEFAULT_THRESHOLD_PCT,
+    CompareError,
+    Side,
+    classify,
+    compare_runs,
+    resolve_run,
+)
+from reporter.compare_formats import RENDERERS
+from reporter.significance import DEFAULT_ALPHA
+from reporter.store import Store
+
+CPU = "test-cpu"
+BASE_ENV = {"torch_version": "2.11.0", "cpu_model": "Test CPU", "hostname": "bench-a"}
+HEAD_ENV = {"torch_version": "2.12.0", "cpu_model": "Test CPU", "hostname": "bench-b"}
+
+
+def samples(rng: random.Random, centre: float, n: int = 60, spread: float = 0.01) -> tuple[float, ...]:
+    return tuple(centre * (1 + rng.gauss(0, spread)) for _ in range(n))
+
+
+def measurement(model: str, conversion: str, values: tuple[float, ...] = (), *, status: str = "ok",
+                median: float | None = None, ci: tuple[float, float] | None = None) -> Measurement:
+    ok = status == "ok"
+    centre = median if median is not None else (sorted(values)[len(values) // 2] if values else None)
+    return Measurement(
+        model=model, platform=CPU, precision="fp32", batch_size=1, conversion=conversion, device="cpu",
+        method=DEFAULT_METHOD, status=status, measured_at="2026-11-28T02:00:00", median=centre if ok else None,
+        ci95_low=ci[0] if ci else None, ci95_high=ci[1] if ci else None, samples=values,
+        failure_kind=None if ok else "crash", message=None if ok else "the worker died of SIGSEGV")
+
+
+def run_info(run_id: str, label: str | None, day: int, environment: dict) -> RunInfo:
+    return RunInfo(run_id, "bench", f"2026-11-{day:02d}T02:00:00", f"2026-11-{day:02d}T03:00:00", "host", CPU,
+                   label, None, environment)
+
+
+def base_and_head(rng: random.Random) -> tuple[list[Measurement], list[Measurement]]:
+    """One cell per class, plus a large-but-noisy and a significant-but-small unchanged cell."""
+    noisy_base, noisy_head = (5.0, 9.0, 5.5), (6.0, 10.0, 6.5)  # +18 %, but 3 against 3 samples
+    base = [
+        measurement("resnet18", "EAGER", samples(rng, 10.0)),  # regressed
+        measurement("resnet18", "ONNX_CPU", samples(rng, 8.0)),  # improved
+        measurement("resnet50", "EAGER", samples(rng, 20.0)),  # unchanged: noise
+        measurement("resnet50", "ONNX_CPU", samples(rng, 20.0, spread=0.002)),  # unchanged: 2 %, below threshold
+        measurement("mobilenet_v2", "EAGER", noisy_base),  # unchanged: large, not significant
+        measurement("vgg11", "EAGER", samples(rng, 30.0)),  # newly failing
+        measurement("vgg11", "ONNX_CPU", status="failed"),  # newly passing
+        measurement("squeezenet1_0", "EAGER", samples(rng, 4.0)),  # gone
+        measurement("densenet121", "EAGER", median=10.0, ci=(9.8, 10.2)),  # regressed, CIs only
+    ]
+    head = [
+        measurement("resnet18", "EAGER", samples(rng, 11.0)),
+        measurement("resnet18", "ONNX_CPU", samples(rng, 7.0)),
+        measurement("resnet50", "EAGER", samples(rng, 20.0)),
+        measurement("resnet50", "ONNX_CPU", samples(rng, 20.4, spread=0.002)),
+        measurement("mobilenet_v2", "EAGER", noisy_head),
+        measurement("vgg11", "EAGER", status="failed"),
+        measurement("vgg11", "ONNX_CPU", samples(rng, 25.0)),
+        measurement("alexnet", "EAGER", samples(rng, 6.0)),  # new
+        measurement("densenet121", "EAGER", median=11.2, ci=(11.0, 11.4)),
+    ]
+    return base, head
+
+
+def prediction(version: str, latency_ms: float, predicted_at: str, platform: str = CPU) -> Prediction:
+    return Prediction(model="resnet18", platform=platform, precision="fp32", batch_size=1, latency_ms=latency_ms,
+                      predictor="graphs", predictor_version=version, predicted_at=predicted_at)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    """Runs: base (27th), head (28th), and two older runs sharing the label 'dup'."""
+    path = tmp_path_factory.mktemp("compare") / "compare.duckdb"
+    base, head = base_and_head(random.Random(42))
+    with Store.open(path) as store, store.atomic():
+        for info, rows in ((run_info("run-dup-1", "dup", 20, BASE_ENV), base[:1]),
+                           (run_info("run-dup-2", "dup", 21, BASE_ENV), base[:1]),
+                           (run_info("run-base", "nightly 1", 27, BASE_ENV), base),
+                           (run_info("run-head", "pr-42", 28, HEAD_ENV), head)):
+            store.add_run(info)
+            store.add_measurements(rows, info.run_id, None)
+        # version 1.0 predates both runs, 1.1 came out between them
+        store.add_predictions([prediction("1.0", 5.0, "2026-11-01T00:00:00")], "src-v10")
+        store.add_predictions([prediction("1.1", 10.5, "2026-11-27T12:00:00")], "src-v11")
+    return path
+
+
+@pytest.fixture(scope="module")
+def comparison(db):
+    with Store.open(db, read_only=True) as store:
+        return compare_runs(store, "nightly 1", "pr-42")
+
+
+def kinds(comparison) -> dict[str, str]:
+    return {f"{c.key.model} {c.key.conversion}": c.kind for c in comparison.cells}
+
+
+def test_compare_classifies_every_cell(comparison):
+    assert kinds(comparison) == {
+        "resnet18 EAGER": "regressed", "densenet121 EAGER": "regressed", "vgg11 EAGER": "newly failing",
+        "resnet18 ONNX_CPU": "improved", "vgg11 ONNX_CPU": "newly passing", "alexnet EAGER": "new",
+        "squeezenet1_0 EAGER": "gone", "resnet50 EAGER": "unchanged", "resnet50 ONNX_CPU": "unchanged",
+        "mobilenet_v2 EAGER": "unchanged",
+    }
+    assert set(comparison.counts()) == set(CLASSES)
+    assert [c.kind for c in comparison.cells] == sorted((c.kind for c in comparison.cells), key=CLASSES.index)
+
+
+def test_compare_change_needs_both_size_and_significance(comparison):
+    cells = {f"{c.key.model} {c.key.conversion}": c for c in comparison.cells}
+    small = cells["resnet50 ONNX_CPU"]
+    assert small.test.significant and abs(small.change_pct) < DEFAULT_THRESHOLD_PCT
+    noisy = cells["mobilenet_v2 EAGER"]
+    assert noisy.change_pct == pytest.approx(100 * (6.5 / 5.5 - 1)) and not noisy.test.significant
+    assert cells["densenet121 EAGER"].test.test == "ci-overlap"
+    assert cells["resnet18 EAGER"].test.test == "mann-whitney" and cells["resnet18 EAGER"].test.p_value < 1e-6
+
+
+def test_compare_both_failing_is_unchanged():
+    failed = Side("failed", None, (None, None), ())
+    assert classify(failed, failed)[0] == "unchanged"
+
+
+def test_compare_names_differing_environment_keys(comparison):
+    assert [(d.key, d.base, d.head) for d in comparison.environment] == [("torch_version", "2.11.0", "2.12.0")]
+
+
+def test_compare_prediction_side_uses_the_version_current_at_each_run(comparison):
+    [shift] = comparison.predictions
+    assert (shift.predictor, shift.platform, shift.base_version, shift.head_version) == ("graphs", CPU, "1.0", "1.1")
+    # 1.0 predicts 5 ms against base's 10 ms EAGER and 8 ms ONNX_CPU: APE 50 % and 37.5 %
+    assert shift.before.count == 2 and shift.before.median_ape == pytest.approx(43.75, rel=0.02)
+    assert shift.after.count == 2
+
+
+def test_compare_prediction_versions_can_be_chosen(db):
+    with Store.open(db, read_only=True) as store:
+        [shift] = compare_runs(store, "run-base", "run-head", base_predictor="1.1").predictions
+    assert shift.base_version == shift.head_version == "1.1"
+
+
+@pytest.mark.parametrize("ref,run_id", [("run-base", "run-base"), ("nightly 1", "run-base"), ("latest", "run-head"),
+                                        ("latest~1", "run-base"), ("latest~3", "run-dup-1")])
+def test_compare_resolves_run_references(db, ref, run_id):
+    with Store.open(db, read_only=True) as store:
+        assert resolve_run(store, ref).run_id == run_id
+
+
+@pytest.mark.parametrize("ref,message", [
+    ("dup", "run 'dup': the label names 2 runs (run-dup-1, run-dup-2); pass a run id or latest~N"),
+    ("latest~4", "run 'latest~4': only 4 run(s) with synced-e2e measurements"),
+    ("nope", "run 'nope': no run has this id or label"),
+])
+def test_compare_bad_references_say_why(db, ref, message):
+    with Store.open(db, read_only=True) as store, pytest.raises(CompareError) as error:
+        resolve_run(store, ref)
+    assert str(error.value).startswith(message)
+
+
+def test_compare_cli_exit_codes(db, capsys):
+    argv = ["compare", "--db", str(db), "--base", "latest~1", "--head", "latest"]
+    assert main(argv) == 0
+    assert main(argv + ["--fail-on-regression"]) == 1
+    assert main(["compare", "--db", str(db), "--base", "latest~2", "--head", "latest~2", "--fail-on-regression"]) == 0
+    assert main(["compare", "--db", str(db), "--base", "dup", "--head", "latest"]) == 2
+    assert "parity compare: error: run 'dup': the label names 2 runs" in capsys.readouterr().err
+
+
+def test_compare_cli_defaults_match_the_library():
+    assert set(compare_command.FORMATS) == set(RENDERERS)
+    assert (compare_command.THRESHOLD_PCT, compare_command.ALPHA, compare_command.METHOD) == (
+        DEFAULT_THRESHOLD_PCT, DEFAULT_ALPHA, DEFAULT_METHOD)
+
+
+def test_compare_markdown_fits_a_pull_request_comment(comparison):
+    text = RENDERERS["markdown"].render(comparison, "https://example.org/parity/index.html")
+    first, *rest = text.splitlines()
+    assert first.startswith("**REGRESSION: 2 regressed, 1 newly failing, 1 improved, 1 newly passing")
+    assert "> ⚠️ **The environments differ**" in text and "`torch_version: 2.11.0 → 2.12.0`" in text
+    notable, details = text.split("<details>")
+    assert "resnet18 EAGER fp32 bs1" in notable and "alexnet" not in notable
+    assert "<summary>5 other cells: 1 new, 1 gone, 3 unchanged</summary>" in details and "alexnet" in details
+    assert "- vgg11 EAGER fp32 bs1 on test-cpu: the worker died of SIGSEGV" in notable
+    assert "| graphs | test-cpu | 1.0 → 1.1 |" in text
+    assert text.endswith("Full report: https://example.org/parity/index.html")
+
+
+def test_compare_json_is_one_object(comparison):
+    document = json.loads(RENDERERS["json"].render(comparison, None))
+    assert document["has_regression"] is True
+    assert document["counts"]["regressed"] == 2 and len(document["cells"]) == 10
+    regressed = next(c for c in document["cells"] if c["model"] == "resnet18" and c["conversion"] == "EAGER")
+    assert regressed["class"] == "regressed" and regressed["base"]["n_samples"] == 60
+    assert document["environment_differences"] == [{"key": "torch_version", "base": "2.11.0", "head": "2.12.0"}]
+
+
+def test_compare_text_lists_every_cell(comparison):
+    text = RENDERERS["text"].render(comparison, None)
+    assert text.splitlines()[0] == comparison.verdict()
+    assert "WARNING: environments differ: torch_version: 2.11.0 → 2.12.0" in text
+    assert "(10 rows)" in text
+
+
+def test_compare_markdown_escapes_hostile_names():
+    from reporter.compare_formats import _md
+
+    assert _md("<img src=x>|a") == "&lt;img src=x&gt;\\|a"
