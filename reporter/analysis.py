@@ -25,7 +25,9 @@ UNSCORED_METHOD = "alma"
 HISTORY_POINTS = 120  # per series: longer histories are bucketed (median of each bucket)
 RUNS_LISTED = 100  # newest runs on the index; the total is shown beside
 CELL = ["model", "platform", "precision", "batch_size"]
-GROUP_KEYS = ["precision", "batch_size", "method", "conversion", "measured_platform", "predictor_version"]
+# Predictor versions are listed per group, not grouped by: files of one release written by
+# different graphs tools carry a version or none, and splitting on that would split the release.
+GROUP_KEYS = ["precision", "batch_size", "method", "conversion", "measured_platform"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class IndexContext:
 class PlatformContext:
     platform: str
     stats: ErrorStats
-    groups: pd.DataFrame  # GROUP_KEYS + ErrorStats columns + is_proxy
+    groups: pd.DataFrame  # GROUP_KEYS + ErrorStats columns + is_proxy, predictor_versions
     comparisons: pd.DataFrame  # current comparisons on this (predicted) platform
     model_errors: pd.DataFrame  # model, precision, batch_size, median signed/abs error, comparisons, is_proxy
     speedups: pd.DataFrame  # newest run's speedup per model, precision, batch_size, method, conversion
@@ -218,12 +220,13 @@ MEASURED_HISTORY = """
 PREDICTED_HISTORY = """
     WITH points AS (
         SELECT model, platform, precision, batch_size, predictor,
-               coalesce(predicted_at, '1970-01-01'::TIMESTAMP) AS point_at, latency_ms,
+               predicted_at AS point_at, latency_ms,
                (row_number() OVER series - 1) * $1 // greatest($1, count(*) OVER (
                    PARTITION BY model, platform, precision, batch_size, predictor)) AS bucket
         FROM predictions
+        WHERE predicted_at IS NOT NULL  -- a prediction with no time has no place in a history
         WINDOW series AS (PARTITION BY model, platform, precision, batch_size, predictor
-                          ORDER BY predicted_at NULLS FIRST, source_id, latency_ms))
+                          ORDER BY predicted_at, source_id, latency_ms))
     SELECT model, platform, precision, batch_size, predictor,
            min(point_at) AS point_at, median(latency_ms) AS latency_ms, count(*) AS runs
     FROM points GROUP BY model, platform, precision, batch_size, predictor, bucket
@@ -326,7 +329,7 @@ def _unmatched_measurements(frames: _Frames) -> pd.DataFrame:
     matched = matched.rename(columns={"measured_platform": "platform"})
     unmatched = _anti_join(scored, matched, CELL)
     grouped = unmatched.groupby(CELL, sort=True).agg(
-        methods=("method", lambda values: ", ".join(sorted(set(values)))),
+        methods=("method", _joined),
         conversions=("conversion", "nunique"))
     return grouped.reset_index()
 
@@ -360,8 +363,14 @@ def _platform_context(frames: _Frames, platform: str, pairs: list[tuple[str, str
 
 def _group_stats(comparisons: pd.DataFrame) -> pd.DataFrame:
     groups = grouped_error_stats(comparisons, GROUP_KEYS)
+    versions = comparisons.groupby(GROUP_KEYS, sort=True, dropna=False)["predictor_version"].agg(_joined)
+    groups["predictor_versions"] = versions.to_numpy() if len(groups) else []
     groups["is_proxy"] = groups["measured_platform"] != comparisons["platform"].iloc[0] if len(comparisons) else []
     return groups
+
+
+def _joined(values: pd.Series) -> str:
+    return ", ".join(sorted({str(v) for v in values.dropna()}))
 
 
 def _model_errors(comparisons: pd.DataFrame) -> pd.DataFrame:

@@ -159,8 +159,9 @@ def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame) -> Figu
     method; each prediction is a dashed line across the conversions."""
     conversions = sorted(latencies["conversion"].unique(), key=lambda name: (name != "EAGER", name))
     categories = [_text(c) for c in conversions]
-    data = []
+    data, series = [], []
     for index, (key, group) in enumerate(latencies.groupby(["precision", "batch_size", "method"], sort=True)):
+        series.append(key)
         group = group.set_index("conversion").reindex(conversions)
         data.append({
             "type": "scatter", "mode": "markers", "name": _series_label(*key), "x": categories,
@@ -170,15 +171,21 @@ def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame) -> Figu
             "text": [_latency_hover(row) for row in group.itertuples()],
             "hovertemplate": "%{x}<br>%{text}<extra>%{fullData.name}</extra>",
         })
-    for row in predictions.itertuples():
-        data.append({
-            "type": "scatter", "mode": "lines", "x": categories, "y": [_number(row.latency_ms)] * len(categories),
-            "name": f"predicted {_text(row.precision)} · b{row.batch_size} ({_text(row.predictor_version or row.predictor)})",
-            "line": {"color": PALETTE.predicted, "dash": "dash", "width": 2},
-            "hovertemplate": f"predicted {milliseconds(row.latency_ms)}<extra></extra>",
-        })
-    return _figure(data, height=440, xaxis={"type": "category", "tickangle": -30, "automargin": True},
+    colours = {key[:2]: _series_colour(index) for index, key in reversed(list(enumerate(series)))}
+    predicted = [_prediction_line(row, colours.get((row.precision, row.batch_size), PALETTE.predicted))
+                 for row in predictions.itertuples()]
+    return _figure(data, height=440, shapes=predicted, xaxis={"type": "category", "tickangle": -30, "automargin": True},
                    yaxis=_latency_axis(pd.concat([latencies["p05"], latencies["p95"], predictions["latency_ms"]])))
+
+
+def _prediction_line(row: Any, colour: str) -> dict[str, Any]:
+    """A dashed line across the whole chart, with its own legend entry (a shape, so that it spans
+    the plot even when only one conversion was measured)."""
+    version = row.predictor_version if isinstance(row.predictor_version, str) else row.predictor
+    return {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": _number(row.latency_ms),
+            "y1": _number(row.latency_ms), "line": {"color": colour, "dash": "dash", "width": 2}, "showlegend": True,
+            "name": f"predicted {_text(row.precision)} · b{row.batch_size}: {milliseconds(row.latency_ms)} "
+                    f"({_text(version)})"}
 
 
 def _latency_hover(row: Any) -> str:

@@ -120,7 +120,7 @@ def slug(name: str) -> str:
     """A file-name-safe form of a user-supplied name. A name that is already safe is kept; any
     other is reduced to [a-z0-9-] and suffixed with a hash of the original, so two names never
     share a file and no name can reach outside the folder (`../../x` -> `x-<hash>`)."""
-    if re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name):
+    if re.fullmatch(r"[a-z0-9][a-z0-9_@-]{0,63}", name):
         return name
     readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "name"
     return f"{readable}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
@@ -197,12 +197,19 @@ def _model_figures(ctx: ModelPlatformContext) -> dict[str, charts.Figure]:
         figures["latency"] = charts.latency_chart(latencies=ctx.latencies, predictions=ctx.predictions)
     if len(ctx.speedups):
         figures["speedups"] = charts.speedup_bars(speedups=ctx.speedups)
-    if len(ctx.history) or len(ctx.predicted_history) > 1:
+    if _has_history(ctx):
         figures["history"] = charts.history_chart(measured=ctx.history, predicted=ctx.predicted_history,
                                                   markers=ctx.change_points)
     for (precision, batch_size), group in ctx.subgraphs.groupby(["precision", "batch_size"], sort=True):
         figures[_subgraph_chart_name(precision, batch_size)] = charts.subgraph_chart(subgraphs=group)
     return figures
+
+
+def _has_history(ctx: ModelPlatformContext) -> bool:
+    """True when some series has two points or more: one point is no history."""
+    measured = ctx.history.groupby(["precision", "batch_size", "conversion", "method"]).size()
+    predicted = ctx.predicted_history.groupby(["precision", "batch_size", "predictor"]).size()
+    return bool((measured >= 2).any() or (predicted >= 2).any())
 
 
 def _subgraph_groups(ctx: ModelPlatformContext) -> list[tuple[str, str]]:

@@ -1,0 +1,213 @@
+"""parity report: contexts, figures, escaping, safe file names, determinism, single file, summary.md,
+and the real graphs fixtures (Jetson Orin AGX 30W, fp32, batch 1)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+
+from reporter.analysis import HISTORY_POINTS, Marker, load_site
+from reporter.cli import main
+from reporter.ingest import ingest
+from reporter.render import (GENERATED_LINE, PLOTLY_JS, SiteMap, render_site, render_single_file, slug,
+                             summary_markdown, views, write_report)
+from reporter.store import Store
+from tests.report_db import CPU, HOSTILE_MODEL, TRAVERSAL_MODEL, build_report_db
+
+ORIN_30W = "jetson-orin-agx-64gb@30w"
+MAX_PAGE_BYTES = 2 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def report_db(tmp_path_factory) -> Path:
+    return build_report_db(tmp_path_factory.mktemp("report") / "parity.duckdb")
+
+
+@pytest.fixture(scope="module")
+def site(report_db):
+    with Store.open(report_db, read_only=True) as store:
+        return load_site(store)
+
+
+@pytest.fixture(scope="module")
+def site_dir(site, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    render_site(site, out)
+    return out
+
+
+def _pages(folder: Path) -> dict[str, str]:
+    return {path.relative_to(folder).as_posix(): path.read_text(encoding="utf-8")
+            for path in sorted(folder.rglob("*.html"))}
+
+
+def test_report_escapes_hostile_names_everywhere(site_dir):
+    pages = _pages(site_dir)
+    model_page = pages[SiteMap().model(HOSTILE_MODEL, CPU).path]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in model_page  # shown as text in the page
+    # In figures (hover, tick labels) the name is escaped for Plotly's HTML-ish labels, then for
+    # the JSON in <script>.
+    assert "\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in pages[SiteMap().platform(CPU).path]
+    for name, text in pages.items():
+        assert "<img" not in text, name
+        assert "</script><" not in text.replace("</script>\n<", ""), name  # no early end of a script
+    assert "<CPUExecutionProvider>" not in pages["index.html"]  # failure messages are escaped too
+
+
+def test_report_file_names_cannot_leave_the_output_folder(site_dir):
+    written = [path.resolve() for path in site_dir.rglob("*") if path.is_file()]
+    assert all(path.is_relative_to(site_dir.resolve()) for path in written)
+    traversal = SiteMap().model(TRAVERSAL_MODEL, CPU).path
+    assert (site_dir / traversal).is_file() and ".." not in traversal
+    assert not (site_dir.parent / "x.html").exists()
+
+
+@pytest.mark.parametrize("name", ["../../x", "..", "a/b", "C:\\x", "<img>", "ResNet-18", "", "x" * 300])
+def test_slug_is_a_plain_file_name(name):
+    assert re.fullmatch(r"[a-z0-9][a-z0-9_@-]*", slug(name))
+    assert len(slug(name)) <= 64
+
+
+def test_slug_keeps_safe_names_and_separates_the_others():
+    assert slug("resnet18") == "resnet18" and slug(ORIN_30W) == ORIN_30W
+    assert slug("ResNet18") != slug("resnet18") and slug("a/b") != slug("a-b")
+
+
+def test_report_same_database_renders_same_bytes_bar_the_timestamp(report_db, tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    with Store.open(report_db, read_only=True) as store:
+        write_report(store, first, generated_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+        write_report(store, second, generated_at=dt.datetime(2027, 6, 6, tzinfo=dt.timezone.utc))
+    one, two = _pages(first), _pages(second)
+    assert one.keys() == two.keys()
+    for name in one:
+        assert one[name] != two[name], "the generated-at line should differ"
+        assert GENERATED_LINE.sub("", one[name]) == GENERATED_LINE.sub("", two[name]), name
+        assert len(GENERATED_LINE.findall(one[name])) == 1
+    assert (first / "summary.md").read_bytes() == (second / "summary.md").read_bytes()
+
+
+def test_report_site_writes_plotly_once_and_loads_nothing_remote(site_dir):
+    assert (site_dir / "assets" / "plotly.min.js").read_bytes() == PLOTLY_JS.read_bytes()
+    plotly_start = PLOTLY_JS.read_text(encoding="utf-8")[:200]
+    for name, text in _pages(site_dir).items():
+        assert plotly_start not in text, name
+        assert text.count("assets/plotly.min.js") == 1, name
+        assert not re.search(r"""(src|href)="(https?:)?//""", text), name
+        assert len(text.encode()) < MAX_PAGE_BYTES, name
+
+
+def test_report_single_file_inlines_plotly_exactly_once(site, tmp_path):
+    path = render_single_file(site, tmp_path / "report.html")
+    text = path.read_text(encoding="utf-8")
+    assert text.count(PLOTLY_JS.read_text(encoding="utf-8")[:200]) == 1
+    assert "<script src=" not in text and '<link rel="stylesheet"' not in text
+    anchors = set(re.findall(r'<section class="page" id="([^"]+)"', text))
+    assert {"index", "platform-" + CPU, "model-" + slug(CPU) + "--resnet18"} <= anchors
+    assert all(f"#{anchor}" in text for anchor in anchors - {"index"})  # every section is linked
+
+
+def test_report_charts_are_valid_plotly_figures(site):
+    for view in views(site, SiteMap()):
+        for chart_id, figure in view.figures.items():
+            go.Figure(figure)  # raises on any property Plotly does not know
+            assert chart_id.startswith(view.page.anchor)
+
+
+def test_report_model_page_has_every_section(site):
+    resnet18 = next(m for m in site.models if (m.model, m.platform) == ("resnet18", CPU))
+    view = next(v for v in views(site, SiteMap()) if v.context is resnet18)
+    assert set(view.chart_ids) == {"latency", "speedups", "history", "subgraphs-fp32-b1"}
+    assert resnet18.alma_vs_parity[["alma_ms", "parity_ms"]].values.tolist() == [[pytest.approx(11.7), 13.0]]
+    assert ("cpu.cores", "2") in resnet18.environment and resnet18.run_id == "run-3"
+    assert resnet18.subgraphs["measured_ms"].tolist() == [1.5, 2.5, 2.0]
+
+
+def test_report_history_marks_change_points_and_stays_bucketed(report_db):
+    marker = Marker(at=dt.datetime(2026, 11, 22, 2, 30), label="+10 % <b>", series="EAGER")
+    with Store.open(report_db, read_only=True) as store:
+        site = load_site(store, change_points={("resnet18", CPU): [marker]})
+    view = next(v for v in views(site, SiteMap()) if getattr(v.context, "model", None) == "resnet18"
+                and v.context.platform == CPU)
+    layout = view.figures[view.chart_ids["history"]]["layout"]
+    assert layout["shapes"][0]["x0"] == "2026-11-22 02:30:00"
+    assert layout["annotations"][0]["hovertext"] == "EAGER: +10 % &lt;b&gt;"
+    assert site.models[0].history.groupby(["conversion", "method"]).size().max() <= HISTORY_POINTS
+
+
+def test_report_long_history_is_bucketed_in_sql(db_path):
+    nights = 3 * HISTORY_POINTS + 7
+    with Store.open(db_path) as store, store.atomic():
+        store.execute("INSERT INTO runs (run_id, kind, started_at) VALUES ('r', 'bench', '2026-01-01')")
+        store.insert_columns("measurements", {
+            "measurement_id": list(range(nights)), "model": ["m"] * nights, "platform": ["p"] * nights,
+            "precision": ["fp32"] * nights, "batch_size": [1] * nights, "conversion": ["EAGER"] * nights,
+            "method": ["synced-e2e"] * nights, "status": ["ok"] * nights, "median": [1.0 + i for i in range(nights)],
+            "measured_at": [dt.datetime(2026, 1, 1) + dt.timedelta(days=i) for i in range(nights)],
+            "run_id": ["r"] * nights})
+    with Store.open(db_path, read_only=True) as store:
+        history = load_site(store).models[0].history
+    assert len(history) == HISTORY_POINTS and history["runs"].sum() == nights
+    assert history["point_at"].is_monotonic_increasing
+
+
+def test_summary_markdown_has_headline_worst_comparisons_and_escapes(site):
+    text = summary_markdown(site)
+    assert "| 6 | 3 | 12 (1 proxy) | 25.0 % (passes the ≤ 30 % gate) | 33.3 % | 66.7 % | 1.28 (pessimistic) |" in text
+    assert f"| {CPU} | fp32 | 1 | 11 | 25.0 % |" in text
+    worst = text.split("### Worst 10 comparisons")[1].splitlines()[4]
+    assert worst.startswith("| &lt;img src=x onerror=alert(1)&gt; |") and worst.endswith("| +66.7 % |")
+    assert "h100-sxm5-80gb (proxy: measured on nvidia-h200)" in text
+    assert "<img" not in text
+
+
+def test_summary_markdown_from_an_open_store(report_db, site):
+    with Store.open(report_db, read_only=True) as store:
+        assert summary_markdown(store) == summary_markdown(site)
+
+
+def test_report_command_prints_the_index_path(report_db, tmp_path, capsys):
+    assert main(["report", "--db", str(report_db), "--out", str(tmp_path / "site")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "site" / "index.html")
+    assert (tmp_path / "site" / "summary.md").is_file()
+    assert main(["report", "--db", str(report_db), "--single-file", str(tmp_path / "one.html")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "one.html")
+
+
+def test_report_command_without_database_is_one_line(tmp_path, capsys):
+    assert main(["report", "--db", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "site")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "none.duckdb" in error
+
+
+@pytest.fixture(scope="module")
+def graphs_site(fixtures, tmp_path_factory):
+    """The real graphs predictions, calibration measurements and per-subgraph detail."""
+    path = tmp_path_factory.mktemp("graphs-report") / "parity.duckdb"
+    graphs = fixtures / "graphs"
+    with Store.open(path) as store:
+        assert not ingest(store, [graphs / "predictions", graphs / "calibration", graphs / "verdict"]).errors
+    with Store.open(path, read_only=True) as store:
+        return load_site(store)
+
+
+def test_report_jetson_30w_fp32_batch1_is_far_off(graphs_site):
+    orin = next(p for p in graphs_site.platforms if p.platform == ORIN_30W)
+    group = orin.groups[(orin.groups["precision"] == "fp32") & (orin.groups["batch_size"] == 1)]
+    assert group["count"].tolist() == [15]
+    assert group["median_ape"].iloc[0] == pytest.approx(56, abs=1.5)
+    assert group["within_30_pct"].iloc[0] == 0
+    assert f"| {ORIN_30W} | fp32 | 1 | 15 | 56." in summary_markdown(graphs_site)
+
+
+def test_report_real_fixtures_show_coverage_and_subgraphs(graphs_site, tmp_path):
+    unmatched = graphs_site.index.unmatched_measurements
+    assert set(unmatched["platform"]) >= {"jetson-orin-agx-64gb@50w"}  # no 50W predictions: never matched
+    assert "jetson-orin-agx-64gb@50w" not in set(graphs_site.comparisons["measured_platform"])
+    with_subgraphs = {(m.model, m.platform) for m in graphs_site.models if len(m.subgraphs)}
+    assert with_subgraphs == {("resnet18", ORIN_30W), ("resnet50", ORIN_30W)}
+    render_site(graphs_site, tmp_path)
+    assert max(len(text.encode()) for text in _pages(tmp_path).values()) < MAX_PAGE_BYTES
