@@ -14,7 +14,7 @@ unavailable are recorded as `unavailable` with its reason, not attempted. Every 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
+import importlib.machinery
 import os
 import platform
 import signal
@@ -102,8 +102,12 @@ def check_model_name(model: str) -> None:
     """ParityError unless `model` is a torchvision builder or an importable `module:factory`."""
     if ":" in model:
         module_name, _, factory = model.partition(":")
-        if not factory or importlib.util.find_spec(module_name) is None:
-            raise ParityError(f"model {model!r}: cannot find module {module_name!r} (expected module.path:factory)")
+        # The worker imports it with the current directory on its path: look there too. Only the
+        # top-level package is checked here; a deeper import error is the worker's to report.
+        top_level = module_name.partition(".")[0]
+        if not factory or importlib.machinery.PathFinder.find_spec(top_level, [os.getcwd(), *sys.path]) is None:
+            raise ParityError(f"model {model!r}: cannot find module {module_name!r} here "
+                              "(expected module.path:factory, importable from the current directory)")
         return
     import torchvision
 

@@ -7,6 +7,9 @@ A format module exposes:
 - `to_records(doc: Document, context: Context) -> Records`: the rows, or an InputError naming
   the file, the field and the value.
 
+Optional: `LISTS_FILES = True` for a format whose records list further files (`Records.includes`):
+ingest then follows the list even when the listing file itself is stored already.
+
 `FORMATS` is the ordered registry (first match wins, so more specific shapes come first); adding
 a format is one new module and one line here.
 """

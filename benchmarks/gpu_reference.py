@@ -1,0 +1,147 @@
+"""Can users trust Parity's timer? Checks it against an independent CUDA-event reference.
+
+Three steps (see benchmarks/README.md for the commands and the H200 figures):
+
+1. `parity bench --out DIR/bundle-rN.json`, run N times (N = 0, 1, 2): Parity's medians and its
+   run-to-run spread (goal: (max - min) / mean of the three medians within 2 %).
+2. `reference DIR`: for every cell that ran, the same converted call
+   (`alma.conversions.select.select_forward_call_function`) timed by code that shares nothing
+   with `collectors.timer`: a fixed 50 warm-up calls, then 300 calls bracketed by CUDA events,
+   recorded back to back with one synchronise at the end; median. One fresh spawned process per
+   cell. Goal: Parity's median within 3 % of it.
+3. `table DIR`: the Markdown table of both checks, plus Alma's own figure beside them.
+
+  python benchmarks/gpu_reference.py reference DIR [--device cuda]
+  python benchmarks/gpu_reference.py table DIR
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import statistics
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from collectors.bundle import Bundle, from_bundle  # noqa: E402  (after the path set-up)
+
+WARMUP_CALLS = 50
+TIMED_CALLS = 300
+CI_GOAL, SPREAD_GOAL = 0.03, 0.02
+
+
+def reference_cell(model_name: str, conversion: str, batch_size: int, device: str) -> float:
+    """Median CUDA-event time (ms) of the converted call; runs in a fresh spawned process."""
+    import torch
+
+    from collectors.alma_compat import alma_module
+    from collectors.catalogue import by_name
+    from collectors.worker import build_model, input_shape
+
+    model = build_model(model_name).to(device)
+    dtype = getattr(torch, by_name()[conversion].data_dtype or "float32")
+    data = torch.randn(batch_size, *input_shape(model_name, model), device=device).to(dtype)
+    forward = alma_module("alma.conversions.select").select_forward_call_function(
+        model, conversion, data, torch.device(device))
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(TIMED_CALLS)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(TIMED_CALLS)]
+    with torch.no_grad():
+        for _ in range(WARMUP_CALLS):
+            forward(data)
+        torch.cuda.synchronize()
+        for start, end in zip(starts, ends):
+            start.record()
+            forward(data)
+            end.record()
+        torch.cuda.synchronize()
+    return statistics.median(start.elapsed_time(end) for start, end in zip(starts, ends))
+
+
+def load_runs(folder: Path) -> list[list]:
+    """The measurements of each bundle-r*.json in `folder`, in repeat order."""
+    runs = []
+    for path in sorted(folder.glob("bundle-r*.json")):
+        runs.append(from_bundle(Bundle.model_validate_json(path.read_text()))[1])
+    return runs
+
+
+def run_reference(folder: Path, device: str) -> None:
+    cells = sorted({(m.model, m.conversion, m.batch_size) for m in load_runs(folder)[0]
+                    if m.method == "synced-e2e" and m.status == "ok"})
+    results = {}
+    for model, conversion, batch_size in cells:
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            try:
+                results[f"{model}|{conversion}|{batch_size}"] = pool.submit(
+                    reference_cell, model, conversion, batch_size, device).result(timeout=600)
+            except Exception as error:  # noqa: BLE001 - one bad cell must not lose the others
+                print(f"reference {model} {conversion} bs{batch_size}: {error}", file=sys.stderr)
+        print(f"reference {model} {conversion} bs{batch_size}: {results.get(f'{model}|{conversion}|{batch_size}')}",
+              flush=True)
+    (folder / "reference.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+
+
+def table(folder: Path) -> str:
+    runs = load_runs(folder)
+    reference = json.loads((folder / "reference.json").read_text())
+    by_cell = {}
+    for repeat, measurements in enumerate(runs):
+        for m in measurements:
+            by_cell.setdefault((m.model, m.batch_size, m.conversion), {})[(m.method, repeat)] = m
+    lines = ["| model | batch | conversion | Parity median ms | Parity GPU-event median ms | reference ms "
+             "| Parity / reference | run-to-run spread | Alma ms/batch | Alma / reference | status |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (model, batch, conversion), cell in sorted(by_cell.items()):
+        lines.append(_row(model, batch, conversion, cell, reference.get(f"{model}|{conversion}|{batch}"), len(runs)))
+    return "\n".join(lines)
+
+
+def _row(model: str, batch: int, conversion: str, cell: dict, ref: float | None, repeats: int) -> str:
+    first = cell[("synced-e2e", 0)]
+    alma = cell.get(("alma", 0))
+    if first.status != "ok":
+        status = f"{first.status}: {first.failure_kind}"
+        return f"| {model} | {batch} | {conversion} | – | – | – | – | – | {_ms(alma)} | – | {status} |"
+    medians = [cell[("synced-e2e", r)].median for r in range(repeats)
+               if ("synced-e2e", r) in cell and cell[("synced-e2e", r)].status == "ok"]
+    spread = (max(medians) - min(medians)) / statistics.mean(medians) if len(medians) > 1 else None
+    ratio = first.median / ref if ref else None
+    gpu = statistics.median(first.gpu_samples) if first.gpu_samples else None
+    misses = [goal for goal, bad in (("ref>3%", ratio and abs(ratio - 1) > CI_GOAL),
+                                     ("spread>2%", spread is not None and spread > SPREAD_GOAL)) if bad]
+    alma_ratio = f"{alma.median / ref:.2f}" if alma and alma.median and ref else "–"
+    return (f"| {model} | {batch} | {conversion} | {first.median:.3f} | {_num(gpu)} | {_num(ref)} | "
+            f"{_num(ratio)} | {_pct(spread)} ({len(medians)} runs) | {_ms(alma)} | {alma_ratio} | "
+            f"{', '.join(misses) or 'both goals met'} |")
+
+
+def _ms(m) -> str:
+    return f"{m.median:.3f}" if m is not None and m.median is not None else "–"
+
+
+def _num(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "–"
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.1%}" if value is not None else "–"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("step", choices=("reference", "table"))
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--device", default="cuda")
+    args = parser.parse_args()
+    if args.step == "reference":
+        run_reference(args.folder, args.device)
+    else:
+        print(table(args.folder))
+
+
+if __name__ == "__main__":
+    main()

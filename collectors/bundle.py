@@ -1,0 +1,134 @@
+"""Parity bundle: one bench run as a portable, versioned JSON file, for `parity ingest` elsewhere.
+
+A device runs `parity bench --out run.json`; the central job runs `parity ingest run.json`. The
+file holds the run (with its environment fingerprint) and every measurement with its raw samples.
+Writing is deterministic: keys sorted, compact separators, samples rounded to the nanosecond
+(6 decimals of a millisecond, below perf_counter's real resolution), so the same result gives the
+same bytes, and so the same source id on ingest.
+
+Format history (bump BUNDLE_VERSION and add a line whenever the shape changes; readers accept
+every version listed here):
+
+- 1 (2026-11): first version: {format, version, run, measurements[]}; latencies in ms per batch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from collectors.errors import ParityError
+from collectors.records import Measurement, RunInfo
+
+BUNDLE_FORMAT = "parity-bundle"
+BUNDLE_VERSION = 1
+_SAMPLE_DECIMALS = 6
+
+OptionalFloat = float | None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+
+class BundleRun(_Strict):
+    run_id: str = Field(min_length=1)
+    kind: str
+    started_at: str
+    finished_at: str | None
+    host: str | None
+    platform: str | None
+    label: str | None
+    git_sha: str | None
+    environment: dict[str, Any]
+
+
+class BundleMeasurement(_Strict):
+    model: str = Field(min_length=1)
+    platform: str = Field(min_length=1)
+    precision: str
+    batch_size: int = Field(gt=0)
+    conversion: str
+    device: str
+    method: Literal["synced-e2e", "alma", "layerwise-sum"]
+    status: Literal["ok", "failed", "unavailable", "timeout"]
+    measured_at: str | None = None
+    failure_kind: str | None = None
+    message: str | None = None
+    median: OptionalFloat = None
+    mean: OptionalFloat = None
+    std: OptionalFloat = None
+    p05: OptionalFloat = None
+    p95: OptionalFloat = None
+    ci95_low: OptionalFloat = None
+    ci95_high: OptionalFloat = None
+    n_iterations: int | None = None
+    throughput_sps: OptionalFloat = None
+    compile_s: OptionalFloat = None
+    peak_memory_mb: OptionalFloat = None
+    energy_mj: OptionalFloat = None
+    samples: list[float] = []
+    gpu_samples: list[float] = []
+
+
+class Bundle(_Strict):
+    format: Literal["parity-bundle"]
+    version: Literal[1]
+    run: BundleRun
+    measurements: list[BundleMeasurement]
+
+
+def to_bundle(run: RunInfo, measurements: list[Measurement]) -> Bundle:
+    return Bundle(
+        format=BUNDLE_FORMAT, version=BUNDLE_VERSION, run=BundleRun(**_fields(run)),
+        measurements=[BundleMeasurement(**{**_fields(m), "samples": _rounded(m.samples),
+                                           "gpu_samples": _rounded(m.gpu_samples)}) for m in measurements])
+
+
+def from_bundle(bundle: Bundle) -> tuple[RunInfo, list[Measurement]]:
+    run = RunInfo(**bundle.run.model_dump())
+    measurements = [Measurement(**{**m.model_dump(), "samples": tuple(m.samples), "gpu_samples": tuple(m.gpu_samples)})
+                    for m in bundle.measurements]
+    return run, measurements
+
+
+def dumps(bundle: Bundle) -> str:
+    """The bundle's deterministic JSON text."""
+    return json.dumps(bundle.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
+
+
+def write_bundle(run: RunInfo, measurements: list[Measurement], path: Path | str, *, overwrite: bool = False) -> Path:
+    """Write a bundle atomically (a temporary file renamed into place).
+
+    Raises ParityError when `path` exists and `overwrite` is False.
+    """
+    path = Path(path)
+    if not overwrite:
+        refuse_existing(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(dumps(to_bundle(run, measurements)))
+    os.chmod(temporary, 0o644)  # mkstemp makes it private; a bundle is meant to be shared
+    os.replace(temporary, path)
+    return path
+
+
+def refuse_existing(path: Path | str) -> None:
+    """ParityError when `path` exists: a bundle is never overwritten by accident (check it before
+    a long bench, not after)."""
+    if Path(path).exists():
+        raise ParityError(f"{path}: already exists (choose another --out, or remove it)")
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+
+
+def _rounded(values: tuple[float, ...]) -> list[float]:
+    return [round(v, _SAMPLE_DECIMALS) for v in values]
