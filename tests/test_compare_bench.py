@@ -1,0 +1,127 @@
+"""`parity compare` on REAL bench runs (a tiny model on this CPU), and the fleet path: bundles
+from two devices ingested into one database, and history exported as partitioned Parquet.
+
+The three bench runs (steady, steady again, slowed) are made once for the module: each costs a
+worker subprocess of a few seconds.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import duckdb
+import pytest
+
+from collectors.bench import BenchPlan, run_plan
+from collectors.bundle import write_bundle
+from reporter.cli import main
+from reporter.compare import compare_runs
+from reporter.ingest import ingest
+from reporter.runs import store_result
+from reporter.store import Store
+from tests.models_for_compare import BASE_MS, SLOWDOWN_MS
+
+pytestmark = pytest.mark.slow
+MODELS = "tests.models_for_compare"
+CELL = "EAGER"
+
+
+def bench(factory: str, label: str, platform: str | None = None):
+    plan = BenchPlan(models=[f"{MODELS}:{factory}"], conversions=[CELL], batch_sizes=[1], timer="synced",
+                     max_seconds=1.0, label=label, platform=platform)
+    result = run_plan(plan)
+    assert [m.status for m in result.measurements] == ["ok"], result.measurements
+    return result
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """Three real runs on one platform: steady, steady again, then the slowed model."""
+    return {label: bench(factory, label) for label, factory in
+            (("steady-1", "steady"), ("steady-2", "steady"), ("slowed", "slowed"))}
+
+
+@pytest.fixture(scope="module")
+def db(runs, tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "bench.duckdb"
+    with Store.open(path) as store:
+        for result in runs.values():
+            store_result(store, result)
+    return path
+
+
+def renamed(result, model: str):
+    """The slowed model's measurements under the steady model's name: one cell, before and after."""
+    return replace(result, measurements=[replace(m, model=model) for m in result.measurements])
+
+
+@pytest.fixture(scope="module")
+def same_cell_db(runs, tmp_path_factory):
+    """steady-1 and slowed as two runs of the same cell, as a code change would produce them."""
+    path = tmp_path_factory.mktemp("bench") / "same-cell.duckdb"
+    with Store.open(path) as store:
+        store_result(store, runs["steady-1"])
+        store_result(store, renamed(runs["slowed"], f"{MODELS}:steady"))
+    return path
+
+
+def test_compare_real_runs_of_an_unchanged_model_show_no_significant_change(db):
+    with Store.open(db, read_only=True) as store:
+        comparison = compare_runs(store, "steady-1", "steady-2")
+    [cell] = comparison.cells
+    assert cell.kind == "unchanged", (cell.change_pct, cell.test)
+    assert not comparison.has_regression
+
+
+def test_compare_real_runs_catch_an_injected_slowdown(same_cell_db, capsys):
+    with Store.open(same_cell_db, read_only=True) as store:
+        comparison = compare_runs(store, "latest~1", "latest")
+    [cell] = comparison.cells
+    assert cell.kind == "regressed" and cell.test.test == "mann-whitney" and cell.test.p_value < 0.01
+    assert cell.change_pct == pytest.approx(SLOWDOWN_MS / BASE_MS * 100, rel=0.3)
+    status = main(["compare", "--db", str(same_cell_db), "--base", "steady-1", "--head", "slowed",
+                   "--format", "markdown", "--fail-on-regression"])
+    assert status == 1, capsys.readouterr()
+    assert capsys.readouterr().out.startswith("**REGRESSION: 1 regressed (1 cells")
+
+
+def test_fleet_bundles_from_two_devices_ingest_into_one_database_once(runs, tmp_path):
+    device_a = write_bundle(runs["steady-1"].run, runs["steady-1"].measurements, tmp_path / "a" / "bundle.json")
+    other = bench("steady", "device-b", platform="device-b")
+    device_b = write_bundle(other.run, other.measurements, tmp_path / "b" / "bundle.json")
+    with Store.open(tmp_path / "fleet.duckdb") as store:
+        first = ingest(store, [tmp_path / "a", tmp_path / "b"])
+        again = ingest(store, [device_a, device_b])
+        platforms = store.execute("SELECT DISTINCT platform FROM measurements ORDER BY 1").rows
+        assert (first.measurements, again.measurements, again.already_stored) == (2, 0, 2)
+        assert platforms == sorted([(runs["steady-1"].run.platform,), ("device-b",)])
+        assert store.execute("SELECT count(*) FROM runs WHERE kind = 'bench'").single_value() == 2
+        # --platform: `latest` is that device's newest run, and only its cells are compared
+        comparison = compare_runs(store, runs["steady-1"].run.run_id, "latest", platform="device-b")
+        assert comparison.head.run_id == other.run.run_id
+        assert [(cell.key.platform, cell.kind) for cell in comparison.cells] == [("device-b", "new")]
+
+
+def test_fleet_history_as_partitioned_parquet_is_read_back_by_duckdb(db, tmp_path):
+    """The statements docs/workflow.md gives for history past one machine, run as written there."""
+    history = tmp_path / "history"
+    with Store.open(db, read_only=True) as store:
+        store.execute(f"""
+            COPY (SELECT m.*, CAST(m.measured_at AS DATE) AS date, s.samples
+                  FROM measurements m
+                  LEFT JOIN (SELECT measurement_id, list(latency_ms ORDER BY iteration) AS samples
+                             FROM samples GROUP BY ALL) s USING (measurement_id))
+            TO '{history}' (FORMAT parquet, PARTITION_BY (platform, date))""")
+    assert sorted(p.parent.parent.name for p in history.rglob("*.parquet")) == [f"platform={runs_platform(db)}"]
+    rows = duckdb.sql(f"""
+        SELECT platform, model, conversion, count(*) AS nights, median(median) AS median_ms,
+               sum(len(samples)) AS samples
+        FROM read_parquet('{history}/platform=*/date=*/*.parquet', hive_partitioning = true)
+        WHERE status = 'ok' AND date >= DATE '2020-01-01'
+        GROUP BY ALL ORDER BY model""").fetchall()
+    assert [(row[1], row[3]) for row in rows] == [(f"{MODELS}:slowed", 1), (f"{MODELS}:steady", 2)]
+    assert all(row[5] > 0 for row in rows)
+
+
+def runs_platform(db) -> str:
+    with Store.open(db, read_only=True) as store:
+        return store.execute("SELECT DISTINCT platform FROM measurements").single_value()
