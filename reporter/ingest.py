@@ -17,9 +17,11 @@ from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
+from collectors import formats
 from collectors.errors import InputError
 from collectors.formats import Context, Document, detect
 from collectors.names import Names
@@ -78,15 +80,18 @@ def ingest(store: Store, paths: Sequence[Path | str], *, names: Names | None = N
     names: the name tables (`Names.load(platform_map)`); its proxies are stored too.
     model, platform, batch_size: for formats whose content lacks them (Alma results).
     strict: one bad file and nothing at all is written.
-    progress: a bar on stderr; None shows one on a terminal or for large folders.
+    progress: a bar on stderr, then a line when writing starts; None shows them on a terminal or
+        for large folders.
     Returns an IngestReport; bad files are in `.errors`, never raised.
     Raises StoreError when the database cannot be written.
     """
     started_at = _now()
     names = names or Names.load()
     context = Context(names, model=model, platform=platform, batch_size=batch_size)
-    files, report = find_files(paths)
-    files = [path for path in files if not _is_database(path, store)]
+    files, missing = find_files(paths)
+    report = IngestReport(errors=missing)
+    database = _database_files(store)
+    files = [path for path in files if path.resolve() not in database]
     if progress is None:
         progress = sys.stderr.isatty() or len(files) >= PROGRESS_THRESHOLD
     parsed = read_files(files, context, store, report, progress=progress)
@@ -100,26 +105,24 @@ def ingest(store: Store, paths: Sequence[Path | str], *, names: Names | None = N
     return report
 
 
-def find_files(paths: Iterable[Path | str]) -> tuple[list[Path], IngestReport]:
-    """Files named, and files under folders named (recursively, hidden ones skipped), in order.
-
-    A path that does not exist is a bad input in the returned report, like a bad file.
-    """
-    files, report = [], IngestReport()
+def find_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[InputError]]:
+    """Files named, and files under folders named (recursively, hidden ones skipped), in order;
+    and an InputError for each path that does not exist (a bad input, like a bad file)."""
+    files, missing = [], []
     for path in map(Path, paths):
         if path.is_dir():
             files += _walk(path)
         elif path.exists():
             files.append(path)
         else:
-            report.errors.append(InputError(path, "path", path.name, "no such file or directory"))
-    return files, report
+            missing.append(InputError(path, "path", path.name, "no such file or directory"))
+    return files, missing
 
 
-def _is_database(path: Path, store: Store) -> bool:
-    """The database being written, or its write-ahead log: `parity ingest data/` must not read them."""
+def _database_files(store: Store) -> set[Path]:
+    """The database being written and its write-ahead log: `parity ingest data/` must not read them."""
     database = store.path.resolve()
-    return path.resolve() in (database, database.with_name(database.name + ".wal"))
+    return {database, database.with_name(database.name + ".wal")}
 
 
 def _walk(folder: Path) -> list[Path]:
@@ -133,37 +136,60 @@ def _walk(folder: Path) -> list[Path]:
 def read_files(files: Sequence[Path], context: Context, store: Store, report: IngestReport, *,
                progress: bool = False) -> list[ParsedFile]:
     """Parse every new file (and the files manifests list); bad ones go to `report.errors`."""
-    stored_ids = _column(store, "SELECT source_id FROM sources")
-    stored_runs = _column(store, "SELECT run_id FROM runs")
-    queue, seen_paths, seen_ids, parsed = deque(files), set(), set(), []
+    reader, queue, seen_paths, parsed = _Reader(context, store, report), deque(files), set(), []
     with tqdm(total=len(files), unit="file", file=sys.stderr, disable=not progress, leave=False) as bar:
         while queue:
             path = queue.popleft()
             bar.update()
-            if path.resolve() in seen_paths:
+            if path.resolve() in seen_paths:  # named twice, or in a folder and in its manifest
                 continue
             seen_paths.add(path.resolve())
             try:
-                doc = Document.read(path)
-                if doc.source_id in stored_ids or doc.source_id in seen_ids:
-                    report.already_stored += doc.source_id in stored_ids
-                    report.duplicates += doc.source_id not in stored_ids
-                    continue
-                module = detect(doc)
-                records = module.to_records(doc, context)
+                new, listed = reader.read(path)
             except InputError as error:
                 report.errors.append(error)
                 continue
-            seen_ids.add(doc.source_id)
-            if records.run and records.run.run_id in stored_runs:
-                report.already_stored += 1  # a bundle whose run is in the database already
-                continue
-            if records.run:
-                stored_runs.add(records.run.run_id)
-            queue.extend(records.includes)
-            bar.total += len(records.includes)
-            parsed.append(ParsedFile(path, doc.source_id, module.NAME, records))
+            parsed += [new] if new else []
+            queue.extend(listed)
+            bar.total += len(listed)
     return parsed
+
+
+class _Reader:
+    """Reads one file at a time, remembering what the store and this command have seen."""
+
+    def __init__(self, context: Context, store: Store, report: IngestReport) -> None:
+        self.context, self.report = context, report
+        self.stored_formats = dict(store.execute("SELECT source_id, format FROM sources").rows)
+        self.runs = {row[0] for row in store.execute("SELECT run_id FROM runs").rows}
+        self.seen_ids: set[str] = set()
+
+    def read(self, path: Path) -> tuple[ParsedFile | None, list[Path]]:
+        """The file when its content is new, and the further files it lists; raises InputError."""
+        doc = Document.read(path)
+        if doc.source_id in self.seen_ids:
+            self.report.duplicates += 1
+            return None, []
+        self.seen_ids.add(doc.source_id)
+        if doc.source_id in self.stored_formats:
+            self.report.already_stored += 1  # known content is hashed, never parsed again
+            return None, self._listed_again(doc)
+        module = detect(doc)
+        records = module.to_records(doc, self.context)
+        if records.run and records.run.run_id in self.runs:
+            self.report.already_stored += 1  # a bundle whose run is in the database already
+            return None, []
+        if records.run:
+            self.runs.add(records.run.run_id)
+        return ParsedFile(path, doc.source_id, module.NAME, records), records.includes
+
+    def _listed_again(self, doc: Document) -> list[Path]:
+        """A stored manifest's files: they may be new, or fixed since an ingest that refused them."""
+        name = self.stored_formats[doc.source_id]
+        module = next((m for m in formats.FORMATS if m.NAME == name), None)
+        if not getattr(module, "LISTS_FILES", False):
+            return []
+        return module.to_records(doc, self.context).includes
 
 
 def write(store: Store, parsed: Sequence[ParsedFile], names: Names, started_at: str) -> str | None:
@@ -191,18 +217,20 @@ def write(store: Store, parsed: Sequence[ParsedFile], names: Names, started_at: 
 def _write_rows(store: Store, parsed: Sequence[ParsedFile], ingest_run_id: str) -> None:
     """All files' rows in one bulk insert per table; measurements belong to the run their file
     carries (a bundle's), else to this ingest run."""
-    def flat(kind: str) -> tuple[list, list[str]]:
-        pairs = [(row, p) for p in parsed for row in getattr(p.records, kind)]
-        return [row for row, _ in pairs], [p for _, p in pairs]
-
-    predictions, owners = flat("predictions")
+    predictions, owners = _rows_and_owners(parsed, "predictions")
     store.add_predictions(predictions, [p.source_id for p in owners])
-    subgraphs, owners = flat("subgraphs")
+    subgraphs, owners = _rows_and_owners(parsed, "subgraphs")
     store.add_subgraphs(subgraphs, [p.source_id for p in owners])
-    measurements, owners = flat("measurements")
+    measurements, owners = _rows_and_owners(parsed, "measurements")
     store.add_measurements(
         measurements, [p.records.run.run_id if p.records.run else ingest_run_id for p in owners],
         [p.source_id for p in owners])
+
+
+def _rows_and_owners(parsed: Sequence[ParsedFile], kind: str) -> tuple[list[Any], list[ParsedFile]]:
+    """Every file's records of one kind, and beside each row the file it came from."""
+    pairs = [(row, p) for p in parsed for row in getattr(p.records, kind)]
+    return [row for row, _ in pairs], [p for _, p in pairs]
 
 
 def _ingest_run(parsed: Sequence[ParsedFile], started_at: str) -> RunInfo:
@@ -222,10 +250,6 @@ def _count_stored(parsed: Sequence[ParsedFile], report: IngestReport) -> None:
         report.predictions += len(p.records.predictions)
         report.measurements += len(p.records.measurements)
         report.subgraphs += len(p.records.subgraphs)
-
-
-def _column(store: Store, sql: str) -> set[str]:
-    return {row[0] for row in store.execute(sql).rows}
 
 
 def _now() -> str:

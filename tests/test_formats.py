@@ -99,6 +99,12 @@ def test_formats_report_predictor_comes_from_metadata(fixtures, context, tmp_pat
     assert (prediction.predictor, prediction.predictor_version) == ("graphs-nightly", "0.9.1")
 
 
+def test_formats_timestamps_with_an_offset_are_stored_as_utc(fixtures, context, tmp_path):
+    path = _variant(fixtures, tmp_path, REPORT, '"2026-11-28T15:40:35.733800"', '"2026-11-28T17:40:35+02:00"')
+    (prediction,) = _records(tmp_path, path.name, context).predictions
+    assert prediction.predicted_at == "2026-11-28T15:40:35"
+
+
 def test_formats_verdict_has_prediction_and_predicted_subgraphs(fixtures, context):
     records = _records(fixtures, SAMPLES["graphs-verdict"], context)
     (prediction,) = records.predictions
@@ -196,6 +202,8 @@ def _variant(fixtures: Path, tmp_path: Path, relative: str, old: str, new: str) 
     ('"precision": "FP32"', '"precision": "FP8"',
      "metadata.precision = 'FP8': unknown precision (expected one of fp32, fp16, bf16, int8, tf32)"),
     ('"batch_size": 1', '"batch_size": 0', "metadata.batch_size = 0: expected a positive number"),
+    ('"batch_size": 1', '"batch_size": 1e99', "metadata.batch_size = 1e+99: expected an integer"),
+    ('"batch_size": 1', '"batch_size": 4294967296', "metadata.batch_size = 4294967296: too large"),
     ('"timestamp": "2026-11-28T15:40:35.733800"', '"timestamp": "yesterday"',
      "metadata.timestamp = 'yesterday': Invalid isoformat string: 'yesterday'"),
     ('"hardware": "Jetson-Orin-AGX-64GB",', '',

@@ -158,6 +158,20 @@ def test_ingest_manifest_with_its_folder_stores_each_file_once(fixtures, db_path
     assert (report.measurements, report.duplicates, report.already_stored) == (45, 0, 0)
 
 
+def test_ingest_stored_manifest_still_brings_in_files_that_were_bad(fixtures, db_path, tmp_path):
+    folder = tmp_path / "calibration"
+    shutil.copytree(fixtures / "graphs/calibration/jetson_orin_agx_30w", folder)
+    listed = folder / "measurements/fp32/resnet18_b1.json"
+    good = listed.read_bytes()
+    listed.write_text("")
+    with Store.open(db_path) as store:
+        first = ingest(store, [folder / "manifest.json"])
+        listed.write_bytes(good)  # the user fixes the file and runs the same command again
+        second = ingest(store, [folder / "manifest.json"])
+    assert [e.field for e in first.errors] == ["content"] and first.measurements == 44
+    assert (second.errors, second.already_stored, second.measurements) == ([], 45, 1)
+
+
 def test_ingest_alma_results_with_flags(fixtures, db_path):
     with Store.open(db_path) as store:
         ingest(store, [fixtures / "alma/alma_resnet18_cpu_b4_n10.json"], model="ResNet-18",

@@ -13,23 +13,27 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
-from collectors import names as name_rules
 from collectors.errors import InputError
 from collectors.formats._document import Context
+from collectors.names import precision as normalised_precision
 from collectors.records import Prediction
 
 
-def _iso_timestamp(text: str) -> str:
-    dt.datetime.fromisoformat(text)  # raises ValueError, which pydantic reports with the field path
-    return text
+def _utc_timestamp(text: str) -> str:
+    """ISO 8601 text as naive UTC ISO text: the store's TIMESTAMP columns would silently drop an
+    offset. A ValueError here is reported by pydantic with the field path."""
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment.isoformat()
 
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Milliseconds = Positive
 Seconds = Positive
 OptionalAmount = Annotated[float | None, Field(default=None, ge=0, allow_inf_nan=False)]
-Count = Annotated[int, Field(gt=0)]
-Timestamp = Annotated[str, AfterValidator(_iso_timestamp)]
+Count = Annotated[int, Field(gt=0, lt=2**31)]  # the store's INTEGER columns
+Timestamp = Annotated[str, AfterValidator(_utc_timestamp)]
 Name = Annotated[str, Field(min_length=1)]
 
 
@@ -45,6 +49,7 @@ ShapeT = TypeVar("ShapeT", bound=Shape)
 _REASONS = {
     "greater_than": "expected a positive number",
     "greater_than_equal": "expected a non-negative number",
+    "less_than": "too large",
     "finite_number": "expected a finite number",
     "float_type": "expected a number",
     "float_parsing": "expected a number",
@@ -91,10 +96,6 @@ def normalised_platform(context: Context, path: Path, field: str, name: str, pow
         return context.names.platform(name, power_mode)
     except ValueError as error:
         raise InputError(path, field, name, str(error)) from None
-
-
-def normalised_precision(path: Path, field: str, value: str) -> str:
-    return name_rules.precision(path, field, value)
 
 
 def prediction(

@@ -13,7 +13,7 @@ from typing import Any
 
 from collectors.errors import InputError
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import Count, Seconds, Shape, field_path, normalised_platform, validate
+from collectors.formats._shared import Count, Seconds, Shape, normalised_platform, validate
 from collectors.records import Measurement, Records
 
 NAME = "alma-results"
@@ -64,6 +64,8 @@ def _require_flags(doc: Document, context: Context) -> None:
             raise InputError(doc.path, flag, None,
                              "Alma results name no model, platform or batch size: "
                              "pass --model M --platform P --batch-size N")
+    if context.batch_size < 1:
+        raise InputError(doc.path, "--batch-size", context.batch_size, "expected a positive number")
 
 
 def _measurement(doc: Document, context: Context, conversion: str, result: dict[str, Any]) -> Measurement:

@@ -5,13 +5,24 @@ them into `passing_configs` and `failing_configs` instead.
 """
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import Field
+
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import field_path, flat_prediction
-from collectors.errors import InputError
+from collectors.formats._shared import Shape, field_path, flat_prediction, validate
 from collectors.records import Records
 
 NAME = "graphs-batch-verdict"
 CONFIG_LISTS = ("configs", "passing_configs", "failing_configs")
+
+
+class BatchVerdict(Shape):
+    """Only the lists' shape; each config is checked by `flat_prediction`, with its index."""
+
+    configs: list[dict[str, Any]] = Field(default_factory=list)
+    passing_configs: list[dict[str, Any]] = Field(default_factory=list)
+    failing_configs: list[dict[str, Any]] = Field(default_factory=list)
 
 
 def recognise(doc: Document) -> bool:
@@ -21,11 +32,8 @@ def recognise(doc: Document) -> bool:
 
 
 def to_records(doc: Document, context: Context) -> Records:
-    predictions = []
-    for key in CONFIG_LISTS:
-        for index, config in enumerate(doc.json.get(key) or []):
-            where = field_path(key, index)
-            if not isinstance(config, dict):
-                raise InputError(doc.path, where, config, "expected an object")
-            predictions.append(flat_prediction(context, doc.path, config, where=where))
-    return Records(predictions=predictions)
+    verdict = validate(BatchVerdict, doc.json, doc.path)
+    return Records(predictions=[
+        flat_prediction(context, doc.path, config, where=field_path(key, index))
+        for key in CONFIG_LISTS for index, config in enumerate(getattr(verdict, key))
+    ])

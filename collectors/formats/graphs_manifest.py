@@ -10,6 +10,9 @@ from collectors.formats._document import Context, Document
 from collectors.formats._shared import Name, Shape, field_path, validate
 from collectors.records import Records
 
+NAME = "graphs-calibration-manifest"
+LISTS_FILES = True  # ingest follows the list again when the manifest itself is stored already
+
 
 class Entry(Shape):
     file: Name
@@ -17,9 +20,6 @@ class Entry(Shape):
 
 class Manifest(Shape):
     measurements: list[Entry]
-
-
-NAME = "graphs-calibration-manifest"
 
 
 def recognise(doc: Document) -> bool:
