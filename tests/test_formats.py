@@ -163,6 +163,7 @@ def test_formats_alma_latency_per_configured_batch(fixtures, context):
     # 10 samples in batches of 4: 3 batches (4, 4, 2); Alma's own batch_size (2) is the last one's.
     assert eager.median == pytest.approx(0.9749611100000948 * 1000 / 3)
     assert (eager.n_iterations, eager.batch_size, eager.method, eager.status) == (3, 4, "alma", "ok")
+    assert eager.throughput_sps == pytest.approx(10.256819372004518)  # the file's own figure
     assert (eager.model, eager.platform, eager.precision, eager.device) == ("resnet18", "intel-i7-12700k", "fp32", "cpu")
 
 
@@ -252,6 +253,13 @@ def test_formats_alma_without_flags_is_refused_clearly(fixtures):
         _records(fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18"))
     assert str(caught.value) == (f"{path}: --platform = None: Alma results name no model, platform or batch size: "
                                  "pass --model M --platform P --batch-size N")
+
+
+def test_formats_alma_batch_size_must_be_positive(fixtures):
+    path = fixtures / SAMPLES["alma-results"]
+    with pytest.raises(InputError) as caught:
+        _records(fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18", platform="h200", batch_size=0))
+    assert str(caught.value) == f"{path}: --batch-size = 0: expected a positive number"
 
 
 def test_formats_alma_zero_time_names_the_conversion(fixtures, context, tmp_path):
