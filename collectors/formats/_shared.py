@@ -98,28 +98,21 @@ def normalised_platform(context: Context, path: Path, field: str, name: str, pow
         raise InputError(path, field, name, str(error)) from None
 
 
-def prediction(
-    context: Context, path: Path, *, hardware_field: str, precision_field: str, model: str, hardware: str, precision: str,
-    batch_size: int, latency_ms: float, raw: dict[str, Any], predictor: str = "graphs",
-    predictor_version: str | None = None, predicted_at: str | None = None, throughput_fps: float | None = None,
-    energy_mj: float | None = None, energy_per_inference_mj: float | None = None,
-    peak_memory_mb: float | None = None,
-) -> Prediction:
-    """A graphs prediction with canonical names; the two `*_field` paths name where the hardware and
-    precision came from, for error messages.
+def prediction(context: Context, path: Path, *, hardware_field: str, precision_field: str, model: str,
+               hardware: str, precision: str, predictor: str = "graphs", **fields: Any) -> Prediction:
+    """A graphs prediction with canonical model, platform and precision names.
 
-    Whole-batch energy is derived from the per-inference figure where a shape carries only that.
+    hardware_field, precision_field: where those two came from in the file, for error messages.
+    fields: the rest of Prediction's fields, as read. Whole-batch energy is derived from the
+    per-inference figure where a shape carries only that.
     """
-    if energy_mj is None and energy_per_inference_mj is not None:
-        energy_mj = energy_per_inference_mj * batch_size
+    if fields.get("energy_mj") is None and fields.get("energy_per_inference_mj") is not None:
+        fields["energy_mj"] = fields["energy_per_inference_mj"] * fields["batch_size"]
     return Prediction(
         model=context.names.model(model),
         platform=normalised_platform(context, path, hardware_field, hardware),
         precision=normalised_precision(path, precision_field, precision),
-        batch_size=batch_size, latency_ms=latency_ms, predictor=predictor,
-        predictor_version=predictor_version, predicted_at=predicted_at, throughput_fps=throughput_fps,
-        energy_mj=energy_mj, energy_per_inference_mj=energy_per_inference_mj,
-        peak_memory_mb=peak_memory_mb, raw=raw,
+        predictor=predictor, **fields,
     )
 
 
