@@ -72,3 +72,26 @@ def test_changepoints_two_steps_are_both_found_once():
 @pytest.mark.parametrize("values", [[], [10.0], [10.0] * 12])
 def test_changepoints_short_series_have_none(values):
     assert detect_change_points(values) == []
+
+
+def test_changepoints_history_in_the_store_becomes_report_markers(db_path):
+    """A cell whose median steps up 20 % at night 20 gets one marker on that night's model page."""
+    import datetime as dt
+
+    from collectors.records import Measurement, RunInfo
+    from reporter.nightly import history_change_points
+    from reporter.store import Store
+
+    with Store.open(db_path) as store, store.atomic():
+        for night in range(30):
+            at = dt.datetime(2026, 10, 1, 2) + dt.timedelta(days=night)
+            store.add_run(RunInfo(f"run-{night}", "bench", at.isoformat(), None, "host", "cpu-x", None, None, {}))
+            median = 10.0 if night < 20 else 12.0
+            store.add_measurements([Measurement(
+                model="resnet18", platform="cpu-x", precision="fp32", batch_size=1, conversion="EAGER",
+                device="cpu", method="synced-e2e", status="ok", measured_at=at.isoformat(), median=median)],
+                f"run-{night}", None)
+        markers = history_change_points(store)
+    [marker] = markers[("resnet18", "cpu-x")]
+    assert (marker.at, marker.series) == (dt.datetime(2026, 10, 21, 2), "EAGER")
+    assert marker.label == "fp32 b1: +20 % (10 ms → 12 ms)"
