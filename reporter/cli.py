@@ -32,7 +32,8 @@ def create_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in command_modules():
         name = module.__name__.rsplit(".", 1)[-1]
-        sub = subcommands.add_parser(name, help=module.HELP, description=module.__doc__)
+        sub = subcommands.add_parser(name, help=module.HELP, description=module.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
