@@ -153,13 +153,28 @@ class _Frames:
     predicted_history: pd.DataFrame
     subgraphs: pd.DataFrame
     environments: dict[str, str]
+    _slices: dict[tuple[str, tuple[str, ...]], dict[Any, pd.DataFrame]] = field(default_factory=dict)
+
+    def by_platform(self, name: str, platform: str) -> pd.DataFrame:
+        return self._slice(name, ("platform",), platform)
+
+    def by_page(self, name: str, model: str, platform: str) -> pd.DataFrame:
+        return self._slice(name, ("model", "platform"), (model, platform))
+
+    def _slice(self, name: str, keys: tuple[str, ...], key: Any) -> pd.DataFrame:
+        frame = getattr(self, name)
+        if (name, keys) not in self._slices:
+            self._slices[(name, keys)] = _split(frame, list(keys) if len(keys) > 1 else keys[0])
+        return self._slices[(name, keys)].get(key, frame.iloc[0:0])
 
     @classmethod
     def load(cls, store: Store) -> "_Frames":
-        latest = _sorted(store.frame("SELECT * FROM latest"),
-                         CELL + ["conversion", "method", "device"])
+        # `latest` is a window over every measurement: computed once per report, not per query.
+        store.execute(f"CREATE OR REPLACE TEMP TABLE {LATEST} AS SELECT * FROM latest")
+        latest = _sorted(store.frame(f"SELECT * FROM {LATEST}"), CELL + ["conversion", "method", "device"])
         return cls(
-            comparisons=current_comparisons(store),
+            comparisons=_sorted(store.frame(CURRENT_COMPARISONS, [UNSCORED_METHOD]),
+                                CELL + ["conversion", "method", "measured_platform", "device", "predictor"]),
             predictions=_sorted(store.frame(NEWEST_PREDICTIONS), CELL + ["predictor"]),
             latest=latest,
             speedups=_sorted(store.frame(NEWEST_SPEEDUPS, [UNSCORED_METHOD]),
@@ -171,25 +186,36 @@ class _Frames:
         )
 
 
-def current_comparisons(store: Store) -> pd.DataFrame:
-    """The scored comparisons: the newest prediction of each cell and predictor against the
-    newest measurement of each conversion and method (Alma's own loop excluded)."""
-    frame = store.frame(CURRENT_COMPARISONS, [UNSCORED_METHOD])
-    return _sorted(frame, CELL + ["conversion", "method", "measured_platform", "device", "predictor"])
-
-
-CURRENT_COMPARISONS = """
-    SELECT * FROM comparisons WHERE method <> ?
-    QUALIFY row_number() OVER (
-        PARTITION BY model, platform, measured_platform, precision, batch_size, conversion, method,
-                     device, predictor
-        ORDER BY predicted_at DESC NULLS LAST, prediction_source_id DESC, predicted_ms) = 1"""
+LATEST = "report_latest"
 
 NEWEST_PREDICTIONS = """
     SELECT * EXCLUDE (raw) FROM predictions
     QUALIFY row_number() OVER (
         PARTITION BY model, platform, precision, batch_size, predictor
         ORDER BY predicted_at DESC NULLS LAST, source_id DESC, latency_ms) = 1"""
+
+# The scored comparisons: the `comparisons` view's rows (same columns, same formulas) for the
+# newest prediction of each cell and predictor only, Alma's own loop excluded. Written out rather
+# than filtered from the view because the view pairs every prediction in history with the newest
+# measurements first (a million rows for a long history); tests check that the two agree.
+CURRENT_COMPARISONS = f"""
+    WITH newest AS ({NEWEST_PREDICTIONS}),
+    platforms AS (
+        SELECT DISTINCT platform AS predicted_platform, platform AS measured_platform FROM newest
+        UNION SELECT predicted_platform, measured_platform FROM proxies)
+    SELECT p.model, p.platform, m.platform AS measured_platform, m.platform <> p.platform AS is_proxy,
+           p.precision, p.batch_size, m.conversion, m.method, m.device,
+           p.predictor, p.predictor_version, p.predicted_at, m.measured_at, m.run_id,
+           p.latency_ms AS predicted_ms, m.median AS measured_ms,
+           p.latency_ms / m.median AS ratio,
+           (p.latency_ms - m.median) / m.median * 100 AS signed_error_pct,
+           abs(p.latency_ms - m.median) / m.median * 100 AS abs_error_pct,
+           m.measurement_id, p.source_id AS prediction_source_id
+    FROM newest p
+    JOIN platforms x ON x.predicted_platform = p.platform
+    JOIN {LATEST} m ON m.platform = x.measured_platform AND m.model = p.model
+     AND m.precision = p.precision AND m.batch_size = p.batch_size
+    WHERE m.status = 'ok' AND m.median > 0 AND m.method <> ?"""
 
 NEWEST_SPEEDUPS = """
     SELECT s.*, r.started_at FROM speedups s JOIN runs r USING (run_id)
@@ -198,39 +224,41 @@ NEWEST_SPEEDUPS = """
         PARTITION BY s.model, s.platform, s.precision, s.batch_size, s.method, s.device, s.conversion
         ORDER BY r.started_at DESC, s.run_id DESC) = 1"""
 
-# A series longer than HISTORY_POINTS runs is cut into HISTORY_POINTS buckets of consecutive runs,
-# each drawn as the median of its runs at the time of its first run: the chart stays readable and
-# the page small however long the history.
-MEASURED_HISTORY = """
-    WITH points AS (
-        SELECT m.model, m.platform, m.precision, m.batch_size, m.conversion, m.method,
-               coalesce(m.measured_at, r.started_at) AS point_at, m.median,
-               (row_number() OVER series - 1) * $1 // greatest($1, count(*) OVER (PARTITION BY
-                   m.model, m.platform, m.precision, m.batch_size, m.conversion, m.method)) AS bucket
-        FROM measurements m JOIN runs r USING (run_id)
-        WHERE m.status = 'ok' AND m.median > 0
-        WINDOW series AS (PARTITION BY m.model, m.platform, m.precision, m.batch_size,
-                          m.conversion, m.method ORDER BY coalesce(m.measured_at, r.started_at),
-                          m.measurement_id))
-    SELECT model, platform, precision, batch_size, conversion, method,
-           min(point_at) AS point_at, median(median) AS median, count(*) AS runs
-    FROM points GROUP BY model, platform, precision, batch_size, conversion, method, bucket
-    ORDER BY model, platform, precision, batch_size, conversion, method, point_at"""
 
-PREDICTED_HISTORY = """
-    WITH points AS (
-        SELECT model, platform, precision, batch_size, predictor,
-               predicted_at AS point_at, latency_ms,
-               (row_number() OVER series - 1) * $1 // greatest($1, count(*) OVER (
-                   PARTITION BY model, platform, precision, batch_size, predictor)) AS bucket
-        FROM predictions
-        WHERE predicted_at IS NOT NULL  -- a prediction with no time has no place in a history
-        WINDOW series AS (PARTITION BY model, platform, precision, batch_size, predictor
-                          ORDER BY predicted_at, source_id, latency_ms))
-    SELECT model, platform, precision, batch_size, predictor,
-           min(point_at) AS point_at, median(latency_ms) AS latency_ms, count(*) AS runs
-    FROM points GROUP BY model, platform, precision, batch_size, predictor, bucket
-    ORDER BY model, platform, precision, batch_size, predictor, point_at"""
+def _bucketed(points: str, keys: list[str], value: str) -> str:
+    """SQL for the history of each series in `points` (columns: keys, point_at, value).
+
+    A series of up to $1 points keeps one point per time; a longer one is cut into $1 equal
+    spans of time, each drawn as the median of its points at the time of its first (`runs` says
+    how many): the chart stays readable and the page small however long the history. A hash
+    aggregate, no sort over the history: this is the report's biggest query.
+    """
+    columns, qualified = ", ".join(keys), ", ".join(f"p.{key}" for key in keys)
+    return f"""
+    WITH points AS ({points}),
+    spans AS (
+        SELECT {columns}, count(*) AS n, epoch_ms(min(point_at)) AS first_ms,
+               epoch_ms(max(point_at)) - epoch_ms(min(point_at)) + 1 AS span_ms
+        FROM points GROUP BY {columns})
+    SELECT {qualified}, min(p.point_at) AS point_at, median(p.{value}) AS {value}, count(*) AS runs
+    FROM points p JOIN spans s USING ({columns})
+    GROUP BY {qualified},
+             CASE WHEN s.n <= $1 THEN epoch_ms(p.point_at) ELSE (epoch_ms(p.point_at) - s.first_ms) * $1 // s.span_ms END
+    ORDER BY {qualified}, point_at"""
+
+
+MEASURED_HISTORY = _bucketed("""
+    SELECT m.model, m.platform, m.precision, m.batch_size, m.conversion, m.method,
+           coalesce(m.measured_at, r.started_at) AS point_at, m.median
+    FROM measurements m JOIN runs r USING (run_id)
+    WHERE m.status = 'ok' AND m.median > 0""",
+    CELL + ["conversion", "method"], "median")
+
+PREDICTED_HISTORY = _bucketed("""
+    SELECT model, platform, precision, batch_size, predictor, predicted_at AS point_at, latency_ms
+    FROM predictions
+    WHERE predicted_at IS NOT NULL""",  # a prediction with no time has no place in a history
+    CELL + ["predictor"], "latency_ms")
 
 # Both sides of graphs' per-subgraph detail; where several files carry the same side of a cell,
 # the first source (by id) wins, so the rows never mix two analyses.
@@ -348,16 +376,16 @@ def _failures(latest: pd.DataFrame) -> pd.DataFrame:
 
 
 def _platform_context(frames: _Frames, platform: str, pairs: list[tuple[str, str]]) -> PlatformContext:
-    comparisons = _rows(frames.comparisons, platform=platform)
+    comparisons = frames.by_platform("comparisons", platform)
     return PlatformContext(
         platform=platform,
         stats=error_stats(comparisons),
         groups=_group_stats(comparisons),
         comparisons=comparisons,
         model_errors=_model_errors(comparisons),
-        speedups=_rows(frames.speedups, platform=platform),
+        speedups=frames.by_platform("speedups", platform),
         models=[model for model, name in pairs if name == platform],
-        failures=_failures(_rows(frames.latest, platform=platform)),
+        failures=_failures(frames.by_platform("latest", platform)),
     )
 
 
@@ -383,23 +411,24 @@ def _model_errors(comparisons: pd.DataFrame) -> pd.DataFrame:
 
 
 def _model_context(frames: _Frames, model: str, platform: str, markers: Sequence[Marker]) -> ModelPlatformContext:
-    latest = _rows(frames.latest, model=model, platform=platform)
+    page = lambda name: frames.by_page(name, model, platform)
+    latest = page("latest")
     ok = latest[latest["status"] == "ok"].reset_index(drop=True)
     run_id = _newest_run(latest)
     return ModelPlatformContext(
         model=model,
         platform=platform,
         latencies=ok,
-        predictions=_rows(frames.predictions, model=model, platform=platform),
-        comparisons=_rows(frames.comparisons, model=model, platform=platform),
-        speedups=_rows(frames.speedups, model=model, platform=platform),
-        history=_rows(frames.history, model=model, platform=platform),
-        predicted_history=_rows(frames.predicted_history, model=model, platform=platform),
+        predictions=page("predictions"),
+        comparisons=page("comparisons"),
+        speedups=page("speedups"),
+        history=page("history"),
+        predicted_history=page("predicted_history"),
         alma_vs_parity=_alma_vs_parity(ok),
         run_id=run_id,
         environment=flatten_environment(frames.environments.get(run_id)) if run_id else [],
         failures=_failures(latest),
-        subgraphs=_rows(frames.subgraphs, model=model, platform=platform),
+        subgraphs=page("subgraphs"),
         change_points=tuple(sorted(markers, key=lambda marker: (marker.at, marker.series or "", marker.label))),
     )
 
@@ -443,11 +472,9 @@ def _flatten(prefix: str, value: Any, into: list[tuple[str, str]]) -> None:
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _rows(frame: pd.DataFrame, **equal: str) -> pd.DataFrame:
-    mask = pd.Series(True, index=frame.index)
-    for column, value in equal.items():
-        mask &= frame[column] == value
-    return frame[mask].reset_index(drop=True)
+def _split(frame: pd.DataFrame, keys: list[str]) -> dict[Any, pd.DataFrame]:
+    """`frame`'s rows per value of `keys`, in one pass (pages take their slice by key)."""
+    return {key: group.reset_index(drop=True) for key, group in frame.groupby(keys, sort=False)}
 
 
 def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

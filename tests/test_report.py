@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
@@ -133,7 +134,7 @@ def test_report_history_marks_change_points_and_stays_bucketed(report_db):
     view = next(v for v in views(site, SiteMap()) if getattr(v.context, "model", None) == "resnet18"
                 and v.context.platform == CPU)
     layout = view.figures[view.chart_ids["history"]]["layout"]
-    assert layout["shapes"][0]["x0"] == "2026-11-22 02:30:00"
+    assert layout["shapes"][0]["x0"] == "2026-11-22T02:30:00"
     assert layout["annotations"][0]["hovertext"] == "EAGER: +10 % &lt;b&gt;"
     assert site.models[0].history.groupby(["conversion", "method"]).size().max() <= HISTORY_POINTS
 
@@ -184,14 +185,39 @@ def test_report_command_without_database_is_one_line(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def graphs_site(fixtures, tmp_path_factory):
+def graphs_db(fixtures, tmp_path_factory) -> Path:
     """The real graphs predictions, calibration measurements and per-subgraph detail."""
     path = tmp_path_factory.mktemp("graphs-report") / "parity.duckdb"
     graphs = fixtures / "graphs"
     with Store.open(path) as store:
         assert not ingest(store, [graphs / "predictions", graphs / "calibration", graphs / "verdict"]).errors
-    with Store.open(path, read_only=True) as store:
+    return path
+
+
+@pytest.fixture(scope="module")
+def graphs_site(graphs_db):
+    with Store.open(graphs_db, read_only=True) as store:
         return load_site(store)
+
+
+# What the report scores, straight from the `comparisons` view: the newest prediction per cell
+# and predictor, Alma's own loop excluded. The report computes it without the view, for speed.
+SCORED_FROM_VIEW = """
+    SELECT * FROM comparisons WHERE method <> 'alma'
+    QUALIFY row_number() OVER (
+        PARTITION BY model, platform, measured_platform, precision, batch_size, conversion, method, device, predictor
+        ORDER BY predicted_at DESC NULLS LAST, prediction_source_id DESC, predicted_ms) = 1"""
+
+
+@pytest.mark.parametrize("database", ["report_db", "graphs_db"])
+def test_report_comparisons_agree_with_the_comparisons_view(database, request):
+    with Store.open(request.getfixturevalue(database), read_only=True) as store:
+        ours = load_site(store).comparisons
+        expected = store.frame(SCORED_FROM_VIEW)
+    keys = ["model", "platform", "measured_platform", "precision", "batch_size", "conversion", "method", "predictor"]
+    expected = expected.sort_values(keys, kind="mergesort").reset_index(drop=True)
+    assert len(ours) > 10
+    pd.testing.assert_frame_equal(ours.sort_values(keys, kind="mergesort").reset_index(drop=True), expected)
 
 
 def test_report_jetson_30w_fp32_batch1_is_far_off(graphs_site):
