@@ -102,16 +102,19 @@ def test_fleet_bundles_from_two_devices_ingest_into_one_database_once(runs, tmp_
 
 
 def test_fleet_history_as_partitioned_parquet_is_read_back_by_duckdb(db, tmp_path):
-    """The statements docs/workflow.md gives for history past one machine, run as written there."""
+    """The statements docs/workflow.md gives for history past one machine, run as written there:
+    one export per run, appended to the tree as the nightly job would."""
     history = tmp_path / "history"
     with Store.open(db, read_only=True) as store:
-        store.execute(f"""
-            COPY (SELECT m.*, CAST(m.measured_at AS DATE) AS date, s.samples
-                  FROM measurements m
-                  LEFT JOIN (SELECT measurement_id, list(latency_ms ORDER BY iteration) AS samples
-                             FROM samples GROUP BY ALL) s USING (measurement_id))
-            TO '{history}' (FORMAT parquet, PARTITION_BY (platform, date))""")
-    assert sorted(p.parent.parent.name for p in history.rglob("*.parquet")) == [f"platform={runs_platform(db)}"]
+        for (run_id,) in store.execute("SELECT run_id FROM runs ORDER BY started_at").rows:
+            store.execute(f"""
+                COPY (SELECT m.*, CAST(m.measured_at AS DATE) AS date, s.samples
+                      FROM measurements m
+                      LEFT JOIN (SELECT measurement_id, list(latency_ms ORDER BY iteration) AS samples
+                                 FROM samples GROUP BY ALL) s USING (measurement_id)
+                      WHERE m.run_id = '{run_id}')
+                TO '{history}' (FORMAT parquet, PARTITION_BY (platform, date), APPEND)""")
+    assert {p.parent.parent.name for p in history.rglob("*.parquet")} == {f"platform={runs_platform(db)}"}
     rows = duckdb.sql(f"""
         SELECT platform, model, conversion, count(*) AS nights, median(median) AS median_ms,
                sum(len(samples)) AS samples
