@@ -277,14 +277,16 @@ def prediction_shifts(store: Store, base: RunRef, head: RunRef, method: str, pla
     """How each predictor's error per predicted platform moved between the two runs.
 
     Each side scores its run's measurements against one version per predictor: the one given,
-    else the newest version predicted at or before the run started (else the newest there is).
+    else for head the newest version (the predictor under test: a PR's predictions are made
+    after its devices benchmarked), and for base the newest version first predicted before the
+    head run started (the one in use until then), or head's version where there is none.
     """
     before, after = (_run_errors(store, run, method, platform) for run in (base, head))
     shifts = []
     for predictor in sorted(set(before["predictor"]) | set(after["predictor"])):
         versions = _versions(store, predictor)
-        old = base_version or _version_for(versions, base.started_at)
-        new = head_version or _version_for(versions, head.started_at)
+        new = head_version or versions[-1][0]
+        old = base_version or _newest_before(versions, head.started_at, new)
         shifts += _shifts_of(predictor, _of_version(before, predictor, old), _of_version(after, predictor, new),
                              old, new)
     return shifts
@@ -330,17 +332,20 @@ def _run_errors(store: Store, run: RunRef, method: str, platform: str | None) ->
 
 
 def _versions(store: Store, predictor: str) -> list[tuple[str | None, dt.datetime | None]]:
-    """The predictor's versions with the newest predicted_at of each, oldest first."""
+    """The predictor's versions with when each first predicted, oldest first.
+
+    First, not last: a nightly job re-predicts with the current version every night, which must
+    not make an old version look new.
+    """
     return [tuple(row) for row in store.execute(
-        """SELECT predictor_version, max(predicted_at) AS newest FROM predictions WHERE predictor = ?
-           GROUP BY ALL ORDER BY newest NULLS FIRST, predictor_version NULLS FIRST""", [predictor]).rows]
+        """SELECT predictor_version, min(predicted_at) AS first FROM predictions WHERE predictor = ?
+           GROUP BY ALL ORDER BY first NULLS FIRST, predictor_version NULLS FIRST""", [predictor]).rows]
 
 
-def _version_for(versions: list[tuple[str | None, dt.datetime | None]], started_at: dt.datetime) -> str | None:
-    released = [version for version, newest in versions if newest is not None and newest <= started_at]
-    if released:
-        return released[-1]
-    return versions[-1][0] if versions else None
+def _newest_before(versions: list[tuple[str | None, dt.datetime | None]], moment: dt.datetime,
+                   otherwise: str | None) -> str | None:
+    earlier = [version for version, first in versions if first is not None and first < moment]
+    return earlier[-1] if earlier else otherwise
 
 
 # -- the whole comparison ------------------------------------------------------------------------

@@ -94,9 +94,9 @@ def db(tmp_path_factory):
                            (run_info("run-head", "pr-42", 28, HEAD_ENV), head)):
             store.add_run(info)
             store.add_measurements(rows, info.run_id, None)
-        # version 1.0 predates both runs, 1.1 came out between them
+        # 1.0 predates both runs; 1.1 is the PR's, predicted after its devices benchmarked
         store.add_predictions([prediction("1.0", 5.0, "2026-11-01T00:00:00")], "src-v10")
-        store.add_predictions([prediction("1.1", 10.5, "2026-11-27T12:00:00")], "src-v11")
+        store.add_predictions([prediction("1.1", 10.5, "2026-11-28T12:00:00")], "src-v11")
     return path
 
 
@@ -140,7 +140,7 @@ def test_compare_names_differing_environment_keys(comparison):
     assert [(d.key, d.base, d.head) for d in comparison.environment] == [("torch_version", "2.11.0", "2.12.0")]
 
 
-def test_compare_prediction_side_uses_the_version_current_at_each_run(comparison):
+def test_compare_prediction_side_scores_the_new_version_against_the_one_in_use_before(comparison):
     [shift] = comparison.predictions
     assert (shift.predictor, shift.platform, shift.base_version, shift.head_version) == ("graphs", CPU, "1.0", "1.1")
     # 1.0 predicts 5 ms against base's 10 ms EAGER and 8 ms ONNX_CPU: APE 50 % and 37.5 %

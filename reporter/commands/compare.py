@@ -38,9 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default=METHOD, help=f"timing method compared (default {METHOD})")
     parser.add_argument("--platform", help="only this platform's cells and runs")
     parser.add_argument("--base-predictor", metavar="VERSION",
-                        help="predictor version scored against the base run (default: newest before it)")
+                        help="predictor version scored against the base run (default: the newest "
+                             "first predicted before the head run started)")
     parser.add_argument("--head-predictor", metavar="VERSION",
-                        help="predictor version scored against the head run (default: newest before it)")
+                        help="predictor version scored against the head run (default: the newest)")
     parser.add_argument("--report-link", metavar="URL",
                         help="link or path to the HTML report, printed under the comparison")
     add_db_option(parser)
