@@ -402,9 +402,10 @@ def _joined(values: pd.Series) -> str:
 
 
 def _model_errors(comparisons: pd.DataFrame) -> pd.DataFrame:
-    return comparisons.groupby(["model", "precision", "batch_size"], sort=True).agg(
+    # Proxy comparisons get bars of their own: a proxy's error is not the platform's.
+    return comparisons.groupby(["model", "precision", "batch_size", "is_proxy"], sort=True).agg(
         median_signed_error_pct=("signed_error_pct", "median"), median_ape=("abs_error_pct", "median"),
-        comparisons=("ratio", "size"), is_proxy=("is_proxy", "any")).reset_index()
+        comparisons=("ratio", "size")).reset_index()
 
 
 # -- model x platform pages ------------------------------------------------------------------------

@@ -46,6 +46,7 @@ class Palette:
 PALETTE = Palette()
 ERROR_SATURATION_PCT = 100.0  # matrix cells reach full colour at this |signed error|
 SPEEDUP_RANGE = 3.0  # log2: heatmap colours saturate at 8x faster or slower
+HISTORY_SHOWN = 8  # history series drawn at first; the others start hidden in the legend
 
 
 def error_background(signed_error_pct: float | None) -> str:
@@ -219,11 +220,16 @@ def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: S
     markers: points to flag, such as detected change points; each is a dotted vertical line with
         its label on hover.
     """
-    data = []
-    keys = ["precision", "batch_size", "conversion", "method"]
-    for index, (key, group) in enumerate(measured.groupby(keys, sort=True)):
+    data, shown = [], set()
+    groups = measured.groupby(["precision", "batch_size", "conversion", "method"], sort=True)
+    ordered = sorted(groups, key=lambda item: (item[0][0], item[0][1], item[0][2] != "EAGER", item[0][2:]))
+    for index, ((precision, batch_size, conversion, method), group) in enumerate(ordered):
+        # Past a handful of lines the chart is a tangle: the rest start hidden, a legend click away.
+        if index < HISTORY_SHOWN:
+            shown.add((precision, batch_size))
         data.append({
-            "type": "scatter", "mode": "lines+markers", "name": _series_label(key[0], key[1], key[3], key[2]),
+            "type": "scatter", "mode": "lines+markers", "name": _series_label(precision, batch_size, method, conversion),
+            "visible": True if index < HISTORY_SHOWN else "legendonly",
             "x": _times(group["point_at"]), "y": _numbers(group["median"]),
             "customdata": group["runs"].tolist(), "line": {"color": _series_colour(index), "width": 1.5},
             "marker": {"size": 5},
@@ -233,11 +239,14 @@ def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: S
         data.append({
             "type": "scatter", "mode": "lines+markers", "line": {"shape": "hv", "dash": "dash", "color": PALETTE.predicted},
             "name": f"predicted {_text(precision)} · b{batch_size} ({_text(predictor)})",
+            "visible": True if (precision, batch_size) in shown or not shown else "legendonly",
             "x": _times(group["point_at"]), "y": _numbers(group["latency_ms"]), "marker": {"size": 5},
             "hovertemplate": "%{x}<br>predicted %{y:.3~g} ms<extra></extra>",
         })
     shapes, notes = _marker_lines(markers)
-    return _figure(data, height=420, shapes=shapes, annotations=notes, xaxis={"type": "date", "gridcolor": PALETTE.grid},
+    legend = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
+    return _figure(data, height=460, shapes=shapes, annotations=notes, legend=legend,
+                   xaxis={"type": "date", "gridcolor": PALETTE.grid},
                    yaxis=_latency_axis(pd.concat([measured["median"], predicted["latency_ms"]])))
 
 

@@ -1,6 +1,7 @@
 """Render the static HTML report (index, one page per platform, one per model x platform) and
 summary.md from the database. The site opens from file:// with no network: Plotly's JavaScript
-is written once into its assets/ folder, or inlined once with --single-file.
+is written once into its assets/ folder, or inlined once with --single-file. The history
+charts mark the change points found in each cell's nightly median latency.
 
   parity report --out site          # then open site/index.html
   parity report --single-file report.html
@@ -26,13 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reporter.nightly import history_change_points
     from reporter.render import write_report, write_single_file
     from reporter.store import Store
 
     with Store.open(args.db, read_only=True) as store:
+        markers = history_change_points(store)  # marked on the model pages' history charts
         if args.single_file:
-            path = write_single_file(store, args.single_file)
+            path = write_single_file(store, args.single_file, change_points=markers)
         else:
-            path = write_report(store, args.out)
+            path = write_report(store, args.out, change_points=markers)
     print(path)
     return 0
