@@ -10,12 +10,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from reporter.compare import NEWLY_FAILING, NOTABLE_CLASSES, CellChange, Comparison, PredictionShift, RunRef, Side
+from reporter.compare import CLASSES, NEWLY_FAILING, NOTABLE_CLASSES, CellChange, Comparison, PredictionShift, RunRef, Side
 from reporter.formatting import json_value, milliseconds, percent, text_table
 
 ICONS = {"regressed": "🔴", "newly failing": "❌", "improved": "🟢", "newly passing": "✅",
          "new": "🆕", "gone": "➖", "unchanged": "⚪"}
 CELL_COLUMNS = ["class", "cell", "base", "head", "change", "p"]
+SHIFT_COLUMNS = ["predictor", "platform", "version", "median APE", "comparisons"]
+# A PR comment stays short, and below GitHub's 65,536-character limit however many cells moved.
+MARKDOWN_NOTABLE_ROWS, MARKDOWN_DETAIL_ROWS = 20, 200
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,6 @@ def shift_row(shift: PredictionShift) -> list[str]:
             f"{before} → {after}", counts]
 
 
-SHIFT_COLUMNS = ["predictor", "platform", "version", "median APE", "comparisons"]
-
-
 def runs_line(comparison: Comparison) -> str:
     return f"base {comparison.base.describe()} → head {comparison.head.describe()}, method {comparison.method}"
 
@@ -72,8 +72,9 @@ def runs_line(comparison: Comparison) -> str:
 # -- markdown: a pull-request comment ------------------------------------------------------------
 
 def render_markdown(comparison: Comparison, report: str | None) -> str:
-    notable = comparison.of_kind(*NOTABLE_CLASSES)
-    rest = [change for change in comparison.cells if change.kind not in NOTABLE_CLASSES]
+    moved = comparison.of_kind(*NOTABLE_CLASSES)
+    notable = moved[:MARKDOWN_NOTABLE_ROWS]
+    rest = moved[MARKDOWN_NOTABLE_ROWS:] + [change for change in comparison.cells if change.kind not in NOTABLE_CLASSES]
     parts = [f"**{comparison.verdict()}**", "", _md(runs_line(comparison))]
     if comparison.environment:
         parts += ["", "> ⚠️ **The environments differ**; changes may come from these: "
@@ -81,17 +82,24 @@ def render_markdown(comparison: Comparison, report: str | None) -> str:
     if notable:
         parts += ["", _md_table(CELL_COLUMNS, [_icon_row(change) for change in notable])]
         parts += [f"- {_md(change.key.describe())}: {_md(change.head.message)}"
-                  for change in comparison.of_kind(NEWLY_FAILING) if change.head.message]
+                  for change in notable if change.kind == NEWLY_FAILING and change.head.message]
     if comparison.predictions:
         parts += ["", "**Prediction error per platform** (before → after)", "",
                   _md_table(SHIFT_COLUMNS, [shift_row(shift) for shift in comparison.predictions])]
     if rest:
-        summary = ", ".join(f"{n} {kind}" for kind, n in comparison.counts().items() if kind not in NOTABLE_CLASSES)
-        parts += ["", f"<details><summary>{len(rest)} other cells: {summary}</summary>", "",
-                  _md_table(CELL_COLUMNS, [_icon_row(change) for change in rest]), "", "</details>"]
+        parts += ["", f"<details><summary>{len(rest)} other cells: {_counts(rest)}</summary>", "",
+                  _md_table(CELL_COLUMNS, [_icon_row(change) for change in rest[:MARKDOWN_DETAIL_ROWS]])]
+        if len(rest) > MARKDOWN_DETAIL_ROWS:
+            parts += ["", f"… and {len(rest) - MARKDOWN_DETAIL_ROWS} more (`parity compare --format json` lists all)"]
+        parts += ["", "</details>"]
     if report:
         parts += ["", f"Full report: {_md(report)}"]
     return "\n".join(parts)
+
+
+def _counts(changes: list[CellChange]) -> str:
+    return ", ".join(f"{sum(c.kind == kind for c in changes)} {kind}" for kind in CLASSES
+                     if any(c.kind == kind for c in changes))
 
 
 def _icon_row(change: CellChange) -> list[str]:

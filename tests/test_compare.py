@@ -220,3 +220,15 @@ def test_compare_markdown_escapes_hostile_names():
     from reporter.compare_formats import _md
 
     assert _md("<img src=x>|a") == "&lt;img src=x&gt;\\|a"
+
+
+def test_compare_markdown_stays_short_when_many_cells_move(monkeypatch, comparison):
+    from reporter import compare_formats
+
+    monkeypatch.setattr(compare_formats, "MARKDOWN_NOTABLE_ROWS", 2)
+    monkeypatch.setattr(compare_formats, "MARKDOWN_DETAIL_ROWS", 3)
+    text = compare_formats.render_markdown(comparison, None)
+    notable, details = text.split("<details>")
+    assert notable.count("| 🔴 regressed |") == 2 and "newly failing" not in notable.split("\n", 1)[1]
+    assert "<summary>8 other cells: 1 newly failing, 1 improved, 1 newly passing, 1 new, 1 gone, 3 unchanged</summary>" in details
+    assert "… and 5 more (`parity compare --format json` lists all)" in details
