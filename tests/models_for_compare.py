@@ -9,8 +9,8 @@ import time
 
 import torch
 
-BASE_MS = 2.0
-SLOWDOWN_MS = 1.0  # +50 %: far beyond noise and the 5 % threshold
+BASE_MS = 5.0
+SLOWDOWN_MS = 2.5  # +50 %: far beyond noise and the 5 % threshold
 
 
 class _Sleeper(torch.nn.Module):
@@ -27,7 +27,7 @@ class _Sleeper(torch.nn.Module):
 
 
 def steady() -> torch.nn.Module:
-    """A linear layer behind a 2 ms sleep."""
+    """A linear layer behind a BASE_MS sleep."""
     return _Sleeper(BASE_MS)
 
 
