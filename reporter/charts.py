@@ -158,7 +158,7 @@ def speedup_heatmap(*, speedups: pd.DataFrame) -> Figure:
 
 def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame) -> Figure:
     """Median latency per conversion with p05-p95 whiskers, one series per precision, batch and
-    method; each prediction is a dashed line across the conversions."""
+    method; each prediction of a measured precision and batch size is a dashed line across."""
     conversions = sorted(latencies["conversion"].unique(), key=lambda name: (name != "EAGER", name))
     categories = [_text(c) for c in conversions]
     data, series = [], []
@@ -173,9 +173,11 @@ def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame) -> Figu
             "text": [_latency_hover(*values) for values in zip(group["median"], group["p05"], group["p95"])],
             "hovertemplate": "%{x}<br>%{text}<extra>%{fullData.name}</extra>",
         })
+    # A prediction is drawn where something of its precision and batch size was measured, in
+    # that series' colour; the page lists the others.
     colours = {key[:2]: _series_colour(index) for index, key in reversed(list(enumerate(series)))}
-    predicted = [_prediction_line(row, colours.get((row.precision, row.batch_size), PALETTE.predicted))
-                 for row in predictions.itertuples()]
+    predicted = [_prediction_line(row, colours[(row.precision, row.batch_size)])
+                 for row in predictions.itertuples() if (row.precision, row.batch_size) in colours]
     return _figure(data, height=440, shapes=predicted, xaxis={"type": "category", "tickangle": -30, "automargin": True},
                    yaxis=_latency_axis(pd.concat([latencies["p05"], latencies["p95"], predictions["latency_ms"]])))
 

@@ -163,6 +163,7 @@ class View:
 
 
 def views(site: SiteContext, sitemap: SiteMap) -> Iterator[View]:
+    """Every page of `site` with its figures built: the index, then platforms, then model pages."""
     yield View("_index.html", sitemap.index, site.index, crumbs=[sitemap.index])
     for platform in site.platforms:
         page = sitemap.platform(platform.platform)
@@ -244,7 +245,7 @@ def environment() -> jinja2.Environment:
         share=lambda v: percent(_float(v) * 100 if _float(v) is not None else None),
         ratio=lambda v: f"{v:.2f}" if _float(v) is not None else "–",
         rho=lambda v: f"{v:.2f}" if _float(v) is not None else "–",
-        bias=_bias, when=_when, text=_text_or_dash, sort_key=_sort_key, gate_class=_gate_class,
+        bias=_bias, when=_when, text=_text_or_dash, present=_present, sort_key=_sort_key, gate_class=_gate_class,
         error_background=lambda v: charts.error_background(_float(v)), method_help=lambda m: METHOD_HELP.get(m, m),
     )
     return env
@@ -269,16 +270,17 @@ def _bias(ratio: Any) -> str:
     return "pessimistic" if ratio > 1 else "optimistic" if ratio < 1 else "unbiased"
 
 
+def _present(value: Any) -> bool:
+    """False for the ways a missing value comes out of a DataFrame: None, NaN, NaT."""
+    return not (value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)))
+
+
 def _when(value: Any) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M") if _present(value) else "–"
 
 
 def _text_or_dash(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return str(value)
+    return str(value) if _present(value) else "–"
 
 
 def _sort_key(value: Any) -> str:
