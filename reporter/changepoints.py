@@ -3,13 +3,13 @@
 Rule (documented in docs/workflow.md): night i starts a new level when the `persistence` nights
 from i on all lie on the same side of the baseline, each further from it than
 
-    limit = max(min_change_pct % of the baseline, z × 1.4826 × MAD of the baseline nights)
+    limit = max(min_change_pct % of the baseline, z × 1.4826 × MAD of the spread nights)
 
-where the baseline is the median of up to `window` nights before i and the MAD is taken over
-every night of the current segment before i (a longer stretch than the window: the MAD of a
-few nights is itself too noisy to bound false alarms). The robust spread adapts the limit to
-how noisy the cell is; the percentage floor keeps
-a very quiet cell from paging about changes too small to matter; the persistence rule is what
+where the baseline is the median of up to `window` nights before i, and the spread nights are
+up to 3 × `window` nights before i (a longer stretch than the window: the MAD of a few nights is
+itself too noisy to bound false alarms), both within the current segment. The robust spread
+adapts the limit to how noisy the cell is; the percentage floor keeps a very quiet cell from
+paging about changes too small to matter; the persistence rule is what
 keeps one odd night (a busy host, a thermal blip) from raising an alarm. After a change the
 baseline restarts at the new level, so one step is reported once.
 
@@ -24,9 +24,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reporter.significance import median, median_abs_dev
+from reporter.significance import MAD_TO_SIGMA, median, median_abs_dev
 
-MAD_TO_SIGMA = 1.4826  # scales the MAD of normal data to its standard deviation
+SPREAD_NIGHTS = 3  # the spread comes from at most this many windows of nights: long, yet bounded work
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def find_change_points(
     series = [float(values[i]) for i in present]
     found, start, i = [], 0, min_history
     while i + persistence <= len(series):
-        history = series[start:i]
+        history = series[max(start, i - SPREAD_NIGHTS * window):i]
         candidate = series[i:i + persistence]
         change = _persistent_shift(history, history[-window:], candidate, z, min_change_pct)
         if change is None:

@@ -4,7 +4,8 @@ A cell (model, platform, precision, batch size, conversion, device, for one timi
 changed only when its median moved by at least `threshold_pct` AND the move is statistically
 significant (`reporter.significance`: Mann–Whitney U on raw samples, else disjoint 95 % CIs).
 Both halves are needed: with thousands of samples a 0.5 % drift is "significant", and a 20 %
-jump in a five-sample cell can be noise.
+jump in a five-sample cell can be noise. Where the cell has a history before the base run, the
+move must also exceed the cell's night-to-night noise, which the samples of one run cannot show.
 
 Beside the cells, a comparison carries the environment keys that differ between the runs (the
 comparison is still made, but flagged, as pyperf flags mismatched metadata) and how the
@@ -23,11 +24,12 @@ import pandas as pd
 
 from collectors.errors import ParityError
 from reporter.metrics import ErrorStats, error_stats
-from reporter.significance import DEFAULT_ALPHA, Significance, significance
+from reporter.significance import DEFAULT_ALPHA, Significance, beyond_night_noise, night_spread_pct, significance
 from reporter.store import Store
 
 DEFAULT_METHOD = "synced-e2e"
 DEFAULT_THRESHOLD_PCT = 5.0
+DEFAULT_HISTORY_NIGHTS = 20  # runs up to the base run that the night-to-night spread comes from
 
 REGRESSED, NEWLY_FAILING = "regressed", "newly failing"
 IMPROVED, NEWLY_PASSING = "improved", "newly passing"
@@ -101,6 +103,7 @@ class CellChange:
     head: Side | None
     change_pct: float | None = None  # (head / base - 1) × 100 of the medians
     test: Significance | None = None
+    night_spread_pct: float | None = None  # σ of the night-to-night change; None: too little history
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,12 @@ def _run_ref(store: Store, run_id: str) -> RunRef:
 # -- cells ---------------------------------------------------------------------------------------
 
 def classify(base: Side | None, head: Side | None, *, threshold_pct: float = DEFAULT_THRESHOLD_PCT,
-             alpha: float = DEFAULT_ALPHA) -> tuple[str, float | None, Significance | None]:
-    """(class, change %, significance test) of one cell; a pure function of its two sides."""
+             alpha: float = DEFAULT_ALPHA, night_spread: float | None = None,
+             ) -> tuple[str, float | None, Significance | None]:
+    """(class, change %, significance test) of one cell; a pure function of its two sides.
+
+    night_spread: the cell's night-to-night spread in percent (`night_spread_pct`), or None.
+    """
     if base is None or head is None:
         return (NEW if base is None else GONE), None, None
     if not (base.ok and head.ok):
@@ -221,18 +228,25 @@ def classify(base: Side | None, head: Side | None, *, threshold_pct: float = DEF
         return (NEWLY_PASSING if head.ok else UNCHANGED), None, None
     change_pct = (head.median / base.median - 1) * 100
     test = significance(base.samples, head.samples, base.ci95, head.ci95, alpha=alpha)
-    if not test.significant or abs(change_pct) < threshold_pct:
+    real = test.significant and abs(change_pct) >= threshold_pct and beyond_night_noise(change_pct, night_spread)
+    if not real:
         return UNCHANGED, change_pct, test
     return (REGRESSED if change_pct > 0 else IMPROVED), change_pct, test
 
 
 def cell_changes(base: dict[CellKey, Side], head: dict[CellKey, Side], *,
-                 threshold_pct: float = DEFAULT_THRESHOLD_PCT, alpha: float = DEFAULT_ALPHA) -> list[CellChange]:
-    """Every cell of either run, classified, in display order (class, then cell)."""
+                 threshold_pct: float = DEFAULT_THRESHOLD_PCT, alpha: float = DEFAULT_ALPHA,
+                 nights: dict[CellKey, list[float]] | None = None) -> list[CellChange]:
+    """Every cell of either run, classified, in display order (class, then cell).
+
+    nights: each cell's medians up to the base run, oldest first (for the night-to-night spread).
+    """
     changes = []
     for key in sorted(set(base) | set(head), key=_sort_key):
-        kind, change_pct, test = classify(base.get(key), head.get(key), threshold_pct=threshold_pct, alpha=alpha)
-        changes.append(CellChange(key, kind, base.get(key), head.get(key), change_pct, test))
+        spread = night_spread_pct((nights or {}).get(key, []))
+        kind, change_pct, test = classify(base.get(key), head.get(key), threshold_pct=threshold_pct, alpha=alpha,
+                                          night_spread=spread)
+        changes.append(CellChange(key, kind, base.get(key), head.get(key), change_pct, test, spread))
     return sorted(changes, key=lambda change: CLASSES.index(change.kind))  # stable: cells stay in order
 
 
@@ -252,6 +266,21 @@ def load_sides(store: Store, run_id: str, method: str, platform: str | None = No
         [run_id, method, platform, platform]).rows
     return {CellKey(*row[:6]): Side(row[6], row[7], (row[8], row[9]), tuple(row[12] or ()), row[10], row[11])
             for row in rows}
+
+
+def load_night_medians(store: Store, until: RunRef, method: str, nights: int,
+                       platform: str | None = None) -> dict[CellKey, list[float]]:
+    """Each cell's medians in the last `nights` runs started up to `until` (included), oldest first."""
+    if nights <= 0:
+        return {}
+    rows = store.execute(
+        """SELECT m.model, m.platform, m.precision, m.batch_size, m.conversion, m.device,
+                  list_slice(list(m.median ORDER BY r.started_at DESC, m.measurement_id DESC), 1, ?)
+           FROM measurements m JOIN runs r USING (run_id)
+           WHERE m.method = ? AND m.status = 'ok' AND m.median > 0 AND r.started_at <= ?
+             AND (? IS NULL OR m.platform = ?)
+           GROUP BY ALL""", [nights, method, until.started_at, platform, platform]).rows
+    return {CellKey(*row[:6]): list(reversed(row[6])) for row in rows}
 
 
 # A run's newest measurement per cell: a cell measured twice in one run counts once.
@@ -352,14 +381,16 @@ def _newest_before(versions: list[tuple[str | None, dt.datetime | None]], moment
 
 def compare_runs(store: Store, base_ref: str, head_ref: str, *, method: str = DEFAULT_METHOD,
                  threshold_pct: float = DEFAULT_THRESHOLD_PCT, alpha: float = DEFAULT_ALPHA,
-                 platform: str | None = None, base_predictor: str | None = None,
-                 head_predictor: str | None = None) -> Comparison:
+                 history_nights: int = DEFAULT_HISTORY_NIGHTS, platform: str | None = None,
+                 base_predictor: str | None = None, head_predictor: str | None = None) -> Comparison:
     """Compare run `head_ref` against run `base_ref` (references as `resolve_run` takes them).
 
     Parameters:
         method: timing method of the measurements compared (`synced-e2e`, `alma`, ...).
         threshold_pct: smallest change of the median, in percent, that counts.
         alpha: significance level of the Mann–Whitney U test.
+        history_nights: runs up to the base run that each cell's night-to-night spread is
+            estimated from (0: none; the spread needs at least 6).
         platform: compare only this platform's cells (and count `latest~N` over its runs).
         base_predictor, head_predictor: predictor versions for the prediction side.
     Raises CompareError for a bad reference or when neither run has a cell to compare.
@@ -374,7 +405,8 @@ def compare_runs(store: Store, base_ref: str, head_ref: str, *, method: str = DE
         raise CompareError(f"runs {base.run_id} and {head.run_id} have no {method} measurements{where}")
     return Comparison(
         base, head, method, threshold_pct, alpha,
-        cells=tuple(cell_changes(base_sides, head_sides, threshold_pct=threshold_pct, alpha=alpha)),
+        cells=tuple(cell_changes(base_sides, head_sides, threshold_pct=threshold_pct, alpha=alpha,
+                                 nights=load_night_medians(store, base, method, history_nights, platform))),
         environment=tuple(environment_differences(base.environment, head.environment)),
         predictions=tuple(prediction_shifts(store, base, head, method, platform,
                                             base_version=base_predictor, head_version=head_predictor)),

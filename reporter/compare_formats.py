@@ -15,7 +15,7 @@ from reporter.formatting import json_value, milliseconds, percent, text_table
 
 ICONS = {"regressed": "🔴", "newly failing": "❌", "improved": "🟢", "newly passing": "✅",
          "new": "🆕", "gone": "➖", "unchanged": "⚪"}
-CELL_COLUMNS = ["class", "cell", "base", "head", "change", "p"]
+CELL_COLUMNS = ["class", "cell", "base", "head", "change", "p", "night σ"]
 SHIFT_COLUMNS = ["predictor", "platform", "version", "median APE", "comparisons"]
 # A PR comment stays short, and below GitHub's 65,536-character limit however many cells moved.
 MARKDOWN_NOTABLE_ROWS, MARKDOWN_DETAIL_ROWS = 20, 200
@@ -48,7 +48,7 @@ def p_text(change: CellChange) -> str:
 
 def cell_row(change: CellChange) -> list[str]:
     return [change.kind, change.key.describe(), side_text(change.base), side_text(change.head),
-            percent(change.change_pct, signed=True), p_text(change)]
+            percent(change.change_pct, signed=True), p_text(change), percent(change.night_spread_pct)]
 
 
 def environment_lines(comparison: Comparison) -> list[str]:
@@ -158,6 +158,7 @@ def _run_json(run: RunRef) -> dict[str, Any]:
 
 def _cell_json(change: CellChange) -> dict[str, Any]:
     return {**asdict(change.key), "class": change.kind, "change_pct": change.change_pct,
+            "night_spread_pct": change.night_spread_pct,
             "test": change.test.test if change.test else None,
             "p_value": change.test.p_value if change.test else None,
             "base": _side_json(change.base), "head": _side_json(change.head)}

@@ -9,6 +9,11 @@ This module answers the "significant" half:
 - without samples (an ingested file carried only summary statistics): non-overlapping 95 %
   confidence intervals of the median, a conservative fallback;
 - with neither: not significant. Pure noise must not page anyone, and nor must missing data.
+
+Samples from one run only show the noise *within* that run. Two nights also differ by noise
+*between* runs (a fresh process, another memory layout, the host's temperature), which one pair
+of runs cannot show; where the cell has a history, `night_spread_pct` measures it from the
+nights before, and a change must also exceed NIGHT_Z times that spread (`beyond_night_noise`).
 """
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ from functools import lru_cache
 DEFAULT_ALPHA = 0.01
 MIN_SAMPLES = 3  # fewer samples than this on a side cannot carry a rank test
 EXACT_MAX_TOTAL = 20  # exact U distribution up to this many samples in all (no ties)
+MAD_TO_SIGMA = 1.4826  # scales the MAD of normal data to its standard deviation
+NIGHT_Z = 3.0  # a change must exceed this many night-to-night standard deviations
+MIN_NIGHTS = 6  # nights (5 steps between them) needed to estimate the night-to-night spread
 
 
 @dataclass(frozen=True)
@@ -140,3 +148,20 @@ def significance(
     if None not in base_ci and None not in head_ci:
         return Significance(not intervals_overlap(*base_ci, *head_ci), "ci-overlap")
     return Significance(False, "none")
+
+
+def night_spread_pct(medians: Sequence[float]) -> float | None:
+    """Robust standard deviation, in percent, of the change from one night's median to the next.
+
+    That is the spread of head/base between two consecutive runs when nothing changed. The MAD
+    ignores the odd real step in the history. None with fewer than MIN_NIGHTS medians.
+    """
+    if len(medians) < MIN_NIGHTS:
+        return None
+    steps = [(after / before - 1) * 100 for before, after in zip(medians, medians[1:])]
+    return MAD_TO_SIGMA * median_abs_dev(steps)
+
+
+def beyond_night_noise(change_pct: float, spread_pct: float | None, z: float = NIGHT_Z) -> bool:
+    """Whether a change exceeds `z` night-to-night spreads; True where no spread is known."""
+    return spread_pct is None or abs(change_pct) > z * spread_pct

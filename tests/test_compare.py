@@ -12,6 +12,7 @@ from reporter.cli import main
 from reporter.commands import compare as compare_command
 from reporter.compare import (
     CLASSES,
+    DEFAULT_HISTORY_NIGHTS,
     DEFAULT_METHOD,
     DEFAULT_THRESHOLD_PCT,
     CompareError,
@@ -183,8 +184,9 @@ def test_compare_cli_exit_codes(db, capsys):
 
 def test_compare_cli_defaults_match_the_library():
     assert set(compare_command.FORMATS) == set(RENDERERS)
-    assert (compare_command.THRESHOLD_PCT, compare_command.ALPHA, compare_command.METHOD) == (
-        DEFAULT_THRESHOLD_PCT, DEFAULT_ALPHA, DEFAULT_METHOD)
+    assert (compare_command.THRESHOLD_PCT, compare_command.ALPHA, compare_command.METHOD,
+            compare_command.HISTORY_NIGHTS) == (DEFAULT_THRESHOLD_PCT, DEFAULT_ALPHA, DEFAULT_METHOD,
+                                                DEFAULT_HISTORY_NIGHTS)
 
 
 def test_compare_markdown_fits_a_pull_request_comment(comparison):
@@ -232,3 +234,39 @@ def test_compare_markdown_stays_short_when_many_cells_move(monkeypatch, comparis
     assert notable.count("| 🔴 regressed |") == 2 and "newly failing" not in notable.split("\n", 1)[1]
     assert "<summary>8 other cells: 1 newly failing, 1 improved, 1 newly passing, 1 new, 1 gone, 3 unchanged</summary>" in details
     assert "… and 5 more (`parity compare --format json` lists all)" in details
+
+
+@pytest.fixture(scope="module")
+def noisy_nights(tmp_path_factory):
+    """Twelve nights of one cell whose median wanders 2 % from night to night, each night's
+    samples tight (0.2 %); then a head run 7 % slower than the last night."""
+    rng = random.Random(3)
+    path = tmp_path_factory.mktemp("nights") / "nights.duckdb"
+    medians = [10.0 * (1 + rng.gauss(0, 0.02)) for _ in range(12)] + [None]
+    medians[-1] = medians[-2] * 1.07
+    with Store.open(path) as store, store.atomic():
+        for night, centre in enumerate(medians):
+            info = run_info(f"night-{night:02d}", None, night + 1, BASE_ENV)
+            store.add_run(info)
+            store.add_measurements([measurement("resnet18", "EAGER", samples(rng, centre, spread=0.002))],
+                                   info.run_id, None)
+    return path
+
+
+def test_compare_change_within_night_to_night_noise_is_unchanged(noisy_nights):
+    with Store.open(noisy_nights, read_only=True) as store:
+        [cell] = compare_runs(store, "latest~1", "latest").cells
+        [without_history] = compare_runs(store, "latest~1", "latest", history_nights=0).cells
+    assert cell.test.significant and cell.change_pct >= DEFAULT_THRESHOLD_PCT
+    # the spread of the change between two nights with 2 % noise each is about 2.8 %
+    assert cell.kind == "unchanged" and 2.0 < cell.night_spread_pct < 4.0
+    assert cell.change_pct < 3 * cell.night_spread_pct
+    assert without_history.kind == "regressed" and without_history.night_spread_pct is None
+
+
+def test_compare_night_spread_needs_six_nights():
+    from reporter.significance import beyond_night_noise, night_spread_pct
+
+    assert night_spread_pct([10.0, 10.2, 9.8, 10.1, 9.9]) is None
+    assert night_spread_pct([10.0] * 6) == 0.0
+    assert beyond_night_noise(7.0, None) and beyond_night_noise(7.0, 2.0) and not beyond_night_noise(7.0, 3.0)

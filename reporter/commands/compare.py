@@ -3,8 +3,10 @@
 RUN is a run id, a label naming one run, `latest` or `latest~N` (the Nth run before the newest
 with measurements of --method; --platform counts only that platform's runs). A cell changed
 only when its median moved by at least --threshold percent AND the move is significant
-(Mann–Whitney U on the raw samples, p < --alpha; without samples, disjoint 95 % CIs).
-Runs whose environments differ are compared with a warning naming the keys.
+(Mann–Whitney U on the raw samples, p < --alpha; without samples, disjoint 95 % CIs) AND, where
+the cell has 6 or more nights of history up to the base run, the move exceeds 3 times its
+night-to-night spread (column "night σ"). Runs whose environments differ are compared with a
+warning naming the keys.
 
 Exit status: 0 compared, 1 a regression (a significant slowdown or a newly failing cell) with
 --fail-on-regression, 2 an error. Examples:
@@ -22,7 +24,7 @@ HELP = "significant differences between two runs (PR comments, nightly gates)"
 ORDER = 5
 # The library's defaults, repeated so that `--help` need not import pandas (a test keeps them equal).
 FORMATS = ("json", "markdown", "text")
-THRESHOLD_PCT, ALPHA, METHOD = 5.0, 0.01, "synced-e2e"
+THRESHOLD_PCT, ALPHA, METHOD, HISTORY_NIGHTS = 5.0, 0.01, "synced-e2e", 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"smallest change of the median that counts, in percent (default {THRESHOLD_PCT:g})")
     parser.add_argument("--alpha", type=float, default=ALPHA,
                         help=f"significance level of the Mann–Whitney U test (default {ALPHA:g})")
+    parser.add_argument("--history-nights", type=int, default=HISTORY_NIGHTS, metavar="N",
+                        help=f"runs up to the base run that each cell's night-to-night spread comes from "
+                             f"(default {HISTORY_NIGHTS}; 0: ignore the history)")
     parser.add_argument("--method", default=METHOD, help=f"timing method compared (default {METHOD})")
     parser.add_argument("--platform", help="only this platform's cells and runs")
     parser.add_argument("--base-predictor", metavar="VERSION",
@@ -55,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(args.db, read_only=True) as store:
         comparison = compare_runs(
             store, args.base, args.head, method=args.method, threshold_pct=args.threshold, alpha=args.alpha,
-            platform=args.platform, base_predictor=args.base_predictor, head_predictor=args.head_predictor)
+            history_nights=args.history_nights, platform=args.platform, base_predictor=args.base_predictor, head_predictor=args.head_predictor)
     print(RENDERERS[args.format].render(comparison, args.report_link))
     return 1 if args.fail_on_regression and comparison.has_regression else 0
