@@ -125,14 +125,14 @@ ChangePoints = Mapping[tuple[str, str], Sequence[Marker]]  # (model, platform) -
 def load_site(store: Store, *, change_points: ChangePoints | None = None) -> SiteContext:
     """Every page context of the report.
 
-    change_points: markers for the history charts, keyed by (model, platform); for example the
-    change points `parity compare` detected. Pages without an entry get none.
+    change_points: markers for the history charts, keyed by (model, platform), such as
+        `reporter.nightly.history_change_points(store)`. Pages without an entry get none.
     """
     frames = _Frames.load(store)
     pairs = _model_platform_pairs(frames)
     platforms = sorted({platform for _, platform in pairs} | set(frames.comparisons["platform"]))
     return SiteContext(
-        index=_index_context(store, frames, platforms),
+        index=_index_context(store, frames, pairs, platforms),
         platforms=[_platform_context(frames, name, pairs) for name in platforms],
         models=[_model_context(frames, model, platform, (change_points or {}).get((model, platform), ()))
                 for model, platform in pairs],
@@ -243,7 +243,8 @@ def _bucketed(points: str, keys: list[str], value: str) -> str:
     SELECT {qualified}, min(p.point_at) AS point_at, median(p.{value}) AS {value}, count(*) AS runs
     FROM points p JOIN spans s USING ({columns})
     GROUP BY {qualified},
-             CASE WHEN s.n <= $1 THEN epoch_ms(p.point_at) ELSE (epoch_ms(p.point_at) - s.first_ms) * $1 // s.span_ms END
+             CASE WHEN s.n <= $1 THEN epoch_ms(p.point_at)
+                  ELSE (epoch_ms(p.point_at) - s.first_ms) * $1 // s.span_ms END
     ORDER BY {qualified}, point_at"""
 
 
@@ -292,11 +293,11 @@ def _model_platform_pairs(frames: _Frames) -> list[tuple[str, str]]:
 # -- index ---------------------------------------------------------------------------------------
 
 
-def _index_context(store: Store, frames: _Frames, platforms: list[str]) -> IndexContext:
+def _index_context(store: Store, frames: _Frames, pairs: list[tuple[str, str]], platforms: list[str]) -> IndexContext:
     comparisons = frames.comparisons
     runs = store.frame(RUNS, [RUNS_LISTED])
     return IndexContext(
-        headline=headline(comparisons, frames),
+        headline=_headline(comparisons, pairs, platforms),
         matrices=[_matrix(group, precision) for precision, group in comparisons.groupby("precision", sort=True)],
         platforms=platforms,
         platform_stats=grouped_error_stats(comparisons, ["platform", "precision", "batch_size"]),
@@ -317,16 +318,11 @@ RUNS = """
     ORDER BY r.started_at DESC, r.run_id LIMIT ?"""
 
 
-def headline(comparisons: pd.DataFrame, frames: _Frames | None = None) -> Headline:
-    """The report's headline over `comparisons`; model and platform counts cover every page."""
-    if frames is None:
-        models, platforms = comparisons["model"], comparisons["platform"]
-    else:
-        models = pd.concat([frames.predictions["model"], frames.latest["model"]])
-        platforms = pd.concat([frames.predictions["platform"], frames.latest["platform"]])
+def _headline(comparisons: pd.DataFrame, pairs: list[tuple[str, str]], platforms: list[str]) -> Headline:
+    """Scores over the comparisons; models and platforms counted over every page, compared or not."""
     return Headline(
-        models=models.nunique(),
-        platforms=platforms.nunique(),
+        models=len({model for model, _ in pairs}),
+        platforms=len(platforms),
         stats=error_stats(comparisons),
         proxy_comparisons=int(comparisons["is_proxy"].sum()),
     )
@@ -436,8 +432,9 @@ def _model_context(frames: _Frames, model: str, platform: str, markers: Sequence
 
 def _alma_vs_parity(latencies: pd.DataFrame) -> pd.DataFrame:
     keys = ["precision", "batch_size", "conversion", "device"]
-    alma = latencies.loc[latencies["method"] == "alma", keys + ["median"]].rename(columns={"median": "alma_ms"})
-    parity = latencies.loc[latencies["method"] == "synced-e2e", keys + ["median"]].rename(columns={"median": "parity_ms"})
+    of = lambda method, name: latencies.loc[latencies["method"] == method, keys + ["median"]].rename(
+        columns={"median": name})
+    alma, parity = of("alma", "alma_ms"), of("synced-e2e", "parity_ms")
     both = alma.merge(parity, on=keys, how="inner").sort_values(keys, kind="mergesort")
     both["alma_over_parity"] = both["alma_ms"] / both["parity_ms"]
     return both.reset_index(drop=True)

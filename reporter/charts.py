@@ -130,9 +130,10 @@ def error_bars(*, model_errors: pd.DataFrame) -> Figure:
 
 def speedup_heatmap(*, speedups: pd.DataFrame) -> Figure:
     """Speedup over EAGER (newest run), model x conversion, on a log colour scale centred on 1x."""
-    many_cells = speedups[["precision", "batch_size", "method"]].drop_duplicates().shape[0] > 1
+    # Rows name the precision, batch size and method only where the page has more than one.
+    many = speedups[["precision", "batch_size", "method"]].drop_duplicates().shape[0] > 1
     speedups = speedups.assign(row=[
-        _text(row.model) + (f" · {_text(row.precision)} · b{row.batch_size} · {_text(row.method)}" if many_cells else "")
+        _text(row.model) + (_series_label(row.precision, row.batch_size, row.method, prefix=" · ") if many else "")
         for row in speedups.itertuples()])
     rows = list(dict.fromkeys(speedups["row"]))
     columns = sorted(speedups["conversion"].unique())
@@ -230,16 +231,18 @@ def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: S
         if index < HISTORY_SHOWN:
             shown.add((precision, batch_size))
         data.append({
-            "type": "scatter", "mode": "lines+markers", "name": _series_label(precision, batch_size, method, conversion),
+            "type": "scatter", "mode": "lines+markers",
+            "name": _series_label(precision, batch_size, method, conversion),
             "visible": True if index < HISTORY_SHOWN else "legendonly",
             "x": _times(group["point_at"]), "y": _numbers(group["median"]),
             "customdata": group["runs"].tolist(), "line": {"color": _series_colour(index), "width": 1.5},
             "marker": {"size": 5},
             "hovertemplate": "%{x}<br>%{y:.3~g} ms (median of %{customdata} run(s))<extra>%{fullData.name}</extra>",
         })
-    for (precision, batch_size, predictor), group in predicted.groupby(["precision", "batch_size", "predictor"], sort=True):
+    for (precision, batch_size, predictor), group in predicted.groupby(["precision", "batch_size", "predictor"]):
         data.append({
-            "type": "scatter", "mode": "lines+markers", "line": {"shape": "hv", "dash": "dash", "color": PALETTE.predicted},
+            "type": "scatter", "mode": "lines+markers",
+            "line": {"shape": "hv", "dash": "dash", "color": PALETTE.predicted},
             "name": f"predicted {_text(precision)} · b{batch_size} ({_text(predictor)})",
             "visible": True if (precision, batch_size) in shown or not shown else "legendonly",
             "x": _times(group["point_at"]), "y": _numbers(group["latency_ms"]), "marker": {"size": 5},
@@ -260,7 +263,8 @@ def _marker_lines(markers: Iterable[Marker]) -> tuple[list[dict[str, Any]], list
                        "line": {"color": PALETTE.change_point, "width": 1.5, "dash": "dot"}})
         series = f"{_text(marker.series)}: " if marker.series else ""
         notes.append({"x": at, "xref": "x", "y": 1, "yref": "paper", "yanchor": "bottom", "showarrow": False,
-                      "text": "▼", "font": {"color": PALETTE.change_point}, "hovertext": series + _text(marker.label)})
+                      "text": "▼", "font": {"color": PALETTE.change_point},
+                      "hovertext": series + _text(marker.label)})
     return shapes, notes
 
 
@@ -270,7 +274,8 @@ def subgraph_chart(*, subgraphs: pd.DataFrame) -> Figure:
     ops = [_text(op or "") for op in subgraphs["ops"]]
     data = [
         {"type": "bar", "name": name, "x": labels, "y": _numbers(subgraphs[column]), "customdata": ops,
-         "marker": {"color": colour}, "hovertemplate": "subgraph %{x} · %{customdata}<br>" + name + " %{y:.3~g} ms<extra></extra>"}
+         "marker": {"color": colour},
+         "hovertemplate": "subgraph %{x} · %{customdata}<br>" + name + " %{y:.3~g} ms<extra></extra>"}
         for name, column, colour in (("predicted", "predicted_ms", PALETTE.predicted),
                                      ("measured", "measured_ms", PALETTE.accurate))
     ]
@@ -303,9 +308,10 @@ def _rows_height(rows: int) -> int:
     return 140 + 26 * max(rows, 1)
 
 
-def _series_label(precision: str, batch_size: int, method: str, conversion: str | None = None) -> str:
+def _series_label(precision: str, batch_size: int, method: str, conversion: str | None = None, *,
+                  prefix: str = "") -> str:
     parts = [_text(conversion)] if conversion else []
-    return " · ".join(parts + [_text(precision), f"b{batch_size}", _text(method)])
+    return prefix + " · ".join(parts + [_text(precision), f"b{batch_size}", _text(method)])
 
 
 def _cell_label(model: str, precision: str, batch_size: int, is_proxy: bool) -> str:

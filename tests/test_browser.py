@@ -41,7 +41,8 @@ class Watched:
     def charts(self) -> dict[str, bool]:
         """Chart id -> whether Plotly drew its SVG, for the charts of the visible section."""
         return self.page.eval_on_selector_all(
-            "section.page:not([hidden]) .chart", "els => Object.fromEntries(els.map(e => [e.id, !!e.querySelector('.main-svg')]))")
+            "section.page:not([hidden]) .chart",
+            "els => Object.fromEntries(els.map(e => [e.id, !!e.querySelector('.main-svg')]))")
 
 
 @pytest.fixture(scope="module")
