@@ -339,12 +339,12 @@ def _read_asset(path: Path) -> str:
 
 def _markdown_headline(index: IndexContext) -> list[str]:
     head, stats = index.headline, index.headline.stats
-    gate = "passes" if stats.passes_gate else "fails"
+    gate = ("passes" if stats.passes_gate else "fails") + f" the ≤ {GRAPHS_GATE_MEDIAN_APE:.0f} % gate"
     proxies = f" ({head.proxy_comparisons} proxy)" if head.proxy_comparisons else ""
     return _markdown_table(
         ["models", "platforms", "comparisons", "median APE", "within ±10 %", "within ±30 %", "geomean ratio"],
         [[str(head.models), str(head.platforms), f"{stats.count}{proxies}",
-          f"{percent(stats.median_ape)} ({gate} the ≤ {GRAPHS_GATE_MEDIAN_APE:.0f} % gate)",
+          f"{percent(stats.median_ape)} ({gate if stats.count else 'nothing to score yet'})",
           _share(stats.within_10_pct), _share(stats.within_30_pct),
           f"{_ratio(stats.geomean_ratio)} ({_bias(stats.geomean_ratio)})"]])
 

@@ -170,6 +170,15 @@ def test_summary_markdown_from_an_open_store(report_db, site):
         assert summary_markdown(store) == summary_markdown(site)
 
 
+def test_report_empty_database_renders_every_section_empty(db_path, tmp_path):
+    Store.open(db_path).close()
+    with Store.open(db_path, read_only=True) as store:
+        index = write_report(store, tmp_path / "site")
+        summary = summary_markdown(store)
+    assert "No comparisons yet" in index.read_text(encoding="utf-8")
+    assert "| 0 | 0 | 0 | – (nothing to score yet) | – | – | – (no data) |" in summary
+
+
 def test_report_command_prints_the_index_path(report_db, tmp_path, capsys):
     assert main(["report", "--db", str(report_db), "--out", str(tmp_path / "site")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "site" / "index.html")
