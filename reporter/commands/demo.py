@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported for real inside run(): `parity --help` stays instant
+    from collectors.bench import CellProgress
+    from reporter.store import Store
 
 HELP = "a small CPU benchmark plus shipped example predictions, ending in a report to open"
 ORDER = 7
@@ -51,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(store, max_seconds: float) -> str:
+def _bench(store: Store, max_seconds: float) -> str:
     """Measure the demo's cells on this CPU, store them; returns the platform they were measured on."""
     from collectors.bench import BenchPlan, run_plan
     from reporter.runs import store_result
@@ -67,7 +72,7 @@ def _bench(store, max_seconds: float) -> str:
     return result.run.platform
 
 
-def _progress(step) -> None:
+def _progress(step: CellProgress) -> None:
     if step.measurements is None:
         print(f"    [{step.index + 1}/{step.total}] {step.cell.label()}", flush=True)
 
@@ -83,7 +88,7 @@ def _write_platform_map(path: Path, platform: str) -> Path:
     return path
 
 
-def _ingest_examples(store, platform_map: Path) -> None:
+def _ingest_examples(store: Store, platform_map: Path) -> None:
     from collectors.names import DATA_DIR, Names
     from reporter.ingest import ingest
 
@@ -99,7 +104,7 @@ def _ingest_examples(store, platform_map: Path) -> None:
                                       for measured, predicted in names.proxies.items()))
 
 
-def _report(store, out: Path) -> Path:
+def _report(store: Store, out: Path) -> Path:
     from reporter.nightly import history_change_points
     from reporter.render import write_report
 
@@ -107,7 +112,7 @@ def _report(store, out: Path) -> Path:
     return write_report(store, out, change_points=history_change_points(store))
 
 
-def _compare_nights(store, platform: str) -> None:
+def _compare_nights(store: Store, platform: str) -> None:
     from reporter.compare import CompareError, compare_runs
     from reporter.compare_formats import RENDERERS
 
