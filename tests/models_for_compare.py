@@ -1,16 +1,18 @@
-"""Models for the compare tests on real bench runs (`--model tests.models_for_compare:NAME`).
+"""A model for the compare tests on real bench runs (`--model tests.models_for_compare:sleeper`).
 
-Their latency is a sleep, so a run's median is known in advance and the injected slowdown is
-exact: `slowed` sleeps SLOWDOWN_MS longer in every forward than `steady`.
+Its latency is a sleep, so a run's median is known in advance, and a slowdown can be injected
+into the same model, as a code change would: the worker inherits SLOWDOWN_ENV from the caller's
+environment and sleeps that many milliseconds more in every forward.
 """
 from __future__ import annotations
 
+import os
 import time
 
 import torch
 
 BASE_MS = 5.0
-SLOWDOWN_MS = 2.5  # +50 %: far beyond noise and the 5 % threshold
+SLOWDOWN_ENV = "PARITY_TEST_SLOWDOWN_MS"
 
 
 class _Sleeper(torch.nn.Module):
@@ -26,11 +28,6 @@ class _Sleeper(torch.nn.Module):
         return self.linear(x)
 
 
-def steady() -> torch.nn.Module:
-    """A linear layer behind a BASE_MS sleep."""
-    return _Sleeper(BASE_MS)
-
-
-def slowed() -> torch.nn.Module:
-    """`steady` with SLOWDOWN_MS more sleep: the regression a compare must catch."""
-    return _Sleeper(BASE_MS + SLOWDOWN_MS)
+def sleeper() -> torch.nn.Module:
+    """A linear layer behind a BASE_MS sleep, plus $PARITY_TEST_SLOWDOWN_MS where set."""
+    return _Sleeper(BASE_MS + float(os.environ.get(SLOWDOWN_ENV, "0")))

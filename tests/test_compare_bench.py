@@ -1,12 +1,10 @@
 """`parity compare` on REAL bench runs (a tiny model on this CPU), and the fleet path: bundles
 from two devices ingested into one database, and history exported as partitioned Parquet.
 
-The three bench runs (steady, steady again, slowed) are made once for the module: each costs a
-worker subprocess of a few seconds.
+The three bench runs of one cell (steady, steady again, then with a slowdown injected into the
+same model) are made once for the module: each costs a worker subprocess of a few seconds.
 """
 from __future__ import annotations
-
-from dataclasses import replace
 
 import duckdb
 import pytest
@@ -18,15 +16,15 @@ from reporter.compare import compare_runs
 from reporter.ingest import ingest
 from reporter.runs import store_result
 from reporter.store import Store
-from tests.models_for_compare import BASE_MS, SLOWDOWN_MS
+from tests.models_for_compare import BASE_MS, SLOWDOWN_ENV
 
 pytestmark = pytest.mark.slow
-MODELS = "tests.models_for_compare"
-CELL = "EAGER"
+MODEL = "tests.models_for_compare:sleeper"
+SLOWDOWN_MS = 2.5  # +50 %: far beyond noise and the 5 % threshold
 
 
-def bench(factory: str, label: str, platform: str | None = None):
-    plan = BenchPlan(models=[f"{MODELS}:{factory}"], conversions=[CELL], batch_sizes=[1], timer="synced",
+def bench(label: str, platform: str | None = None):
+    plan = BenchPlan(models=[MODEL], conversions=["EAGER"], batch_sizes=[1], timer="synced",
                      max_seconds=1.0, label=label, platform=platform)
     result = run_plan(plan)
     assert [m.status for m in result.measurements] == ["ok"], result.measurements
@@ -35,9 +33,11 @@ def bench(factory: str, label: str, platform: str | None = None):
 
 @pytest.fixture(scope="module")
 def runs():
-    """Three real runs on one platform: steady, steady again, then the slowed model."""
-    return {label: bench(factory, label) for label, factory in
-            (("steady-1", "steady"), ("steady-2", "steady"), ("slowed", "slowed"))}
+    """Three real runs of one cell: steady, steady again, then slowed."""
+    steady = {label: bench(label) for label in ("steady-1", "steady-2")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SLOWDOWN_ENV, str(SLOWDOWN_MS))  # the worker inherits it
+        return {**steady, "slowed": bench("slowed")}
 
 
 @pytest.fixture(scope="module")
@@ -49,21 +49,6 @@ def db(runs, tmp_path_factory):
     return path
 
 
-def renamed(result, model: str):
-    """The slowed model's measurements under the steady model's name: one cell, before and after."""
-    return replace(result, measurements=[replace(m, model=model) for m in result.measurements])
-
-
-@pytest.fixture(scope="module")
-def same_cell_db(runs, tmp_path_factory):
-    """steady-1 and slowed as two runs of the same cell, as a code change would produce them."""
-    path = tmp_path_factory.mktemp("bench") / "same-cell.duckdb"
-    with Store.open(path) as store:
-        store_result(store, runs["steady-1"])
-        store_result(store, renamed(runs["slowed"], f"{MODELS}:steady"))
-    return path
-
-
 def test_compare_real_runs_of_an_unchanged_model_show_no_significant_change(db):
     with Store.open(db, read_only=True) as store:
         comparison = compare_runs(store, "steady-1", "steady-2")
@@ -72,13 +57,14 @@ def test_compare_real_runs_of_an_unchanged_model_show_no_significant_change(db):
     assert not comparison.has_regression
 
 
-def test_compare_real_runs_catch_an_injected_slowdown(same_cell_db, capsys):
-    with Store.open(same_cell_db, read_only=True) as store:
+def test_compare_real_runs_catch_an_injected_slowdown(db, capsys):
+    with Store.open(db, read_only=True) as store:
         comparison = compare_runs(store, "latest~1", "latest")
     [cell] = comparison.cells
+    assert (comparison.base.label, comparison.head.label) == ("steady-2", "slowed")
     assert cell.kind == "regressed" and cell.test.test == "mann-whitney" and cell.test.p_value < 0.01
     assert cell.change_pct == pytest.approx(SLOWDOWN_MS / BASE_MS * 100, rel=0.3)
-    status = main(["compare", "--db", str(same_cell_db), "--base", "steady-1", "--head", "slowed",
+    status = main(["compare", "--db", str(db), "--base", "steady-2", "--head", "slowed",
                    "--format", "markdown", "--fail-on-regression"])
     assert status == 1, capsys.readouterr()
     assert capsys.readouterr().out.startswith("**REGRESSION: 1 regressed (1 cells")
@@ -86,7 +72,7 @@ def test_compare_real_runs_catch_an_injected_slowdown(same_cell_db, capsys):
 
 def test_fleet_bundles_from_two_devices_ingest_into_one_database_once(runs, tmp_path):
     device_a = write_bundle(runs["steady-1"].run, runs["steady-1"].measurements, tmp_path / "a" / "bundle.json")
-    other = bench("steady", "device-b", platform="device-b")
+    other = bench("device-b", platform="device-b")
     device_b = write_bundle(other.run, other.measurements, tmp_path / "b" / "bundle.json")
     with Store.open(tmp_path / "fleet.duckdb") as store:
         first = ingest(store, [tmp_path / "a", tmp_path / "b"])
@@ -121,7 +107,7 @@ def test_fleet_history_as_partitioned_parquet_is_read_back_by_duckdb(db, tmp_pat
         FROM read_parquet('{history}/platform=*/date=*/*.parquet', hive_partitioning = true)
         WHERE status = 'ok' AND date >= DATE '2020-01-01'
         GROUP BY ALL ORDER BY model""").fetchall()
-    assert [(row[1], row[3]) for row in rows] == [(f"{MODELS}:slowed", 1), (f"{MODELS}:steady", 2)]
+    assert [(row[1], row[3]) for row in rows] == [(MODEL, 3)]
     assert all(row[5] > 0 for row in rows)
 
 
