@@ -6,7 +6,8 @@ GPU). On CUDA the GPU time of the same iteration is taken with CUDA events and k
 The input batch is allocated once by the caller; nothing here grows with the iteration count
 except the two sample lists.
 
-Phases: warm-up until the two halves of the recent samples agree (after pyperf), then
+Phases: warm-up for at least `warmup_min_seconds` and until the two halves of the recent
+samples agree (after pyperf; at most a quarter of the time budget), then
 iterations until the 95 % CI of the median is within `target_ci` of the median, or until the
 time budget is spent.
 """
@@ -28,6 +29,8 @@ class TimerSettings:
     max_seconds: float = 30.0  # time budget for warm-up plus measuring (compile excluded)
     min_iterations: int = 20  # never stop on the CI with fewer samples
     warmup_tolerance: float = 0.05  # halves of the recent warm-up samples agree within this
+    warmup_min_seconds: float = 1.0  # at least this long (GPU clocks ramp up over ~100s of ms)
+    min_seconds: float = 1.0  # never stop on the CI before this much measuring: averages slow drifts
 
 
 @dataclass(slots=True)
@@ -66,15 +69,18 @@ def time_calls(call: Callable[[], object], synchronise: Callable[[], None], sett
     timing = Timing()
     started = clock()
     deadline = started + settings.max_seconds
-    _warm_up(call, synchronise, settings, timing, clock, started + settings.max_seconds * WARMUP_SHARE)
+    warmup_cap = settings.max_seconds * WARMUP_SHARE
+    warmup_floor = started + min(settings.warmup_min_seconds, warmup_cap)
+    _warm_up(call, synchronise, settings, timing, clock, warmup_floor, started + warmup_cap)
     next_check = settings.min_iterations
+    earliest_stop = clock() + min(settings.min_seconds, max(0.0, deadline - clock()))
     while True:
         latency_ms, gpu_ms = _iteration(call, synchronise, events, clock)
         timing.samples.append(latency_ms)
         if gpu_ms is not None:
             timing.gpu_samples.append(gpu_ms)
         n = len(timing.samples)
-        if n >= next_check:
+        if n >= next_check and clock() >= earliest_stop:
             # The CI check sorts the samples: do it on a geometric schedule, not every iteration.
             next_check = max(n + 1, int(n * 1.1))
             if stats.relative_ci_halfwidth(timing.samples) <= settings.target_ci:
@@ -86,12 +92,18 @@ def time_calls(call: Callable[[], object], synchronise: Callable[[], None], sett
 
 
 def _warm_up(call: Callable[[], object], synchronise: Callable[[], None], settings: TimerSettings,
-             timing: Timing, clock: Callable[[], float], deadline: float) -> None:
+             timing: Timing, clock: Callable[[], float], floor: float, deadline: float) -> None:
+    """Until the recent samples are stable and `floor` has passed, or until `deadline`."""
     recent: list[float] = []
-    while not stats.halves_agree(recent, settings.warmup_tolerance) and clock() < deadline:
+    while clock() < deadline and (clock() < floor or not _stable(recent, settings.warmup_tolerance)):
         recent.append(_iteration(call, synchronise, None, clock)[0])
         del recent[:-WARMUP_WINDOW]
         timing.warmup_iterations += 1
+
+
+def _stable(recent: list[float], tolerance: float) -> bool:
+    # A full window only: four equal samples at the start of a slow phase prove nothing.
+    return len(recent) == WARMUP_WINDOW and stats.halves_agree(recent, tolerance)
 
 
 def _iteration(call: Callable[[], object], synchronise: Callable[[], None], events: CudaEvents | None,

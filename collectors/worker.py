@@ -155,8 +155,8 @@ def _parity_timing(request: CellRequest) -> MethodResult:
     data = torch.randn(request.batch_size, *input_shape(request.model, model), device=device).to(dtype)
     synchronise = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
+    select = alma_module("alma.conversions.select").select_forward_call_function  # not part of compile_s
     started = time.perf_counter()
-    select = alma_module("alma.conversions.select").select_forward_call_function
     forward = select(model, request.conversion, data, device)
     with torch.no_grad():
         forward(data)  # the first call compiles for most backends: part of compile_s

@@ -1,0 +1,110 @@
+"""parity bench without subprocesses: name checks before anything runs, bundles, storing a result."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from collectors.bench import BenchPlan, BenchResult, plan_cells
+from collectors.bundle import to_bundle, write_bundle, dumps
+from collectors.errors import ParityError
+from collectors.records import Measurement, RunInfo
+from reporter.cli import main
+from reporter.ingest import ingest
+from reporter.runs import store_result
+from reporter.store import Store
+
+RUN = RunInfo(run_id="bench-20261128T170000-0000abcd", kind="bench", started_at="2026-11-28T17:00:00+00:00",
+              finished_at="2026-11-28T17:01:00+00:00", host="h", platform="nvidia-h200", label="t",
+              git_sha=None, environment={"torch_version": "2.11.0", "gpu_name": "NVIDIA H200"})
+OK = Measurement(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1, conversion="EAGER",
+                 device="cuda", method="synced-e2e", status="ok", median=1.5, mean=1.52, std=0.01, p05=1.49,
+                 p95=1.6, ci95_low=1.495, ci95_high=1.505, n_iterations=3, throughput_sps=666.7,
+                 compile_s=0.4, peak_memory_mb=88.0, samples=(1.5, 1.4999999999, 1.6), gpu_samples=(1.45, 1.46, 1.55),
+                 measured_at="2026-11-28T17:00:30+00:00")
+FAILED = Measurement(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1, conversion="ONNX_GPU",
+                     device="cuda", method="synced-e2e", status="failed", failure_kind="wrong_device",
+                     message="ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider")
+
+
+def bench_error(capsys, *args: str) -> str:
+    assert main(["bench", *args]) == 2
+    return capsys.readouterr().err.strip()
+
+
+def test_unknown_conversion_stops_before_anything_runs(capsys) -> None:
+    error = bench_error(capsys, "--model", "resnet18", "--conversion", "EAGER,COMPILE_INDUCTOR", "--batch-size", "1")
+    assert error.startswith("parity bench: error: unknown conversion 'COMPILE_INDUCTOR': Alma 0.3.7 would silently "
+                            "skip it. Did you mean COMPILE_INDUCTOR_DEFAULT")
+    assert "\n" not in error
+
+
+def test_unknown_model_is_refused_with_suggestions(capsys) -> None:
+    error = bench_error(capsys, "--model", "resnet_18", "--conversion", "EAGER", "--batch-size", "1")
+    assert error == ("parity bench: error: unknown model 'resnet_18': not a torchvision builder; did you mean "
+                     "resnet18 or resnet152 or resnet101? (or use module.path:factory)")
+
+
+def test_bad_batch_size_is_one_line(capsys) -> None:
+    error = bench_error(capsys, "--model", "resnet18", "--conversion", "EAGER", "--batch-size", "0")
+    assert error == "parity bench: error: batch_sizes.0 = 0: Input should be greater than 0"
+
+
+def test_existing_bundle_is_refused_before_running(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    out.write_text("{}")
+    error = bench_error(capsys, "--model", "resnet18", "--conversion", "EAGER", "--batch-size", "1", "--out", str(out))
+    assert error == f"parity bench: error: {out}: already exists (choose another --out, or remove it)"
+
+
+def test_plan_cells_cross_models_conversions_and_batches() -> None:
+    plan = BenchPlan(models=["resnet18", "tests.models_for_tests:tiny"], conversions=["EAGER", "ONNX_CPU"],
+                     batch_sizes=[1, 8])
+    cells = plan_cells(plan)
+    assert len(cells) == 8 and cells[0].label() == "resnet18 EAGER bs1"
+
+
+def test_bundle_is_deterministic_and_rounds_samples_to_the_nanosecond(tmp_path: Path) -> None:
+    first = write_bundle(RUN, [OK, FAILED], tmp_path / "a.json")
+    second = write_bundle(RUN, [OK, FAILED], tmp_path / "b.json")
+    assert first.read_bytes() == second.read_bytes()
+    document = json.loads(first.read_text())
+    assert (document["format"], document["version"]) == ("parity-bundle", 1)
+    assert document["measurements"][0]["samples"] == [1.5, 1.5, 1.6]
+    assert dumps(to_bundle(RUN, [OK])).endswith("\n")
+
+
+def test_bundle_ingests_with_its_run_and_samples(tmp_path: Path) -> None:
+    bundle = write_bundle(RUN, [OK, FAILED], tmp_path / "run.json")
+    with Store.open(tmp_path / "central.duckdb") as store:
+        report = ingest(store, [bundle])
+        assert report.stored_by_format == {"parity-bundle": 1} and not report.errors
+        assert store.execute("SELECT kind, platform FROM runs WHERE run_id = ?", [RUN.run_id]).first() == ("bench", "nvidia-h200")
+        rows = store.execute("SELECT status, failure_kind, run_id FROM measurements ORDER BY conversion").rows
+        assert rows == [("ok", None, RUN.run_id), ("failed", "wrong_device", RUN.run_id)]
+        assert store.execute("SELECT count(*), count(gpu_ms) FROM samples").first() == (3, 3)
+        assert ingest(store, [bundle]).already_stored == 1
+
+
+def test_store_result_writes_run_measurements_and_samples(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "p.duckdb") as store:
+        ids = store_result(store, BenchResult(RUN, [OK, FAILED]))
+        assert len(ids) == 2
+        assert store.execute("SELECT count(*) FROM runs").single_value() == 1
+        assert store.execute("SELECT list(latency_ms ORDER BY iteration) FROM samples").single_value() == [1.5, 1.4999999999, 1.6]
+
+
+def test_bundle_with_a_bad_field_names_it(tmp_path: Path) -> None:
+    path = write_bundle(RUN, [OK], tmp_path / "run.json")
+    document = json.loads(path.read_text())
+    document["measurements"][0]["batch_size"] = "one"
+    path.write_text(json.dumps(document))
+    with Store.open(tmp_path / "central.duckdb") as store:
+        report = ingest(store, [path])
+    assert [str(e) for e in report.errors] == [f"{path}: measurements[0].batch_size = 'one': expected an integer"]
+
+
+def test_plan_rejects_a_missing_factory_module() -> None:
+    with pytest.raises(ParityError, match="cannot find module 'no_such_package.models'"):
+        BenchPlan(models=["no_such_package.models:net"], conversions=["EAGER"], batch_sizes=[1])

@@ -1,0 +1,60 @@
+"""collectors.stats with hand-picked numbers: all-equal, single, empty, and known order statistics."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from collectors import stats
+
+
+def test_median_and_percentiles_interpolate_like_numpy() -> None:
+    values = [4.0, 1.0, 3.0, 2.0]
+    assert stats.median(values) == 2.5
+    assert stats.percentile([1, 2, 3, 4, 5], 95) == pytest.approx(4.8)
+    assert stats.percentile([1, 2, 3, 4, 5], 5) == pytest.approx(1.2)
+    assert stats.percentile([7.0], 95) == 7.0
+
+
+def test_median_ci95_uses_binomial_order_statistics() -> None:
+    ten = [float(v) for v in range(1, 11)]
+    # n = 10: P(Binomial(10, 1/2) <= 1) = 1.07 % <= 2.5 % < P(<= 2) = 5.5 %: 2nd and 9th values.
+    assert stats.median_ci95(ten) == (2.0, 9.0)
+    twenty = [float(v) for v in range(1, 21)]
+    assert stats.median_ci95(twenty) == (6.0, 15.0)  # the textbook ranks for n = 20
+
+
+def test_median_ci95_of_few_samples_is_the_range() -> None:
+    assert stats.median_ci95([3.0, 1.0, 2.0]) == (1.0, 3.0)
+
+
+def test_all_equal_samples_have_zero_width() -> None:
+    summary = stats.summarise([2.0] * 7)
+    assert (summary.median, summary.mean, summary.std) == (2.0, 2.0, 0.0)
+    assert (summary.ci95_low, summary.ci95_high) == (2.0, 2.0)
+    assert stats.relative_ci_halfwidth([2.0] * 7) == 0.0
+
+
+def test_single_sample_summary_and_infinite_relative_ci() -> None:
+    summary = stats.summarise([5.0])
+    assert summary == stats.Summary(5.0, 5.0, 0.0, 5.0, 5.0, 5.0, 5.0, 1)
+    assert math.isinf(stats.relative_ci_halfwidth([5.0]))
+
+
+@pytest.mark.parametrize("function", [stats.median, stats.summarise, stats.median_ci95])
+def test_empty_samples_raise(function) -> None:
+    with pytest.raises(ValueError):
+        function([])
+
+
+def test_relative_ci_halfwidth_takes_the_wider_side() -> None:
+    values = [1.0] * 9 + [2.0]  # CI (1.0, 1.0): nothing but the outlier is wide
+    assert stats.relative_ci_halfwidth(values) == 0.0
+    values = [float(v) for v in range(1, 11)]  # median 5.5, CI (2, 9)
+    assert stats.relative_ci_halfwidth(values) == pytest.approx(3.5 / 5.5)
+
+
+def test_halves_agree_needs_stable_medians_and_spreads() -> None:
+    assert not stats.halves_agree([1.0, 1.0, 1.0])
+    assert stats.halves_agree([1.0, 1.01, 0.99, 1.0, 1.01, 0.99])
+    assert not stats.halves_agree([2.0, 2.0, 2.0, 1.0, 1.0, 1.0])
