@@ -39,12 +39,9 @@ def reference_cell(model_name: str, conversion: str, batch_size: int, device: st
     import torch
 
     from collectors.alma_compat import alma_module
-    from collectors.catalogue import by_name
-    from collectors.worker import build_model, input_shape
+    from collectors.worker import model_and_input
 
-    model = build_model(model_name).to(device)
-    dtype = getattr(torch, by_name()[conversion].data_dtype or "float32")
-    data = torch.randn(batch_size, *input_shape(model_name, model), device=device).to(dtype)
+    model, data = model_and_input(model_name, conversion, batch_size, device)
     forward = alma_module("alma.conversions.select").select_forward_call_function(
         model, conversion, data, torch.device(device))
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(TIMED_CALLS)]

@@ -14,15 +14,17 @@ its `parity_input_shape` attribute (without the batch dimension; default (3, 224
 from __future__ import annotations
 
 import importlib
-import json
 import resource
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from collectors.alma_compat import alma_module, import_alma
 
 DEFAULT_IMAGE_SIZE = 224
 
@@ -138,44 +140,62 @@ def _message(error: BaseException) -> str:
     return f"{type(error).__name__}: {first_line}{where}"[:1000]
 
 
+def model_and_input(spec: str, conversion: str, batch_size: int, device):
+    """The model on `device` and one random input batch there, in the conversion's data type:
+    what Parity's timer and benchmarks/gpu_reference.py both run."""
+    import torch
+
+    from collectors.catalogue import by_name
+
+    model = build_model(spec).to(device)
+    dtype = getattr(torch, by_name()[conversion].data_dtype or "float32")
+    return model, torch.randn(batch_size, *input_shape(spec, model), device=device).to(dtype)
+
+
 def _parity_timing(request: CellRequest) -> MethodResult:
     import torch
 
-    from collectors.alma_compat import alma_module
-    from collectors.catalogue import by_name
     from collectors.timer import CudaEvents, TimerSettings, time_calls
 
     device = torch.device(request.device)
-    conversion = by_name()[request.conversion]
+    on_cuda = device.type == "cuda"
     rss_before = _max_rss_mb()
-    if device.type == "cuda":
+    if on_cuda:
         torch.cuda.reset_peak_memory_stats()
-    model = build_model(request.model).to(device)
-    dtype = getattr(torch, conversion.data_dtype or "float32")
-    data = torch.randn(request.batch_size, *input_shape(request.model, model), device=device).to(dtype)
-    synchronise = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-    select = alma_module("alma.conversions.select").select_forward_call_function  # not part of compile_s
-    started = time.perf_counter()
-    forward = select(model, request.conversion, data, device)
+    model, data = model_and_input(request.model, request.conversion, request.batch_size, device)
+    synchronise = torch.cuda.synchronize if on_cuda else (lambda: None)
     with torch.no_grad():
-        forward(data)  # the first call compiles for most backends: part of compile_s
-        synchronise()
-        compile_s = time.perf_counter() - started
-        used = _onnx_provider(forward)
-        if request.conversion == "ONNX_GPU" and used != "CUDAExecutionProvider":
+        forward, compile_s = _convert(model, data, request.conversion, device, synchronise)
+        provider = _onnx_provider(forward)
+        if request.conversion == "ONNX_GPU" and provider != "CUDAExecutionProvider":
             return MethodResult(method="synced-e2e", status="failed", device=request.device,
                                 failure_kind="wrong_device", compile_s=compile_s,
-                                message=f"ONNX Runtime ran the model on {used}, not CUDAExecutionProvider")
-        events = CudaEvents(torch) if device.type == "cuda" else None
+                                message=f"ONNX Runtime ran the model on {provider}, not CUDAExecutionProvider")
         settings = TimerSettings(target_ci=request.target_ci, max_seconds=request.max_seconds)
-        timing = time_calls(lambda: forward(data), synchronise, settings, events=events)
-    run_device = "cpu" if conversion.device_override == "CPU" or used == "CPUExecutionProvider" else request.device
+        timing = time_calls(lambda: forward(data), synchronise, settings, events=CudaEvents(torch) if on_cuda else None)
     return MethodResult(
-        method="synced-e2e", status="ok", device=run_device, samples=timing.samples,
+        method="synced-e2e", status="ok", device=_device_used(request, provider), samples=timing.samples,
         gpu_samples=timing.gpu_samples, compile_s=compile_s,
         peak_memory_mb=_peak_memory_mb(torch, device, rss_before),
         warmup_iterations=timing.warmup_iterations, stopped_by=timing.stopped_by)
+
+
+def _convert(model, data, conversion: str, device, synchronise) -> tuple[Callable, float]:
+    """Alma's converted forward call, and the seconds to convert it plus its first call (which
+    compiles, for most backends). Importing Alma is not part of that time."""
+    select = alma_module("alma.conversions.select").select_forward_call_function
+    started = time.perf_counter()
+    forward = select(model, conversion, data, device)
+    forward(data)
+    synchronise()
+    return forward, time.perf_counter() - started
+
+
+def _device_used(request: CellRequest, provider: str | None) -> str:
+    from collectors.catalogue import by_name
+
+    on_cpu = by_name()[request.conversion].device_override == "CPU" or provider == "CPUExecutionProvider"
+    return "cpu" if on_cpu else request.device
 
 
 def _onnx_provider(forward) -> str | None:
@@ -205,7 +225,6 @@ def _alma_timing(request: CellRequest) -> MethodResult:
     conversions change the model in place)."""
     import torch
 
-    from collectors.alma_compat import import_alma
     from collectors.catalogue import by_name
 
     alma = import_alma()
