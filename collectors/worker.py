@@ -114,7 +114,18 @@ def run_cell(request: CellRequest) -> CellResult:
         results.append(_guarded("synced-e2e", request, _parity_timing))
     if request.timer in ("alma", "both"):
         results.append(_guarded("alma", request, _alma_timing))
-    return CellResult(results=results)
+    return CellResult(results=_flag_silent_fallback(results))
+
+
+def _flag_silent_fallback(results: list[MethodResult]) -> list[MethodResult]:
+    """Alma reports ONNX_GPU as a success on the CPU provider; once Parity has seen that happen in
+    this cell, Alma's figure is a CPU figure and is recorded as the same failure."""
+    if not any(r.failure_kind == "wrong_device" for r in results):
+        return results
+    return [r.model_copy(update=dict(status="failed", failure_kind="wrong_device", median_ms=None,
+                                     n_iterations=None, throughput_sps=None,
+                                     message="Alma reported success, but ONNX Runtime ran on the CPU provider"))
+            if r.method == "alma" and r.status == "ok" else r for r in results]
 
 
 def _guarded(method: str, request: CellRequest, measure) -> MethodResult:

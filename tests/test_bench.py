@@ -108,3 +108,35 @@ def test_bundle_with_a_bad_field_names_it(tmp_path: Path) -> None:
 def test_plan_rejects_a_missing_factory_module() -> None:
     with pytest.raises(ParityError, match="cannot find module 'no_such_package.models'"):
         BenchPlan(models=["no_such_package.models:net"], conversions=["EAGER"], batch_sizes=[1])
+
+
+def test_fingerprint_collects_what_this_host_has() -> None:
+    from collectors.fingerprint import fingerprint
+
+    env = fingerprint()
+    assert env["python"] and env["torch_version"] and env["alma_version"] == "0.3.7"
+    assert env["cpu_count"] >= 1 and env["os"]
+    json.dumps(env)  # it goes into the bundle and the runs table as JSON
+
+
+@pytest.mark.parametrize(("env", "platform"), [
+    ({"gpu_name": "NVIDIA H200", "cpu_model": "Intel(R) Xeon(R) Processor"}, "nvidia-h200"),
+    ({"jetson_model": "NVIDIA Jetson AGX Orin Developer Kit", "power_mode": "MAXN", "gpu_name": "Orin"},
+     "nvidia-jetson-agx-orin-developer-kit@maxn"),
+    ({"cpu_model": "12th Gen Intel(R) Core(TM) i7-12700K"}, "12th-gen-intel-core-i7-12700k"),
+    ({"cpu_model": "AMD EPYC 7763 64-Core Processor"}, "amd-epyc-7763-64-core-processor"),
+])
+def test_platform_id_prefers_jetson_then_gpu_then_cpu(env: dict, platform: str) -> None:
+    from collectors.fingerprint import platform_id
+
+    assert platform_id(env) == platform
+
+
+def test_alma_figure_of_a_silent_cpu_fallback_is_the_same_failure() -> None:
+    from collectors.worker import MethodResult, _flag_silent_fallback
+
+    synced = MethodResult(method="synced-e2e", status="failed", device="cuda", failure_kind="wrong_device")
+    alma = MethodResult(method="alma", status="ok", device="cuda", median_ms=225.0, n_iterations=16)
+    flagged = _flag_silent_fallback([synced, alma])[1]
+    assert (flagged.status, flagged.failure_kind, flagged.median_ms) == ("failed", "wrong_device", None)
+    assert _flag_silent_fallback([alma]) == [alma]

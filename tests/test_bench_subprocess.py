@@ -64,3 +64,4 @@ def test_onnx_gpu_on_the_cpu_provider_is_a_wrong_device_failure(tmp_path: Path, 
     (result,) = run_cell(request).results
     assert (result.status, result.failure_kind) == ("failed", "wrong_device")
     assert result.message == "ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider"
+

@@ -95,13 +95,26 @@ def _store(db: Path | None, result) -> Path:
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr naming the cell being measured, with the elapsed time."""
+    """A tqdm bar on stderr naming the cell being measured, with the elapsed time.
+
+    tqdm redraws only on updates, and one cell can take minutes (a cold compile): a daemon thread
+    redraws it every second so that the elapsed time keeps moving.
+    """
 
     def __enter__(self) -> "_ProgressBar":
+        import threading
+
         from tqdm import tqdm
 
         self._bar = tqdm(total=None, unit="cell", file=sys.stderr, dynamic_ncols=True)
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+        self._ticker.start()
         return self
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            self._bar.refresh()
 
     def update(self, event) -> None:
         self._bar.total = event.total
@@ -111,6 +124,8 @@ class _ProgressBar:
             self._bar.update()
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._ticker.join()
         self._bar.close()
 
 
