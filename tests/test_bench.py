@@ -140,3 +140,16 @@ def test_alma_figure_of_a_silent_cpu_fallback_is_the_same_failure() -> None:
     flagged = _flag_silent_fallback([synced, alma])[1]
     assert (flagged.status, flagged.failure_kind, flagged.median_ms) == ("failed", "wrong_device", None)
     assert _flag_silent_fallback([alma]) == [alma]
+
+
+def test_input_shape_follows_the_model_as_built() -> None:
+    from collectors.worker import input_shape
+    from tests.models_for_tests import tiny
+
+    class VitWithoutWeights:
+        image_size = 224  # vit_h_14's default weights use 518, but weights=None builds it for 224
+
+    assert input_shape("inception_v3", object()) == (3, 299, 299)  # its default weights' crop size
+    assert input_shape("vit_h_14", VitWithoutWeights()) == (3, 224, 224)
+    assert input_shape("resnet18", object()) == (3, 224, 224)
+    assert input_shape("tests.models_for_tests:tiny", tiny()) == (8,)
