@@ -52,17 +52,27 @@ def collect_cuda(env: Environment) -> None:
     import torch
 
     env["cuda_runtime"] = torch.version.cuda
-    if not torch.cuda.is_available():
+    if torch.version.cuda and torch.backends.cudnn.is_available():
+        env["cudnn"] = torch.backends.cudnn.version()
+
+
+def collect_gpu(env: Environment) -> None:
+    """GPU facts from nvidia-smi, so that the parent of the bench workers never creates a CUDA
+    context of its own on the GPU being measured; torch where there is no nvidia-smi (Jetson)."""
+    listing = _run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version,compute_cap",
+                    "--format=csv,noheader,nounits"])
+    gpus = [line.split(", ") for line in (listing or "").strip().splitlines()]
+    if gpus and len(gpus[0]) == 4:
+        name, memory_mb, driver, capability = gpus[0]
+        env.update(gpu_name=name, gpu_memory_mb=int(float(memory_mb)), gpu_driver=driver,
+                   gpu_capability=capability, gpu_count=len(gpus))
         return
-    properties = torch.cuda.get_device_properties(0)
-    env["gpu_name"] = properties.name
-    env["gpu_memory_mb"] = round(properties.total_memory / 2**20)
-    env["gpu_count"] = torch.cuda.device_count()
-    env["gpu_capability"] = f"{properties.major}.{properties.minor}"
-    env["cudnn"] = torch.backends.cudnn.version()
-    driver = _run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])
-    if driver:
-        env["gpu_driver"] = driver.splitlines()[0].strip()
+    import torch
+
+    if torch.cuda.is_available():
+        properties = torch.cuda.get_device_properties(0)
+        env.update(gpu_name=properties.name, gpu_memory_mb=round(properties.total_memory / 2**20),
+                   gpu_capability=f"{properties.major}.{properties.minor}", gpu_count=torch.cuda.device_count())
 
 
 def collect_cpu(env: Environment) -> None:
@@ -90,7 +100,7 @@ def collect_jetson(env: Environment) -> None:
 
 
 COLLECTORS: tuple[Callable[[Environment], None], ...] = (
-    collect_python, collect_versions, collect_onnxruntime, collect_cuda, collect_cpu, collect_os,
+    collect_python, collect_versions, collect_onnxruntime, collect_cuda, collect_gpu, collect_cpu, collect_os,
     collect_jetson,
 )
 

@@ -153,3 +153,13 @@ def test_input_shape_follows_the_model_as_built() -> None:
     assert input_shape("vit_h_14", VitWithoutWeights()) == (3, 224, 224)
     assert input_shape("resnet18", object()) == (3, 224, 224)
     assert input_shape("tests.models_for_tests:tiny", tiny()) == (8,)
+
+
+def test_gpu_facts_come_from_nvidia_smi(monkeypatch) -> None:
+    from collectors import fingerprint
+
+    monkeypatch.setattr(fingerprint, "_run", lambda command: "NVIDIA H200, 143771, 580.159.04, 9.0\n" * 2)
+    env: dict = {}
+    fingerprint.collect_gpu(env)
+    assert env == {"gpu_name": "NVIDIA H200", "gpu_memory_mb": 143771, "gpu_driver": "580.159.04",
+                   "gpu_capability": "9.0", "gpu_count": 2}
