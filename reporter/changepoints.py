@@ -55,7 +55,7 @@ def find_change_points(
         min_history: nights a segment needs before a change can be declared in it (also the
             fewest nights the spread is estimated from).
         persistence: consecutive nights that must all be beyond the limit, on the same side.
-        z: limit in robust standard deviations of the baseline.
+        z: limit in robust standard deviations (1.4826 × MAD) of up to 3 × `window` nights before.
         min_change_pct: the limit never drops below this share of the baseline level.
     Returns: ChangePoints; `detect_change_points` gives just their indices.
     """
