@@ -34,6 +34,7 @@ from collectors import stats
 from collectors.catalogue import Conversion, validate_names
 from collectors.errors import ParityError
 from collectors.fingerprint import fingerprint, platform_id
+from collectors.names import Names
 from collectors.probe import Availability, Host, probe
 from collectors.records import Measurement, RunInfo
 from collectors.worker import CellRequest, CellResult, MethodResult
@@ -270,8 +271,13 @@ def _new_run(plan: BenchPlan, environment: dict) -> RunInfo:
     started = _now()
     stamp = started.replace("-", "").replace(":", "")[:15]
     return RunInfo(run_id=f"bench-{stamp}-{uuid.uuid4().hex[:8]}", kind="bench", started_at=started,
-                   finished_at=None, host=platform.node(), platform=plan.platform or platform_id(environment),
+                   finished_at=None, host=platform.node(), platform=_platform(plan, environment),
                    label=plan.label, git_sha=_git_sha(), environment=environment)
+
+
+def _platform(plan: BenchPlan, environment: dict) -> str:
+    """`--platform` or the detected one, as the canonical slug that predictions are matched on."""
+    return Names.load().platform(plan.platform) if plan.platform else platform_id(environment)
 
 
 def _git_sha() -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from collectors.names import platform_slug
+from collectors.names import Names, platform_slug
 
 Environment = dict[str, Any]
 _DISTRIBUTIONS = {  # fingerprint key -> pip distribution(s), first installed one wins
@@ -116,16 +116,17 @@ def fingerprint() -> Environment:
     return env
 
 
-def platform_id(env: Environment) -> str:
-    """`nvidia-h200`, `jetson-agx-orin-64gb@maxn`... or the CPU model's slug."""
+def platform_id(env: Environment, names: Names | None = None) -> str:
+    """The canonical platform slug (through data/platforms.json's aliases): the Jetson model with
+    its nvpmodel power mode, else the GPU name (`nvidia-h200`), else the CPU model."""
+    names = names or Names.load()
     if env.get("jetson_model"):
-        mode = env.get("power_mode")
-        return platform_slug(env["jetson_model"]) + (f"@{platform_slug(mode)}" if mode else "")
+        return names.platform(env["jetson_model"], env.get("power_mode"))
     if env.get("gpu_name"):
         name = env["gpu_name"]
-        return platform_slug(name if name.lower().startswith("nvidia") else f"nvidia {name}")
+        return names.platform(name if name.lower().startswith("nvidia") else f"nvidia {name}")
     model = re.sub(r"\((R|TM)\)|\bCPU\b|@.*$|\bwith\b.*$", "", str(env.get("cpu_model", "cpu")), flags=re.I)
-    return platform_slug(model) or "cpu"
+    return names.platform(model) if platform_slug(model) else "cpu"
 
 
 def _cpu_model() -> str | None:

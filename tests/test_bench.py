@@ -163,3 +163,11 @@ def test_gpu_facts_come_from_nvidia_smi(monkeypatch) -> None:
     fingerprint.collect_gpu(env)
     assert env == {"gpu_name": "NVIDIA H200", "gpu_memory_mb": 143771, "gpu_driver": "580.159.04",
                    "gpu_capability": "9.0", "gpu_count": 2}
+
+
+def test_platform_flag_is_normalised_like_the_predictions() -> None:
+    from collectors.bench import _platform
+
+    plan = BenchPlan(models=["resnet18"], conversions=["EAGER"], batch_sizes=[1], platform="H200")
+    assert _platform(plan, {}) == "nvidia-h200"
+    assert _platform(plan.model_copy(update={"platform": "jetson-orin-agx-50w"}), {}) == "jetson-orin-agx-64gb@50w"
