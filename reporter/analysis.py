@@ -194,28 +194,13 @@ NEWEST_PREDICTIONS = """
         PARTITION BY model, platform, precision, batch_size, predictor
         ORDER BY predicted_at DESC NULLS LAST, source_id DESC, latency_ms) = 1"""
 
-# The scored comparisons: the `comparisons` view's rows (same columns, same formulas) for the
-# newest prediction of each cell and predictor only, Alma's own loop excluded. Written out rather
-# than filtered from the view because the view pairs every prediction in history with the newest
-# measurements first (a million rows for a long history); tests check that the two agree.
+# The scored comparisons: the newest prediction of each cell and predictor against the newest
+# measurements, Alma's own loop excluded, paired by the store's one definition (`pair_latencies`,
+# which the `comparisons` view uses too). Not filtered from the view because the view pairs every
+# prediction in history first (a million rows for a long history).
 CURRENT_COMPARISONS = f"""
-    WITH newest AS ({NEWEST_PREDICTIONS}),
-    platforms AS (
-        SELECT DISTINCT platform AS predicted_platform, platform AS measured_platform FROM newest
-        UNION SELECT predicted_platform, measured_platform FROM proxies)
-    SELECT p.model, p.platform, m.platform AS measured_platform, m.platform <> p.platform AS is_proxy,
-           p.precision, p.batch_size, m.conversion, m.method, m.device,
-           p.predictor, p.predictor_version, p.predicted_at, m.measured_at, m.run_id,
-           p.latency_ms AS predicted_ms, m.median AS measured_ms,
-           p.latency_ms / m.median AS ratio,
-           (p.latency_ms - m.median) / m.median * 100 AS signed_error_pct,
-           abs(p.latency_ms - m.median) / m.median * 100 AS abs_error_pct,
-           m.measurement_id, p.source_id AS prediction_source_id
-    FROM newest p
-    JOIN platforms x ON x.predicted_platform = p.platform
-    JOIN {LATEST} m ON m.platform = x.measured_platform AND m.model = p.model
-     AND m.precision = p.precision AND m.batch_size = p.batch_size
-    WHERE m.status = 'ok' AND m.median > 0 AND m.method <> ?"""
+    WITH newest AS ({NEWEST_PREDICTIONS})
+    SELECT * FROM pair_latencies(newest, {LATEST}) WHERE method <> ?"""
 
 NEWEST_SPEEDUPS = """
     SELECT s.*, r.started_at FROM speedups s JOIN runs r USING (run_id)

@@ -347,16 +347,9 @@ def _run_errors(store: Store, run: RunRef, method: str, platform: str | None) ->
     """Every prediction against the run's measurements, joined as the `comparisons` view joins."""
     return store.frame(
         f"""WITH cells AS ({_RUN_CELLS})
-            SELECT p.predictor, p.predictor_version, p.platform, m.platform AS measured_platform,
-                   p.latency_ms AS predicted_ms, m.median AS measured_ms, p.latency_ms / m.median AS ratio,
-                   abs(p.latency_ms - m.median) / m.median * 100 AS abs_error_pct
-            FROM cells m
-            JOIN predictions p
-              ON m.model = p.model AND m.precision = p.precision AND m.batch_size = p.batch_size
-             AND (m.platform = p.platform OR EXISTS (
-                    SELECT 1 FROM proxies x
-                    WHERE x.measured_platform = m.platform AND x.predicted_platform = p.platform))
-            WHERE m.status = 'ok' AND m.median > 0 AND (? IS NULL OR m.platform = ?)""",
+            SELECT predictor, predictor_version, platform, measured_platform, predicted_ms, measured_ms,
+                   ratio, abs_error_pct
+            FROM pair_latencies(predictions, cells) WHERE ? IS NULL OR measured_platform = ?""",
         [run.run_id, method, platform, platform])
 
 

@@ -106,3 +106,33 @@ def _views(db: duckdb.DuckDBPyConnection) -> None:
          AND e.batch_size = m.batch_size AND e.method = m.method
          AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = 'EAGER'
         WHERE m.status = 'ok' AND e.status = 'ok' AND m.median > 0""")
+
+
+@migration(3, "pair_latencies macro")
+def _pairing(db: duckdb.DuckDBPyConnection) -> None:
+    # The one definition of how a prediction meets a measurement, and of the error formulas. A
+    # table macro over any two relations (tables, views, temp tables, CTE names), so that the
+    # `comparisons` view, the report (newest predictions only) and `parity compare` (one run's
+    # measurements) share it; users can call it in `parity query` too.
+    db.execute("""
+        CREATE OR REPLACE MACRO pair_latencies(predicted, measured) AS TABLE
+        WITH platform_pairs AS (
+            SELECT DISTINCT platform AS predicted_platform, platform AS measured_platform
+            FROM query_table(predicted)
+            UNION SELECT predicted_platform, measured_platform FROM proxies)
+        SELECT p.model, p.platform, m.platform AS measured_platform,
+               m.platform <> p.platform AS is_proxy,
+               p.precision, p.batch_size, m.conversion, m.method, m.device,
+               p.predictor, p.predictor_version, p.predicted_at, m.measured_at, m.run_id,
+               p.latency_ms AS predicted_ms, m.median AS measured_ms,
+               p.latency_ms / m.median AS ratio,
+               (p.latency_ms - m.median) / m.median * 100 AS signed_error_pct,
+               abs(p.latency_ms - m.median) / m.median * 100 AS abs_error_pct,
+               m.measurement_id, p.source_id AS prediction_source_id
+        FROM query_table(predicted) p
+        JOIN platform_pairs x ON x.predicted_platform = p.platform
+        JOIN query_table(measured) m
+          ON m.platform = x.measured_platform AND m.model = p.model
+         AND m.precision = p.precision AND m.batch_size = p.batch_size
+        WHERE m.status = 'ok' AND m.median > 0""")
+    db.execute("CREATE OR REPLACE VIEW comparisons AS SELECT * FROM pair_latencies(predictions, latest)")
