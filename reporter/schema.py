@@ -74,42 +74,6 @@ def _views(db: duckdb.DuckDBPyConnection) -> None:
         QUALIFY row_number() OVER (
             PARTITION BY model, platform, precision, batch_size, conversion, method, device
             ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1""")
-    # Every prediction against the newest successful measurement of the same model, platform
-    # (power mode included, or a declared proxy), precision and batch size.
-    db.execute("""
-        CREATE OR REPLACE VIEW comparisons AS
-        SELECT p.model, p.platform, m.platform AS measured_platform,
-               m.platform <> p.platform AS is_proxy,
-               p.precision, p.batch_size, m.conversion, m.method, m.device,
-               p.predictor, p.predictor_version, p.predicted_at, m.measured_at, m.run_id,
-               p.latency_ms AS predicted_ms, m.median AS measured_ms,
-               p.latency_ms / m.median AS ratio,
-               (p.latency_ms - m.median) / m.median * 100 AS signed_error_pct,
-               abs(p.latency_ms - m.median) / m.median * 100 AS abs_error_pct,
-               m.measurement_id, p.source_id AS prediction_source_id
-        FROM predictions p
-        JOIN latest m
-          ON m.model = p.model AND m.precision = p.precision AND m.batch_size = p.batch_size
-         AND (m.platform = p.platform OR EXISTS (
-                SELECT 1 FROM proxies x
-                WHERE x.measured_platform = m.platform AND x.predicted_platform = p.platform))
-        WHERE m.status = 'ok' AND m.median > 0""")
-    # Speed of every conversion against EAGER in the same run, model, platform and batch size.
-    db.execute("""
-        CREATE OR REPLACE VIEW speedups AS
-        SELECT m.run_id, m.model, m.platform, m.batch_size, m.method, m.device, m.conversion,
-               m.precision, e.median AS eager_ms, m.median AS conversion_ms,
-               e.median / m.median AS speedup
-        FROM measurements m
-        JOIN measurements e
-          ON e.run_id = m.run_id AND e.model = m.model AND e.platform = m.platform
-         AND e.batch_size = m.batch_size AND e.method = m.method
-         AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = 'EAGER'
-        WHERE m.status = 'ok' AND e.status = 'ok' AND m.median > 0""")
-
-
-@migration(3, "pair_latencies macro")
-def _pairing(db: duckdb.DuckDBPyConnection) -> None:
     # The one definition of how a prediction meets a measurement, and of the error formulas. A
     # table macro over any two relations (tables, views, temp tables, CTE names), so that the
     # `comparisons` view, the report (newest predictions only) and `parity compare` (one run's
@@ -135,4 +99,19 @@ def _pairing(db: duckdb.DuckDBPyConnection) -> None:
           ON m.platform = x.measured_platform AND m.model = p.model
          AND m.precision = p.precision AND m.batch_size = p.batch_size
         WHERE m.status = 'ok' AND m.median > 0""")
+    # Every prediction against the newest successful measurement of the same model, platform
+    # (power mode included, or a declared proxy), precision and batch size.
     db.execute("CREATE OR REPLACE VIEW comparisons AS SELECT * FROM pair_latencies(predictions, latest)")
+    # Speed of every conversion against EAGER in the same run, model, platform and batch size.
+    db.execute("""
+        CREATE OR REPLACE VIEW speedups AS
+        SELECT m.run_id, m.model, m.platform, m.batch_size, m.method, m.device, m.conversion,
+               m.precision, e.median AS eager_ms, m.median AS conversion_ms,
+               e.median / m.median AS speedup
+        FROM measurements m
+        JOIN measurements e
+          ON e.run_id = m.run_id AND e.model = m.model AND e.platform = m.platform
+         AND e.batch_size = m.batch_size AND e.method = m.method
+         AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = 'EAGER'
+        WHERE m.status = 'ok' AND e.status = 'ok' AND m.median > 0""")
+
