@@ -76,7 +76,7 @@ class Names:
         """
         slug = self.platform_aliases.get(_fold(name), platform_slug(name))
         device, _, mode = slug.partition("@")
-        wanted = _fold(power_mode) if power_mode else None
+        wanted = power_mode_slug(power_mode) if power_mode else None
         if mode and wanted and mode != wanted:
             raise ValueError(f"platform {name!r} says power mode {mode} but the file says {power_mode}")
         mode = mode or wanted or self.default_power_modes.get(device)
@@ -85,6 +85,11 @@ class Names:
 
 def platform_slug(name: str) -> str:
     return _fold(name)
+
+
+def power_mode_slug(mode: str) -> str:
+    """`30W`, `MODE_30W` (nvpmodel -q) and `30w` are one power mode: `30w`; `MAXN` is `maxn`."""
+    return re.sub(r"^mode-", "", _fold(mode))
 
 
 def precision(path: Path | str, field_name: str, value: Any) -> str:
