@@ -122,7 +122,7 @@ def test_fingerprint_collects_what_this_host_has() -> None:
 @pytest.mark.parametrize(("env", "platform"), [
     ({"gpu_name": "NVIDIA H200", "cpu_model": "Intel(R) Xeon(R) Processor"}, "nvidia-h200"),
     ({"jetson_model": "NVIDIA Jetson AGX Orin Developer Kit", "power_mode": "MAXN", "gpu_name": "Orin"},
-     "nvidia-jetson-agx-orin-developer-kit@maxn"),
+     "jetson-orin-agx-64gb@maxn"),
     ({"cpu_model": "12th Gen Intel(R) Core(TM) i7-12700K"}, "12th-gen-intel-core-i7-12700k"),
     ({"cpu_model": "AMD EPYC 7763 64-Core Processor"}, "amd-epyc-7763-64-core-processor"),
 ])
