@@ -123,7 +123,7 @@ def test_fingerprint_collects_what_this_host_has() -> None:
     ({"gpu_name": "NVIDIA H200", "cpu_model": "Intel(R) Xeon(R) Processor"}, "nvidia-h200"),
     ({"jetson_model": "NVIDIA Jetson AGX Orin Developer Kit", "power_mode": "MAXN", "gpu_name": "Orin"},
      "jetson-orin-agx-64gb@maxn"),
-    ({"cpu_model": "12th Gen Intel(R) Core(TM) i7-12700K"}, "12th-gen-intel-core-i7-12700k"),
+    ({"cpu_model": "12th Gen Intel(R) Core(TM) i7-12700K"}, "intel-i7-12700k"),  # through the alias table
     ({"cpu_model": "AMD EPYC 7763 64-Core Processor"}, "amd-epyc-7763-64-core-processor"),
 ])
 def test_platform_id_prefers_jetson_then_gpu_then_cpu(env: dict, platform: str) -> None:
