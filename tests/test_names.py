@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from collectors.errors import InputError
-from collectors.names import Names, precision
+from collectors.names import BadPlatform, Names, precision
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +30,44 @@ def test_names_model_maps_graphs_display_names_to_builders(names, given, expecte
     ("Intel-i7-12700K-Alder-Lake", None, "intel-i7-12700k"),
     ("H100-SXM5-80GB", None, "h100-sxm5-80gb"),
     ("Some New Board", None, "some-new-board"),
+    ("Jetson-Orin-AGX@50W", None, "jetson-orin-agx-64gb@50w"),  # a flag: alias, then the mode
+    ("H200@700W", None, "nvidia-h200@700w"),
 ])
 def test_names_platform_is_one_slug_with_its_power_mode(names, given, power_mode, expected):
     assert names.platform(given, power_mode) == expected
 
 
-def test_names_platform_refuses_two_different_power_modes(names):
-    with pytest.raises(ValueError, match="says power mode 30w but the file says 50W"):
-        names.platform("jetson_orin_agx_30w", "50W")
+@pytest.mark.parametrize("given, power_mode, message", [
+    ("jetson_orin_agx_30w", "50W", r"'jetson_orin_agx_30w': two power modes \(30w, 50w\)"),
+    ("Jetson-Orin-AGX@30W", "50W", r"two power modes \(30w, 50w\)"),
+    ("", None, "empty name"),
+    ("@@", None, "empty name"),
+    ("jetson-orin-agx@banana", None, r"power mode 'banana': expected watts"),
+])
+def test_names_platform_refuses_what_cannot_be_one_slug(names, given, power_mode, message):
+    with pytest.raises(BadPlatform, match=message):
+        names.platform(given, power_mode)
+
+
+def test_names_platform_map_proxies_go_through_the_aliases(tmp_path):
+    path = tmp_path / "map.json"
+    path.write_text('{"aliases": {"lab-box-7": "intel-i7-12700k"}, "proxies": {"H200": "H100"}}')
+    names = Names.load(path)
+    assert names.platform("Lab Box 7") == "intel-i7-12700k"
+    assert names.proxies == {"nvidia-h200": "h100-sxm5-80gb"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"alias": {}}', r"map.json: alias = \{\}: unknown key \(expected aliases, default_power_modes, proxies\)"),
+    ('{"proxies": {"nvidia-h200": 5}}', r"map.json: proxies.nvidia-h200 = 5: expected a non-empty name"),
+    ('{"proxies": []}', r"map.json: proxies = \[\]: expected an object of name: name"),
+    ('[1]', r"expected a JSON object"),
+])
+def test_names_platform_map_refuses_bad_shapes_in_one_line(tmp_path, text, message):
+    path = tmp_path / "map.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        Names.load(path)
 
 
 def test_names_precision_accepts_graphs_spellings_and_refuses_the_rest():
