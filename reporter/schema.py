@@ -99,9 +99,24 @@ def _views(db: duckdb.DuckDBPyConnection) -> None:
           ON m.platform = x.measured_platform AND m.model = p.model
          AND m.precision = p.precision AND m.batch_size = p.batch_size
         WHERE m.status = 'ok' AND m.median > 0""")
-    # Every prediction against the newest successful measurement of the same model, platform
-    # (power mode included, or a declared proxy), precision and batch size.
-    db.execute("CREATE OR REPLACE VIEW comparisons AS SELECT * FROM pair_latencies(predictions, latest)")
+    # The newest prediction of every cell by each predictor: one graphs release writes the same
+    # prediction into several files (report, verdict, CSV), which must count once.
+    db.execute("""
+        CREATE OR REPLACE VIEW newest_predictions AS
+        SELECT * FROM predictions
+        QUALIFY row_number() OVER (
+            PARTITION BY model, platform, precision, batch_size, predictor
+            ORDER BY predicted_at DESC NULLS LAST, source_id DESC, latency_ms) = 1""")
+    # Every prediction in history (all predictor versions) against the newest successful
+    # measurement of the same model, platform (power mode included, or a declared proxy),
+    # precision and batch size. Alma's own loop is never scored: its GPU figures are launch times.
+    db.execute("""
+        CREATE OR REPLACE VIEW comparisons AS
+        SELECT * FROM pair_latencies(predictions, latest) WHERE method <> 'alma'""")
+    # What the report scores: the newest prediction of each cell against the newest measurements.
+    db.execute("""
+        CREATE OR REPLACE VIEW current_comparisons AS
+        SELECT * FROM pair_latencies(newest_predictions, latest) WHERE method <> 'alma'""")
     # Speed of every conversion against EAGER in the same run, model, platform and batch size.
     db.execute("""
         CREATE OR REPLACE VIEW speedups AS

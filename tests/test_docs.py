@@ -24,10 +24,14 @@ def _store_objects(db_path) -> dict[str, list[str]]:
 
 
 def test_readme_documents_every_table_view_and_column(db_path):
-    for table, columns in _store_objects(db_path).items():
+    objects = _store_objects(db_path)
+    for table, columns in objects.items():
         row = next((line for line in README.splitlines() if re.match(rf"\| (view )?`{table}` \|", line)), None)
         assert row is not None, f"README has no row for {table}"
-        if table not in ("latest",):  # `latest` is documented as "the measurements columns"
+        same_as = re.search(r"the `(\w+)` columns", row)  # "the `measurements` columns"
+        if same_as:
+            assert columns == objects[same_as.group(1)], f"{table} does not have the {same_as.group(1)} columns"
+        else:
             missing = [c for c in columns if f"`{c}`" not in row]
             assert not missing, f"README row for {table} misses columns {missing}"
 
