@@ -12,7 +12,7 @@ import pytest
 from collectors.errors import InputError
 from collectors.formats import FORMATS, Context, Document, detect
 from collectors.bundle import write_bundle
-from collectors.formats import alma_results
+from collectors.catalogue import precision_of
 from collectors.names import Names
 from collectors.records import Measurement, RunInfo
 
@@ -173,7 +173,17 @@ def test_formats_alma_failed_conversion_keeps_its_message(fixtures, context):
     failed = measurements["COMPILE_CUDAGRAPHS"]
     assert (failed.status, failed.median) == ("failed", None)
     assert failed.message.startswith("Found no NVIDIA driver on your system.")
-    assert measurements["BF16+EAGER"].precision == "bf16"
+    broken = measurements["BF16+EAGER"]  # Alma says success; it never called the model
+    assert (broken.precision, broken.status, broken.failure_kind, broken.median) == ("bf16", "failed", "known-broken", None)
+    assert broken.message.startswith("Alma reported success, but this conversion is known broken in Alma 0.3.7")
+
+
+def test_formats_alma_batch_size_must_produce_the_last_batch(fixtures):
+    path = fixtures / SAMPLES["alma-results"]  # 10 samples, last batch 2: batches of 4 (or 8), not 3
+    with pytest.raises(InputError) as error:
+        _records(fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18", platform="h200", batch_size=3))
+    assert str(error.value) == (f"{path}: --batch-size = 3: 10 samples in batches of 3 end with a batch of 1, "
+                                "but JIT_TRACE.batch_size (the last batch) is 2")
 
 
 @pytest.mark.parametrize("conversion, precision", [
@@ -182,7 +192,7 @@ def test_formats_alma_failed_conversion_keeps_its_message(fixtures, context):
     ("OPTIMUM_QUANTO_AI8WI8", "int8"), ("ONNX_CPU", "fp32"),
 ])
 def test_formats_alma_conversion_implies_precision(conversion, precision):
-    assert alma_results.conversion_precision(conversion) == precision
+    assert precision_of(conversion) == precision
 
 
 def _variant(fixtures: Path, tmp_path: Path, relative: str, old: str, new: str) -> Path:

@@ -197,9 +197,11 @@ def test_ingest_platform_map_adds_aliases_and_declared_proxies(fixtures, db_path
     platform_map = tmp_path / "map.json"
     platform_map.write_text(json.dumps({"aliases": {"lab-box-3": "nvidia-h200"},
                                         "proxies": {"nvidia-h200": "h100-sxm5-80gb"}}))
+    alma = tmp_path / "alma.json"  # one batch of one sample, measured on the lab box
+    alma.write_text(json.dumps({"EAGER": {"device": "cuda", "total_inf_time": 0.002, "total_samples": 1,
+                                          "batch_size": 1, "throughput": 500.0, "status": "success"}}))
     with Store.open(db_path) as store:
-        ingest(store, [fixtures / "graphs/predictions/resnet18__H100__fp32__b1.json",
-                       fixtures / "alma/alma_resnet18_cpu_b4_n10.json"],
+        ingest(store, [fixtures / "graphs/predictions/resnet18__H100__fp32__b1.json", alma],
                names=Names.load(platform_map), model="resnet18", platform="lab-box-3", batch_size=1)
     assert _rows(db_path, "SELECT * FROM proxies") == [("nvidia-h200", "h100-sxm5-80gb")]
     # Alma's own figures are never scored (`comparisons` leaves them out); the pairing itself is:

@@ -11,15 +11,16 @@ import math
 import re
 from typing import Any
 
+from collectors.catalogue import precision_of
 from collectors.errors import InputError
 from collectors.formats._document import Context, Document
 from collectors.formats._shared import Count, Seconds, Shape, normalised_platform, validate
+from collectors.probe import KNOWN_BROKEN
 from collectors.records import Measurement, Records
 
 NAME = "alma-results"
 # Alma's conversion names: upper-case words joined by "_" and "+" (a few have a lower-case 'f8').
 CONVERSION_NAME = re.compile(r"[A-Z][A-Za-z0-9_]*(\+[A-Z0-9][A-Za-z0-9_]*)*")
-QUANTISED = re.compile(r"QUANT|AI8|INT8")
 
 
 class Failure(Shape):
@@ -31,6 +32,7 @@ class Success(Shape):
     device: str | None = None
     total_inf_time: Seconds
     total_samples: Count
+    batch_size: Count  # the LAST batch's size
 
 
 def recognise(doc: Document) -> bool:
@@ -45,15 +47,6 @@ def to_records(doc: Document, context: Context) -> Records:
     return Records(measurements=[
         _measurement(doc, context, conversion, result) for conversion, result in doc.json.items()
     ])
-
-
-def conversion_precision(conversion: str) -> str:
-    """The precision a conversion runs at, from its name: FP16+… fp16, BF16+… bf16, quantised int8."""
-    if conversion.startswith("FP16+"):
-        return "fp16"
-    if conversion.startswith("BF16+"):
-        return "bf16"
-    return "int8" if QUANTISED.search(conversion.upper()) else "fp32"
 
 
 def _require_flags(doc: Document, context: Context) -> None:
@@ -71,15 +64,28 @@ def _measurement(doc: Document, context: Context, conversion: str, result: dict[
     common = dict(
         model=context.names.model(context.model), batch_size=context.batch_size, conversion=conversion,
         platform=normalised_platform(context, doc.path, "--platform", context.platform),
-        precision=conversion_precision(conversion), method="alma",
+        precision=precision_of(conversion), method="alma",
     )
     if result["status"] != "success":
         failure = validate(Failure, result, doc.path, prefix=conversion)
         return Measurement(**common, device=failure.device, status="failed", failure_kind="error", message=failure.error)
+    if conversion in KNOWN_BROKEN:  # e.g. BF16+EAGER "succeeds" without ever calling the model
+        return Measurement(**common, device=result.get("device"), status="failed", failure_kind="known-broken",
+                           message=f"Alma reported success, but this conversion is {KNOWN_BROKEN[conversion]}")
     success = validate(Success, result, doc.path, prefix=conversion)
+    _check_last_batch(doc, context, conversion, success)
     batches = math.ceil(success.total_samples / context.batch_size)
     per_batch_ms = success.total_inf_time * 1000 / batches
     # Alma keeps only a total, so the mean per batch stands in for the median comparisons use; its
     # throughput is recomputed (the same formula) because the file may hold it as text.
     return Measurement(**common, device=success.device, status="ok", median=per_batch_ms, mean=per_batch_ms,
                        n_iterations=batches, throughput_sps=success.total_samples / success.total_inf_time)
+
+
+def _check_last_batch(doc: Document, context: Context, conversion: str, success: Success) -> None:
+    """--batch-size must be able to produce the last batch Alma recorded (the remainder)."""
+    last = success.total_samples % context.batch_size or context.batch_size
+    if last != success.batch_size:
+        raise InputError(doc.path, "--batch-size", context.batch_size,
+                         f"{success.total_samples} samples in batches of {context.batch_size} end with a batch "
+                         f"of {last}, but {conversion}.batch_size (the last batch) is {success.batch_size}")
