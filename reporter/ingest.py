@@ -115,7 +115,7 @@ def find_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[InputError
         elif path.exists():
             files.append(path)
         else:
-            missing.append(InputError(path, "path", path.name, "no such file or directory"))
+            missing.append(InputError(path, "path", str(path), "no such file or directory"))
     return files, missing
 
 
@@ -159,7 +159,7 @@ class _Reader:
     """Reads one file at a time, remembering what the store and this command have seen."""
 
     def __init__(self, context: Context, store: Store, report: IngestReport) -> None:
-        self.context, self.report = context, report
+        self.context, self.report, self.store = context, report, store
         self.stored_formats = dict(store.execute("SELECT source_id, format FROM sources").rows)
         self.runs = {row[0] for row in store.execute("SELECT run_id FROM runs").rows}
         self.seen_ids: set[str] = set()
@@ -178,6 +178,8 @@ class _Reader:
         records = module.to_records(doc, self.context)
         if records.run and records.run.run_id in self.runs:
             self.report.already_stored += 1  # a bundle whose run is in the database already
+            print(f"parity ingest: warning: {module.stored_run_note(self.store, records.run.run_id, path)}",
+                  file=sys.stderr)
             return None, []
         if records.run:
             self.runs.add(records.run.run_id)

@@ -123,7 +123,8 @@ class Store:
             raise StoreError(f"parity query takes exactly one statement, got {len(statements)}")
         kind = statements[0].type.name
         if kind not in READ_ONLY_STATEMENTS:
-            raise StoreError(f"parity query is read-only: a {kind} statement is refused")
+            article = "an" if kind[0] in "AEIOU" else "a"
+            raise StoreError(f"parity query is read-only: {article} {kind} statement is refused")
         try:
             return self.execute(sql)
         except duckdb.Error as error:

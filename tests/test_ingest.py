@@ -147,7 +147,9 @@ def test_ingest_skips_its_own_database_file(fixtures, tmp_path):
 def test_ingest_missing_path_is_a_bad_input(db_path, tmp_path):
     with Store.open(db_path) as store:
         report = ingest(store, [tmp_path / "absent"])
-    assert [str(e) for e in report.errors] == [f"{tmp_path / 'absent'}: path = 'absent': no such file or directory"]
+    [error] = report.errors
+    assert (error.path, error.field, error.value, error.reason) == (
+        str(tmp_path / "absent"), "path", str(tmp_path / "absent"), "no such file or directory")
 
 
 def test_ingest_manifest_with_its_folder_stores_each_file_once(fixtures, db_path):
