@@ -42,6 +42,7 @@ from collectors.worker import CellRequest, CellResult, MethodResult
 REPO_ROOT = Path(collectors.__file__).resolve().parent.parent
 _METHODS = {"synced": ("synced-e2e",), "alma": ("alma",), "both": ("synced-e2e", "alma")}
 _STDERR_TAIL = 400
+NOT_CONVERGED = "CI target"  # how the message of an ok cell that hit --max-seconds first begins
 
 
 class BenchPlan(BaseModel):
@@ -54,13 +55,20 @@ class BenchPlan(BaseModel):
     batch_sizes: list[PositiveInt] = Field(min_length=1)
     device: Literal["cpu", "cuda"] = "cpu"
     platform: str | None = None  # default: detected from the fingerprint
-    target_ci: float = Field(0.01, gt=0)  # relative half-width of the 95 % CI of the median
-    max_seconds: float = Field(30.0, gt=0)  # per cell, warm-up plus timing (compile excluded)
-    timeout_s: float = Field(900.0, gt=0)  # per cell, everything included; then the worker is killed
+    target_ci: float = Field(0.01, gt=0, allow_inf_nan=False)  # relative half-width of the 95 % CI of the median
+    max_seconds: float = Field(30.0, gt=0, allow_inf_nan=False)  # per cell, warm-up plus timing (compile excluded)
+    timeout_s: float = Field(900.0, gt=0, allow_inf_nan=False)  # per cell, everything included; then the worker is killed
     timer: Literal["synced", "alma", "both"] = "both"
     label: str | None = None
     alma_batches: PositiveInt = 16  # batches in Alma's own loop (n_samples = alma_batches × batch size)
     threads: PositiveInt | None = None  # torch/OpenMP threads in the worker; default: the usable cores
+
+    @field_validator("models", "conversions")
+    @classmethod
+    def _no_empty_names(cls, names: list[str]) -> list[str]:
+        if any(not name.strip() for name in names):
+            raise ValueError("empty name")
+        return names
 
     @field_validator("models")
     @classmethod
@@ -68,6 +76,34 @@ class BenchPlan(BaseModel):
         for model in models:
             check_model_name(model)
         return models
+
+
+# BenchPlan's fields as `parity bench` spells them, and what pydantic's complaints mean there.
+FLAGS = {"models": "--model", "conversions": "--conversion", "batch_sizes": "--batch-size", "device": "--device",
+         "platform": "--platform", "target_ci": "--target-ci", "max_seconds": "--max-seconds",
+         "timeout_s": "--timeout", "timer": "--timer", "label": "--label", "alma_batches": "alma_batches",
+         "threads": "threads"}
+_PLAN_REASONS = {"greater_than": "must be a positive number", "finite_number": "must be a finite number",
+                 "too_short": "give at least one value", "int_type": "must be an integer",
+                 "int_parsing": "must be an integer", "float_type": "must be a number",
+                 "float_parsing": "must be a number", "literal_error": "not one of the choices",
+                 "value_error": "an empty name in the list"}
+
+
+def plan_error(error) -> ParityError:
+    """A pydantic ValidationError of BenchPlan in the words of the command line, one line:
+    `--batch-size 0: must be a positive integer`."""
+    first = error.errors(include_url=False)[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    flag = FLAGS.get(field, field)
+    reason = _PLAN_REASONS.get(first["type"], first["msg"])
+    if field in ("batch_sizes", "alma_batches", "threads") and first["type"] == "greater_than":
+        reason = "must be a positive integer"
+    value = first.get("input")
+    if first["type"] in ("too_short", "value_error"):
+        return ParityError(f"{flag}: {reason}")
+    shown = value if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
+    return ParityError(f"{flag} {shown}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +142,13 @@ def check_model_name(model: str) -> None:
         # The worker imports it with the current directory on its path: look there too. Only the
         # top-level package is checked here; a deeper import error is the worker's to report.
         top_level = module_name.partition(".")[0]
-        if not factory or importlib.machinery.PathFinder.find_spec(top_level, [os.getcwd(), *sys.path]) is None:
+        if not factory.isidentifier() or not all(part.isidentifier() for part in module_name.split(".")):
+            raise ParityError(f"model {model!r}: expected module.path:factory, where factory() returns an nn.Module")
+        if top_level in sys.stdlib_module_names:
+            # Nothing there returns an nn.Module; `os:system` would run a command in the worker.
+            raise ParityError(f"model {model!r}: {module_name!r} is a Python standard library module, not a model "
+                              "factory (expected module.path:factory, where factory() returns an nn.Module)")
+        if importlib.machinery.PathFinder.find_spec(top_level, [os.getcwd(), *sys.path]) is None:
             raise ParityError(f"model {model!r}: cannot find module {module_name!r} here "
                               "(expected module.path:factory, importable from the current directory)")
         return
@@ -118,6 +160,18 @@ def check_model_name(model: str) -> None:
         close = difflib.get_close_matches(model, torchvision.models.list_models(), n=3)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise ParityError(f"unknown model {model!r}: not a torchvision builder{hint} (or use module.path:factory)")
+
+
+def check_device(device: str) -> None:
+    """ParityError when `--device cuda` is asked for on a machine without CUDA: such a run would
+    record every cell as unavailable and then stand as the latest run."""
+    if device != "cuda":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ParityError("no CUDA device here (torch.cuda.is_available() is False): "
+                          "run with --device cpu or on a GPU machine")
 
 
 def plan_cells(plan: BenchPlan) -> list[Cell]:
@@ -132,6 +186,7 @@ def run_plan(plan: BenchPlan, progress: Progress | None = None) -> BenchResult:
     Raises UnknownConversion / ParityError for bad names, before anything runs.
     """
     cells = plan_cells(plan)
+    check_device(plan.device)
     host = Host(plan.device)
     availability = {a.conversion: a for a in probe(plan.device, [c.conversion for c in cells], host)}
     environment = fingerprint()
@@ -154,7 +209,7 @@ def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: 
         return _same_outcome(cell, plan, platform_name, "unavailable", availability.category, message)
     outcome = _run_worker(_request(cell, plan), plan.timeout_s)
     if isinstance(outcome, CellResult):
-        return [_measurement(cell, platform_name, result) for result in outcome.results]
+        return [_measurement(cell, plan, platform_name, result) for result in outcome.results]
     status, kind, message = outcome
     return _same_outcome(cell, plan, platform_name, status, kind, message)
 
@@ -235,7 +290,7 @@ def _tail(path: Path) -> str:
 
 # -- records -----------------------------------------------------------------------------------------
 
-def _measurement(cell: Cell, platform_name: str, result: MethodResult) -> Measurement:
+def _measurement(cell: Cell, plan: BenchPlan, platform_name: str, result: MethodResult) -> Measurement:
     common = dict(model=cell.model, platform=platform_name, precision=cell.conversion.precision,
                   batch_size=cell.batch_size, conversion=cell.conversion.name, device=result.device,
                   method=result.method, measured_at=_now(), compile_s=result.compile_s,
@@ -244,7 +299,8 @@ def _measurement(cell: Cell, platform_name: str, result: MethodResult) -> Measur
         return Measurement(status="failed", failure_kind=result.failure_kind, message=result.message, **common)
     if result.samples:
         summary = stats.summarise(result.samples)
-        note = f"{result.warmup_iterations} warm-up iterations; stopped by {result.stopped_by}"
+        note = (_not_converged(result.samples, plan)
+                or f"{result.warmup_iterations} warm-up iterations; stopped by {result.stopped_by}")
         return Measurement(
             status="ok", message=note, median=summary.median, mean=summary.mean, std=summary.std,
             p05=summary.p05, p95=summary.p95, ci95_low=summary.ci95_low, ci95_high=summary.ci95_high,
@@ -253,6 +309,19 @@ def _measurement(cell: Cell, platform_name: str, result: MethodResult) -> Measur
     return Measurement(status="ok", median=result.median_ms, mean=result.median_ms,
                        n_iterations=result.n_iterations, throughput_sps=result.throughput_sps,
                        message="Alma's benchmark_model: total_inf_time / batches", **common)
+
+
+def _not_converged(samples: list[float], plan: BenchPlan) -> str | None:
+    """The message of an `ok` cell whose CI never reached --target-ci (the time cap came first),
+    else None. Its statistics are real but loose; the message starts with NOT_CONVERGED."""
+    width = stats.relative_ci_halfwidth(samples)
+    if width <= plan.target_ci:
+        return None
+    n = len(samples)
+    target = f"{NOT_CONVERGED} ±{plan.target_ci * 100:.3g} % not reached"
+    if n < 2:
+        return f"{target}: {n} iteration in {plan.max_seconds:g} s (max-seconds), too few for a CI"
+    return f"{target}: ±{width * 100:.1f} % after {n} iterations in {plan.max_seconds:g} s (max-seconds)"
 
 
 def _same_outcome(cell: Cell, plan: BenchPlan, platform_name: str, status: str, kind: str | None,

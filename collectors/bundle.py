@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collectors.errors import ParityError
-from collectors.records import Measurement, RunInfo
+from collectors.errors import InputError, ParityError
+from collectors.records import Measurement, RunInfo, positive_number
 
 BUNDLE_FORMAT = "parity-bundle"
 BUNDLE_VERSION = 1
@@ -124,6 +124,63 @@ def refuse_existing(path: Path | str) -> None:
     a long bench, not after)."""
     if Path(path).exists():
         raise ParityError(f"{path}: already exists (choose another --out, or remove it)")
+
+
+def prepare_out(path: Path | str) -> Path:
+    """Check, before a long bench, that a bundle can be written at `path`: it must not exist, and
+    its folder must exist or be creatable, and be writable (the folder is created). ParityError."""
+    path = Path(path)
+    refuse_existing(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParityError(f"{path}: cannot create its folder {path.parent}: {error.strerror or error}") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ParityError(f"{path}: cannot write in the folder {path.parent}")
+    return path
+
+
+# -- checking a bundle that was read ---------------------------------------------------------------
+
+_POSITIVE = ("median", "mean", "p05", "p95", "ci95_low", "ci95_high", "throughput_sps")
+_NON_NEGATIVE = ("std", "compile_s", "peak_memory_mb", "energy_mj")
+
+
+def check_values(bundle: Bundle, path: Path | str) -> None:
+    """InputError for the first implausible measurement value, naming its field path (e.g.
+    `measurements[3].median = -1.0: expected a positive number`): non-finite or non-positive
+    latency statistics and samples, negative counts, a median outside its own CI.
+
+    Reading only: writing a bundle never refuses what was measured.
+    """
+    for index, m in enumerate(bundle.measurements):
+        where = f"measurements[{index}]"
+        for name in _POSITIVE + _NON_NEGATIVE:
+            value = getattr(m, name)
+            if value is not None:
+                positive_number(path, f"{where}.{name}", value, allow_zero=name in _NON_NEGATIVE)
+        if m.n_iterations is not None and m.n_iterations < 0:
+            raise InputError(path, f"{where}.n_iterations", m.n_iterations, "expected a count >= 0")
+        for name in ("samples", "gpu_samples"):
+            for position, value in enumerate(getattr(m, name)):
+                positive_number(path, f"{where}.{name}[{position}]", value)
+        if None not in (m.ci95_low, m.median, m.ci95_high) and not m.ci95_low <= m.median <= m.ci95_high:
+            raise InputError(path, f"{where}.median", m.median,
+                             f"outside its own 95 % CI [{m.ci95_low}, {m.ci95_high}]")
+
+
+def stored_run_note(store, run_id: str, path: Path | str) -> str:
+    """Why a file (a bundle) whose run is already in the database is not stored again: from which file
+    that run came (the content differs, or the file would have been recognised by its hash), or
+    that `parity bench` stored it directly."""
+    stored = store.execute("""SELECT DISTINCT s.path FROM measurements m JOIN sources s USING (source_id)
+                              WHERE m.run_id = ? ORDER BY s.path""", [run_id]).rows
+    if stored:
+        return (f"{path}: run {run_id} is already stored from {stored[0][0]}, whose content differs "
+                "from this file; this file was not stored")
+    if not store.has_run(run_id):
+        return f"{path}: run {run_id} is also in another file of this ingest, with different content; not stored twice"
+    return f"{path}: run {run_id} is already stored (by `parity bench` into this database); not stored again"
 
 
 def _fields(record: Any) -> dict[str, Any]:

@@ -43,9 +43,10 @@ class Availability:
     alma_id: int
     conversion: str
     runnable: bool
-    category: str | None = None  # known-broken, no-cuda, removed-torch-api, missing-package, ...
+    category: str | None = None  # known-broken, needs-cuda, removed-torch-api, missing-package, ...
     reason: str | None = None
     fix: str | None = None
+    runs_on: str | None = None  # where a runnable conversion runs: "cpu" for ONNX_CPU on a CUDA bench
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,8 @@ def check(conversion: Conversion, host: Host) -> Availability:
         unmet = rule(conversion, host)
         if unmet:
             return Availability(conversion.alma_id, conversion.name, False, **asdict(unmet))
-    return Availability(conversion.alma_id, conversion.name, True)
+    runs_on = "cpu" if conversion.device_override == "CPU" else host.device
+    return Availability(conversion.alma_id, conversion.name, True, runs_on=runs_on)
 
 
 # -- rules, in order: the first unmet one is the reason -------------------------------------------
@@ -141,7 +143,7 @@ def _cuda(c: Conversion, host: Host) -> _Unmet | None:
     if host.device == "cpu" and _needs_cuda(c):
         return _Unmet("needs-cuda", "runs only on CUDA", "run with --device cuda on a CUDA machine")
     if host.device == "cuda" and not host.cuda_available:
-        return _Unmet("no-cuda", "no CUDA device (torch.cuda.is_available() is False)",
+        return _Unmet("needs-cuda", "no CUDA device (torch.cuda.is_available() is False)",
                       "install a CUDA build of torch on a machine with an NVIDIA GPU, or use --device cpu")
     return None
 

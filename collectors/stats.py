@@ -22,8 +22,8 @@ class Summary:
     std: float  # sample standard deviation (n - 1); 0 for one sample
     p05: float
     p95: float
-    ci95_low: float
-    ci95_high: float
+    ci95_low: float | None  # None for one sample: one value says nothing about its spread
+    ci95_high: float | None
     n: int
 
 
@@ -84,13 +84,16 @@ def relative_ci_halfwidth(values: Sequence[float]) -> float:
 
 
 def summarise(values: Sequence[float]) -> Summary:
-    """Median, mean, std, p05, p95 and the 95 % CI of the median; ValueError if empty."""
+    """Median, mean, std, p05, p95 and the 95 % CI of the median; ValueError if empty.
+
+    One sample has no CI (ci95_low and ci95_high are None), not a zero-width one.
+    """
     if not values:
         raise ValueError("summary of no values")
     n = len(values)
     mean = math.fsum(values) / n
     variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
-    low, high = median_ci95(values)
+    low, high = median_ci95(values) if n >= 2 else (None, None)
     return Summary(median(values), mean, math.sqrt(variance), percentile(values, 5),
                    percentile(values, 95), low, high, n)
 

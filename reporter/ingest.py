@@ -22,6 +22,7 @@ from typing import Any
 from tqdm import tqdm
 
 from collectors import formats
+from collectors.bundle import stored_run_note
 from collectors.errors import InputError
 from collectors.formats import Context, Document, detect
 from collectors.names import Names
@@ -178,7 +179,7 @@ class _Reader:
         records = module.to_records(doc, self.context)
         if records.run and records.run.run_id in self.runs:
             self.report.already_stored += 1  # a bundle whose run is in the database already
-            print(f"parity ingest: warning: {module.stored_run_note(self.store, records.run.run_id, path)}",
+            print(f"parity ingest: warning: {stored_run_note(self.store, records.run.run_id, path)}",
                   file=sys.stderr)
             return None, []
         if records.run:

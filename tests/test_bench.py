@@ -48,7 +48,7 @@ def test_unknown_model_is_refused_with_suggestions(capsys) -> None:
 
 def test_bad_batch_size_is_one_line(capsys) -> None:
     error = bench_error(capsys, "--model", "resnet18", "--conversion", "EAGER", "--batch-size", "0")
-    assert error == "parity bench: error: batch_sizes.0 = 0: Input should be greater than 0"
+    assert error == "parity bench: error: --batch-size 0: must be a positive integer"
 
 
 def test_existing_bundle_is_refused_before_running(capsys, tmp_path: Path) -> None:
@@ -171,3 +171,184 @@ def test_platform_flag_is_normalised_like_the_predictions() -> None:
     plan = BenchPlan(models=["resnet18"], conversions=["EAGER"], batch_sizes=[1], platform="H200")
     assert _platform(plan, {}) == "nvidia-h200"
     assert _platform(plan.model_copy(update={"platform": "jetson-orin-agx-50w"}), {}) == "jetson-orin-agx-64gb@50w"
+
+
+# -- QA fixes: nothing measured is lost, nothing loose passes as converged -------------------------
+
+@pytest.fixture
+def locked(tmp_path: Path):
+    """Starts another process that holds a DuckDB file open (and so its lock): call with the path."""
+    import subprocess
+    import sys
+
+    holders = []
+
+    def hold(path: Path) -> None:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                                   "print('ready', flush=True); time.sleep(120)", str(path)],
+            stdout=subprocess.PIPE, text=True)
+        holders.append(process)
+        assert process.stdout.readline().strip() == "ready"
+
+    yield hold
+    for process in holders:
+        process.kill()
+        process.wait()
+
+
+def no_measuring(*args, **kwargs):
+    raise AssertionError("measured although the command should have stopped first")
+
+
+BENCH = ["--model", "resnet18", "--conversion", "EAGER", "--batch-size", "1"]
+
+
+def test_locked_database_stops_bench_before_measuring(capsys, monkeypatch, tmp_path: Path, locked) -> None:
+    db = tmp_path / "p.duckdb"
+    Store.open(db).close()
+    locked(db)
+    monkeypatch.setattr("collectors.bench.run_plan", no_measuring)
+    error = bench_error(capsys, *BENCH, "--db", str(db))
+    assert error.startswith(f"parity bench: error: {db}: cannot open the database for writing: ")
+    assert error.endswith("(nothing was measured)") and "\n" not in error
+
+
+def test_database_locked_at_the_end_leaves_a_rescue_bundle(capsys, monkeypatch, tmp_path: Path, locked) -> None:
+    db = tmp_path / "p.duckdb"
+
+    def measure_while_another_process_takes_the_database(plan, progress=None):
+        locked(db)
+        return BenchResult(RUN, [OK, FAILED])
+
+    monkeypatch.setattr("collectors.bench.run_plan", measure_while_another_process_takes_the_database)
+    assert main(["bench", *BENCH, "--db", str(db)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
+    rescue = tmp_path / f"p.duckdb.{RUN.run_id}.bundle.json"
+    assert error.startswith(f"parity bench: error: could not store run {RUN.run_id} in {db}: ")
+    assert error.endswith(f"; the measurements are saved in {rescue}: store them with "
+                          f"`parity ingest {rescue} --db {db}`") and "\n" not in error
+    with Store.open(tmp_path / "central.duckdb") as store:
+        assert ingest(store, [rescue]).measurements == 2
+
+
+def test_bench_with_out_keeps_parity_db_and_checks_the_folder(capsys, monkeypatch, tmp_path: Path) -> None:
+    from reporter.commands.bench import database_for
+
+    monkeypatch.delenv("PARITY_DB", raising=False)
+    assert database_for(None, tmp_path / "b.json") is None  # only --out: the bundle only
+    assert database_for(None, None).name == "parity.duckdb"
+    monkeypatch.setenv("PARITY_DB", str(tmp_path / "env.duckdb"))
+    assert database_for(None, tmp_path / "b.json") == tmp_path / "env.duckdb"
+    assert database_for(tmp_path / "x.duckdb", tmp_path / "b.json") == tmp_path / "x.duckdb"
+    monkeypatch.setattr("collectors.bench.run_plan", lambda plan, progress=None: BenchResult(RUN, [OK]))
+    assert main(["bench", *BENCH, "--out", str(tmp_path / "new" / "b.json")]) == 0
+    assert f"database: {tmp_path / 'env.duckdb'}" in capsys.readouterr().out
+    assert (tmp_path / "new" / "b.json").exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr("collectors.bench.run_plan", no_measuring)
+    error = bench_error(capsys, *BENCH, "--out", str(blocker / "b.json"))
+    assert error.startswith(f"parity bench: error: {blocker / 'b.json'}: cannot create its folder {blocker}: ")
+
+
+def test_cuda_bench_without_cuda_is_refused_up_front(capsys, monkeypatch, tmp_path: Path) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("collectors.bench.run_plan", no_measuring)
+    db = tmp_path / "p.duckdb"
+    error = bench_error(capsys, *BENCH, "--device", "cuda", "--db", str(db))
+    assert error == ("parity bench: error: no CUDA device here (torch.cuda.is_available() is False): "
+                     "run with --device cpu or on a GPU machine")
+    assert not db.exists()
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--batch-size", "0"], "--batch-size 0: must be a positive integer"),
+    (["--conversion", ","], "--conversion: give at least one value"),
+    (["--target-ci", "0"], "--target-ci 0.0: must be a positive number"),
+    (["--max-seconds", "nan"], "--max-seconds nan: must be a finite number"),
+    (["--timeout", "-1"], "--timeout -1.0: must be a positive number"),
+])
+def test_plan_errors_speak_in_flags(capsys, flags: list[str], message: str) -> None:
+    args = {"--model": "resnet18", "--conversion": "EAGER", "--batch-size": "1", **dict(zip(flags[::2], flags[1::2]))}
+    error = bench_error(capsys, *[part for pair in args.items() for part in pair])
+    assert error == f"parity bench: error: {message}"
+
+
+def test_a_standard_library_callable_is_not_a_model() -> None:
+    with pytest.raises(ParityError, match="'os' is a Python standard library module, not a model factory"):
+        BenchPlan(models=["os:system"], conversions=["EAGER"], batch_sizes=[1])
+    with pytest.raises(ParityError, match="expected module.path:factory"):
+        BenchPlan(models=["tests.models_for_tests:tiny()"], conversions=["EAGER"], batch_sizes=[1])
+
+
+def _cell_result(samples: list[float], target_ci: float = 0.01, max_seconds: float = 2.0) -> Measurement:
+    from collectors.bench import Cell, _measurement
+    from collectors.catalogue import by_name
+    from collectors.worker import MethodResult
+
+    plan = BenchPlan(models=["resnet18"], conversions=["EAGER"], batch_sizes=[1], target_ci=target_ci,
+                     max_seconds=max_seconds)
+    result = MethodResult(method="synced-e2e", status="ok", device="cpu", samples=samples, warmup_iterations=3,
+                          stopped_by="max-seconds")
+    return _measurement(Cell("resnet18", by_name()["EAGER"], 1), plan, "cpu-x", result)
+
+
+def test_a_cell_that_never_converged_says_so() -> None:
+    from reporter.commands.bench import _summary_table
+
+    single = _cell_result([900.0])
+    assert (single.status, single.ci95_low, single.ci95_high, single.n_iterations) == ("ok", None, None, 1)
+    assert single.message == "CI target ±1 % not reached: 1 iteration in 2 s (max-seconds), too few for a CI"
+    wide = _cell_result([1.0, 9.0, 2.0, 8.0, 3.0, 7.0, 4.0, 6.0, 5.0, 1.5, 9.5, 2.5, 8.5])
+    assert wide.status == "ok" and wide.ci95_low is not None
+    assert wide.message.startswith("CI target ±1 % not reached: ±") and wide.message.endswith(
+        " % after 13 iterations in 2 s (max-seconds)")
+    tight = _cell_result([1.0] * 30)
+    assert tight.message == "3 warm-up iterations; stopped by max-seconds"
+    table = _summary_table([single, wide, tight], 2.0).splitlines()
+    assert ["!" in line for line in table[2:5]] == [True, True, False]
+    assert table[2].split()[9] == "!" and table[3].split()[9].endswith("%!")  # "900 ms" is two words
+    assert table[-1].startswith("! 2 cell(s) stopped at --max-seconds before the CI target")
+    assert table[-1].endswith("rerun them with a larger --max-seconds (now 2 s)")
+
+
+def test_one_sample_cell_round_trips_through_a_bundle(tmp_path: Path) -> None:
+    single = _cell_result([900.0])
+    path = write_bundle(RUN, [single], tmp_path / "run.json")
+    with Store.open(tmp_path / "central.duckdb") as store:
+        assert not ingest(store, [path]).errors
+        assert store.execute("SELECT ci95_low, ci95_high, n_iterations FROM measurements").first() == (None, None, 1)
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("median", -1, "expected a positive number"),
+    ("p95", float("inf"), "expected a finite number"),
+    ("n_iterations", -3, "expected a count >= 0"),
+    ("samples", [1.5, 0.0], "expected a positive number"),
+    ("ci95_high", 1.4, "outside its own 95 % CI [1.495, 1.4]"),
+])
+def test_bundle_with_an_implausible_measurement_names_the_field(tmp_path: Path, field: str, value, reason: str) -> None:
+    path = write_bundle(RUN, [OK], tmp_path / "run.json")
+    document = json.loads(path.read_text())
+    document["measurements"][0][field] = value
+    path.write_text(json.dumps(document))  # json writes inf as Infinity, which Python's reader takes
+    with Store.open(tmp_path / "central.duckdb") as store:
+        (error,) = ingest(store, [path]).errors
+    shown = -1.0 if field == "median" else value  # a bundle's statistics are floats
+    where = {"samples": "samples[1] = 0.0", "ci95_high": "median = 1.5"}.get(field, f"{field} = {shown!r}")
+    assert str(error) == f"{path}: measurements[0].{where}: {reason}"
+
+
+def test_a_different_bundle_of_a_stored_run_is_named_not_silently_skipped(tmp_path: Path, capsys) -> None:
+    first = write_bundle(RUN, [OK], tmp_path / "first.json")
+    second = write_bundle(RUN, [OK, FAILED], tmp_path / "second.json")
+    with Store.open(tmp_path / "central.duckdb") as store:
+        ingest(store, [first])
+        capsys.readouterr()
+        assert ingest(store, [second]).already_stored == 1
+    assert capsys.readouterr().err.strip() == (
+        f"parity ingest: warning: {second}: run {RUN.run_id} is already stored from {first.resolve()}, "
+        "whose content differs from this file; this file was not stored")

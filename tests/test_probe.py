@@ -49,8 +49,10 @@ def test_cuda_only_conversion_on_cpu_says_to_use_cuda() -> None:
 
 def test_cuda_device_without_cuda_is_unavailable() -> None:
     result = availability("EAGER", FakeHost("cuda", cuda=False))
-    assert result.category == "no-cuda" and "torch.cuda.is_available() is False" in result.reason
-    assert availability("ONNX_CPU", FakeHost("cuda", cuda=False)).runnable  # runs on the CPU anyway
+    # One category for one cause: CUDA is not there for this run, whether not asked for or absent.
+    assert result.category == "needs-cuda" and "torch.cuda.is_available() is False" in result.reason
+    onnx_cpu = availability("ONNX_CPU", FakeHost("cuda", cuda=False))
+    assert (onnx_cpu.runnable, onnx_cpu.runs_on) == (True, "cpu")  # runs on the CPU anyway
 
 
 def test_removed_torch_api_names_the_api_and_the_version() -> None:
@@ -90,9 +92,32 @@ def test_onnx_gpu_without_the_cuda_provider_is_unavailable() -> None:
 def test_probe_json_lists_every_conversion(capsys) -> None:
     assert main(["probe", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert len(rows) == 72 and set(rows[0]) == {"alma_id", "conversion", "runnable", "category", "reason", "fix"}
+    assert len(rows) == 72 and set(rows[0]) == {"alma_id", "conversion", "runnable", "category", "reason", "fix",
+                                                "runs_on"}
+    assert max(len(r["reason"] or "") for r in rows) > 100  # the full text; the table cuts it
 
 
 def test_probe_table_ends_with_a_count(capsys) -> None:
     assert main(["probe"]) == 0
     assert capsys.readouterr().out.rstrip().endswith("conversions can run on cpu here")
+
+
+def test_probe_count_agrees_with_the_status_column() -> None:
+    from reporter.commands.probe import _status, count_line
+
+    host = FakeHost("cuda", cuda=False)
+    results = [availability(name, host) for name in ("EAGER", "ONNX_CPU", "COMPILE_CUDAGRAPHS")]
+    assert [_status(a, "cuda") for a in results] == ["unavailable", "runnable on cpu", "unavailable"]
+    assert count_line(results, "cuda") == ("0 of 3 conversions can run on cuda here; 1 more runs on the cpu "
+                                          "even with --device cuda (ONNX_CPU)")
+    assert count_line([availability("EAGER", Host("cpu"))], "cpu") == "1 of 1 conversions can run on cpu here"
+
+
+def test_probe_table_cuts_long_reasons(capsys) -> None:
+    from reporter.commands.probe import FIX_WIDTH, REASON_WIDTH
+
+    assert main(["probe"]) == 0
+    out = capsys.readouterr().out
+    assert "…" in out and "parity probe --json" in out
+    widest = max(len(line) for line in out.splitlines() if "OPENVINO" in line)
+    assert widest < 60 + REASON_WIDTH + FIX_WIDTH + 25  # id, conversion, status and the gaps

@@ -35,9 +35,9 @@ def test_all_equal_samples_have_zero_width() -> None:
     assert stats.relative_ci_halfwidth([2.0] * 7) == 0.0
 
 
-def test_single_sample_summary_and_infinite_relative_ci() -> None:
+def test_single_sample_summary_has_no_ci_and_an_infinite_relative_ci() -> None:
     summary = stats.summarise([5.0])
-    assert summary == stats.Summary(5.0, 5.0, 0.0, 5.0, 5.0, 5.0, 5.0, 1)
+    assert summary == stats.Summary(5.0, 5.0, 0.0, 5.0, 5.0, None, None, 1)  # not a zero-width CI
     assert math.isinf(stats.relative_ci_halfwidth([5.0]))
 
 

@@ -6,7 +6,7 @@ under, and ingesting the same bundle twice stores it once.
 """
 from __future__ import annotations
 
-from collectors.bundle import BUNDLE_FORMAT, Bundle, from_bundle
+from collectors.bundle import BUNDLE_FORMAT, Bundle, check_values, from_bundle
 from collectors.formats._document import Context, Document
 from collectors.formats._shared import validate
 from collectors.records import Records
@@ -20,5 +20,8 @@ def recognise(doc: Document) -> bool:
 
 
 def to_records(doc: Document, context: Context) -> Records:
-    run, measurements = from_bundle(validate(Bundle, doc.json, doc.path))
+    bundle = validate(Bundle, doc.json, doc.path)
+    check_values(bundle, doc.path)
+    run, measurements = from_bundle(bundle)
     return Records(measurements=measurements, run=run)
+
