@@ -2,7 +2,8 @@
 
 A cell (model, platform, precision, batch size, conversion, device, for one timing method)
 changed only when its median moved by at least `threshold_pct` AND the move is statistically
-significant (`reporter.significance`: Mann–Whitney U on raw samples, else disjoint 95 % CIs).
+significant (`reporter.significance`: Mann–Whitney U on raw samples, else disjoint 95 % CIs);
+a cell with too little data for either test is "untested", never a change.
 Both halves are needed: with thousands of samples a 0.5 % drift is "significant", and a 20 %
 jump in a five-sample cell can be noise. Where the cell has a history before the base run, the
 move must also exceed the cell's night-to-night noise, which the samples of one run cannot show.
@@ -23,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from collectors.errors import ParityError
+from collectors.names import Names
 from reporter.metrics import ErrorStats, error_stats
 from reporter.significance import DEFAULT_ALPHA, Significance, beyond_night_noise, night_spread_pct, significance
 from reporter.store import Store
@@ -34,7 +36,8 @@ DEFAULT_HISTORY_NIGHTS = 20  # runs up to the base run that the night-to-night s
 REGRESSED, NEWLY_FAILING = "regressed", "newly failing"
 IMPROVED, NEWLY_PASSING = "improved", "newly passing"
 NEW, GONE, UNCHANGED = "new", "gone", "unchanged"
-CLASSES = (REGRESSED, NEWLY_FAILING, IMPROVED, NEWLY_PASSING, NEW, GONE, UNCHANGED)  # display order
+UNTESTED = "untested"  # both ok, but too little data (no samples, no real CI) for either test
+CLASSES = (REGRESSED, NEWLY_FAILING, IMPROVED, NEWLY_PASSING, UNTESTED, NEW, GONE, UNCHANGED)  # display order
 GATING_CLASSES = (REGRESSED, NEWLY_FAILING)  # what --fail-on-regression fails on
 NOTABLE_CLASSES = (REGRESSED, NEWLY_FAILING, IMPROVED, NEWLY_PASSING)  # shown outside <details>
 
@@ -89,6 +92,7 @@ class Side:
     samples: tuple[float, ...]
     failure_kind: str | None = None
     message: str | None = None
+    n_iterations: int | None = None  # what the CI came from where the samples were not stored
 
     @property
     def ok(self) -> bool:
@@ -125,10 +129,11 @@ class PredictionShift:
     predictor: str
     platform: str  # the predicted platform
     measured_platform: str  # differs from `platform` for a declared proxy
-    base_version: str | None
+    base_version: str | None  # None: the predictions that carry no version
     head_version: str | None
-    before: ErrorStats | None
+    before: ErrorStats | None  # None: nothing scored on that side (`notes` says why)
     after: ErrorStats | None
+    notes: tuple[str, ...] = ()  # a side without a version for the platform, or without comparisons
 
     @property
     def is_proxy(self) -> bool:
@@ -157,15 +162,30 @@ class Comparison:
         return bool(self.of_kind(*GATING_CLASSES))
 
     def verdict(self) -> str:
-        """One line: the outcome first, then the counts."""
+        """One line: the outcome first, then the counts.
+
+        REGRESSION, IMPROVEMENT, NOTHING COMPARABLE (no cell in both runs), NOT TESTED (cells in
+        both runs, but none had the data for a test) or NO SIGNIFICANT CHANGE.
+        """
+        counts = ", ".join(f"{n} {kind}" for kind, n in self.counts().items())
+        in_both = [cell for cell in self.cells if cell.kind not in (NEW, GONE)]
         if self.has_regression:
             outcome = "REGRESSION"
         elif self.of_kind(IMPROVED, NEWLY_PASSING):
             outcome = "IMPROVEMENT"
+        elif not in_both:
+            return f"NOTHING COMPARABLE: 0 cells in both runs ({counts or 'no cells'})"
+        elif self.of_kind(UNTESTED) and not any(cell.test and cell.test.tested for cell in in_both):
+            outcome = "NOT TESTED"
         else:
             outcome = "NO SIGNIFICANT CHANGE"
-        counts = ", ".join(f"{n} {kind}" for kind, n in self.counts().items())
-        return f"{outcome}: {counts or 'no cells'} ({len(self.cells)} cells, ≥ {self.threshold_pct:g} % and p < {self.alpha:g})"
+        return f"{outcome}: {counts} ({len(self.cells)} cells, ≥ {self.threshold_pct:g} % and p < {self.alpha:g})"
+
+    def warnings(self) -> list[str]:
+        """One line each: what makes this comparison say less than it seems to (environments apart)."""
+        if self.base.run_id == self.head.run_id:
+            return [f"base and head are the same run ({self.head.describe()}): nothing can have changed"]
+        return []
 
 
 # -- run references ------------------------------------------------------------------------------
@@ -191,6 +211,15 @@ def resolve_run(store: Store, ref: str, *, method: str = DEFAULT_METHOD, platfor
                            f"{', ...' if len(labelled) > 5 else ''}); pass a run id or latest~N")
     raise CompareError(f"run {ref!r}: no run has this id or label (see: parity query \"SELECT run_id, label, "
                        "started_at FROM runs ORDER BY started_at\")")
+
+
+def resolve_platform(store: Store, name: str) -> str:
+    """The platform slug `name` stands for: itself where measurements carry it verbatim, else
+    through the shipped alias table (`h200` → `nvidia-h200`). Raises BadPlatform (a ParityError)
+    for a name that cannot be a slug."""
+    if store.execute("SELECT 1 FROM measurements WHERE platform = ? LIMIT 1", [name]).rows:
+        return name
+    return Names.load().platform(name)
 
 
 def _nth_latest(store: Store, back: int, method: str, platform: str | None, ref: str) -> str:
@@ -227,7 +256,10 @@ def classify(base: Side | None, head: Side | None, *, threshold_pct: float = DEF
             return NEWLY_FAILING, None, None
         return (NEWLY_PASSING if head.ok else UNCHANGED), None, None
     change_pct = (head.median / base.median - 1) * 100
-    test = significance(base.samples, head.samples, base.ci95, head.ci95, alpha=alpha)
+    test = significance(base.samples, head.samples, base.ci95, head.ci95, alpha=alpha,
+                        base_count=base.n_iterations, head_count=head.n_iterations)
+    if not test.tested:
+        return UNTESTED, change_pct, test
     real = test.significant and abs(change_pct) >= threshold_pct and beyond_night_noise(change_pct, night_spread)
     if not real:
         return UNCHANGED, change_pct, test
@@ -259,13 +291,13 @@ def load_sides(store: Store, run_id: str, method: str, platform: str | None = No
     rows = store.execute(
         f"""WITH cells AS ({_RUN_CELLS})
             SELECT c.model, c.platform, c.precision, c.batch_size, c.conversion, c.device, c.status,
-                   c.median, c.ci95_low, c.ci95_high, c.failure_kind, c.message,
+                   c.median, c.ci95_low, c.ci95_high, c.failure_kind, c.message, c.n_iterations,
                    (SELECT list(s.latency_ms ORDER BY s.iteration) FROM samples s
                     WHERE s.measurement_id = c.measurement_id) AS samples
             FROM cells c WHERE ? IS NULL OR c.platform = ?""",
         [run_id, method, platform, platform]).rows
-    return {CellKey(*row[:6]): Side(row[6], row[7], (row[8], row[9]), tuple(row[12] or ()), row[10], row[11])
-            for row in rows}
+    return {CellKey(*row[:6]): Side(row[6], row[7], (row[8], row[9]), tuple(row[13] or ()), row[10], row[11],
+                                    row[12]) for row in rows}
 
 
 def load_night_medians(store: Store, until: RunRef, method: str, nights: int,
@@ -305,32 +337,41 @@ def prediction_shifts(store: Store, base: RunRef, head: RunRef, method: str, pla
                       base_version: str | None = None, head_version: str | None = None) -> list[PredictionShift]:
     """How each predictor's error per predicted platform moved between the two runs.
 
-    Each side scores its run's measurements against one version per predictor: the one given,
-    else for head the newest version (the predictor under test: a PR's predictions are made
-    after its devices benchmarked), and for base the newest version first predicted before the
-    head run started (the one in use until then), or head's version where there is none.
+    Versions are chosen per (predictor, predicted platform), among the versions that predicted
+    that platform (one that never did cannot score it): the one given, else for head the newest
+    (by when the version first predicted anything: the predictor under test, as a PR's
+    predictions are made after its devices benchmarked), and for base the newest first predicted
+    before the head run started (the one in use until then), or head's where there is none. A
+    side whose version never predicted the platform, or whose predictions meet none of its run's
+    measurements, is kept with no figures and a note saying so.
     """
     before, after = (_run_errors(store, run, method, platform) for run in (base, head))
+    groups = sorted(set(_groups(before)) | set(_groups(after)))
+    versions = _versions(store)
     shifts = []
-    for predictor in sorted(set(before["predictor"]) | set(after["predictor"])):
-        versions = _versions(store, predictor)
-        new = head_version or versions[-1][0]
-        old = base_version or _newest_before(versions, head.started_at, new)
-        shifts += _shifts_of(predictor, _of_version(before, predictor, old), _of_version(after, predictor, new),
-                             old, new)
+    for predictor, predicted, measured in groups:
+        known = versions.get((predictor, predicted), [])
+        new = head_version if head_version is not None else known[-1][0]
+        old = base_version if base_version is not None else _newest_before(known, head.started_at, new)
+        sides, notes = [], []
+        for side, frame, version, run in (("base", before, old, base), ("head", after, new, head)):
+            stats = _stats_of(_of_version(frame, predictor, version), predicted, measured)
+            if version not in {v for v, _ in known}:
+                notes.append(f"{side}: version {version_text(version)} never predicted this platform")
+            elif stats is None:
+                notes.append(f"{side}: version {version_text(version)}'s predictions meet no measurement "
+                             f"of run {run.run_id}")
+            sides.append(stats)
+        shifts.append(PredictionShift(predictor, predicted, measured, old, new, *sides, notes=tuple(notes)))
     return shifts
 
 
-def _shifts_of(predictor: str, before: pd.DataFrame, after: pd.DataFrame, old: str | None,
-               new: str | None) -> list[PredictionShift]:
-    groups = sorted(set(_platform_pairs(before)) | set(_platform_pairs(after)))
-    return [PredictionShift(predictor, platform, measured, old, new,
-                            _stats_of(before, platform, measured), _stats_of(after, platform, measured))
-            for platform, measured in groups]
+def version_text(version: str | None) -> str:
+    return "(unversioned)" if version is None else version
 
 
-def _platform_pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
-    return list(zip(frame["platform"], frame["measured_platform"]))
+def _groups(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    return list(zip(frame["predictor"], frame["platform"], frame["measured_platform"]))
 
 
 def _stats_of(frame: pd.DataFrame, platform: str, measured: str) -> ErrorStats | None:
@@ -353,15 +394,23 @@ def _run_errors(store: Store, run: RunRef, method: str, platform: str | None) ->
         [run.run_id, method, platform, platform])
 
 
-def _versions(store: Store, predictor: str) -> list[tuple[str | None, dt.datetime | None]]:
-    """The predictor's versions with when each first predicted, oldest first.
+def _versions(store: Store) -> dict[tuple[str, str], list[tuple[str | None, dt.datetime | None]]]:
+    """For every (predictor, predicted platform): the versions that predicted it, each with when
+    the version first predicted anything, oldest first.
 
     First, not last: a nightly job re-predicts with the current version every night, which must
     not make an old version look new.
     """
-    return [tuple(row) for row in store.execute(
-        """SELECT predictor_version, min(predicted_at) AS first FROM predictions WHERE predictor = ?
-           GROUP BY ALL ORDER BY first NULLS FIRST, predictor_version NULLS FIRST""", [predictor]).rows]
+    versions: dict[tuple[str, str], list[tuple[str | None, dt.datetime | None]]] = {}
+    for predictor, platform, version, first in store.execute(
+            """WITH firsts AS (SELECT predictor, predictor_version, min(predicted_at) AS first
+                               FROM predictions GROUP BY ALL)
+               SELECT DISTINCT p.predictor, p.platform, p.predictor_version, f.first
+               FROM predictions p JOIN firsts f ON f.predictor = p.predictor
+                    AND f.predictor_version IS NOT DISTINCT FROM p.predictor_version
+               ORDER BY p.predictor, p.platform, f.first NULLS FIRST, p.predictor_version NULLS FIRST""").rows:
+        versions.setdefault((predictor, platform), []).append((version, first))
+    return versions
 
 
 def _newest_before(versions: list[tuple[str | None, dt.datetime | None]], moment: dt.datetime,
@@ -384,12 +433,19 @@ def compare_runs(store: Store, base_ref: str, head_ref: str, *, method: str = DE
         alpha: significance level of the Mann–Whitney U test.
         history_nights: runs up to the base run that each cell's night-to-night spread is
             estimated from (0: none; the spread needs at least 6).
-        platform: compare only this platform's cells (and count `latest~N` over its runs).
+        platform: compare only this platform's cells (and count `latest~N` over its runs); an
+            alias (`h200`) is resolved through the shipped alias table.
         base_predictor, head_predictor: predictor versions for the prediction side.
     Raises CompareError for a bad reference or when neither run has a cell to compare.
     """
-    if not (threshold_pct >= 0 and 0 < alpha < 1):
-        raise CompareError(f"threshold {threshold_pct!r} must be >= 0 and alpha {alpha!r} in (0, 1)")
+    if not threshold_pct >= 0:
+        raise CompareError(f"threshold {threshold_pct:g}: must be a percentage >= 0")
+    if not 0 < alpha < 1:
+        raise CompareError(f"alpha {alpha:g}: must be between 0 and 1 (exclusive)")
+    if history_nights < 0:
+        raise CompareError(f"history nights {history_nights}: must be >= 0 (0: ignore the history)")
+    if platform is not None:
+        platform = resolve_platform(store, platform)
     base = resolve_run(store, base_ref, method=method, platform=platform)
     head = resolve_run(store, head_ref, method=method, platform=platform)
     base_sides, head_sides = (load_sides(store, run.run_id, method, platform) for run in (base, head))

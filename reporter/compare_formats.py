@@ -10,11 +10,22 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from reporter.compare import CLASSES, NEWLY_FAILING, NOTABLE_CLASSES, CellChange, Comparison, PredictionShift, RunRef, Side
+from reporter.compare import (
+    CLASSES,
+    NEWLY_FAILING,
+    NOTABLE_CLASSES,
+    UNTESTED,
+    CellChange,
+    Comparison,
+    PredictionShift,
+    RunRef,
+    Side,
+    version_text,
+)
 from reporter.formatting import json_value, milliseconds, percent, text_table
 
 ICONS = {"regressed": "🔴", "newly failing": "❌", "improved": "🟢", "newly passing": "✅",
-         "new": "🆕", "gone": "➖", "unchanged": "⚪"}
+         "untested": "❔", "new": "🆕", "gone": "➖", "unchanged": "⚪"}
 CELL_COLUMNS = ["class", "cell", "base", "head", "change", "p", "night σ"]
 SHIFT_COLUMNS = ["predictor", "platform", "version", "median APE", "comparisons"]
 # A PR comment stays short, and below GitHub's 65,536-character limit however many cells moved.
@@ -39,8 +50,10 @@ def side_text(side: Side | None) -> str:
 
 def p_text(change: CellChange) -> str:
     test = change.test
-    if test is None or test.test == "none":
+    if test is None:
         return "–"
+    if not test.tested:
+        return test.note or "not tested"
     if test.p_value is None:  # the CI fallback gives a yes or no, not a p-value
         return "CIs disjoint" if test.significant else "CIs overlap"
     return f"{test.p_value:.2g}"
@@ -61,8 +74,20 @@ def shift_row(shift: PredictionShift) -> list[str]:
     before = percent(shift.before.median_ape) if shift.before else "–"
     after = percent(shift.after.median_ape) if shift.after else "–"
     counts = f"{shift.before.count if shift.before else 0} → {shift.after.count if shift.after else 0}"
-    return [shift.predictor, measured, f"{shift.base_version or '–'} → {shift.head_version or '–'}",
-            f"{before} → {after}", counts]
+    versions = f"{version_text(shift.base_version)} → {version_text(shift.head_version)}"
+    return [shift.predictor, measured, versions, f"{before} → {after}", counts]
+
+
+def shift_notes(comparison: Comparison) -> list[str]:
+    return [f"{shift.predictor} on {shift.platform}, {note}" for shift in comparison.predictions for note in shift.notes]
+
+
+def untested_line(comparison: Comparison) -> str | None:
+    untested = comparison.of_kind(UNTESTED)
+    if not untested:
+        return None
+    return (f"{len(untested)} cell(s) untested: too little data for the rank test or the CI fallback "
+            "(the p column says why), so their change is not counted either way")
 
 
 def runs_line(comparison: Comparison) -> str:
@@ -76,9 +101,13 @@ def render_markdown(comparison: Comparison, report: str | None) -> str:
     notable = moved[:MARKDOWN_NOTABLE_ROWS]
     rest = moved[MARKDOWN_NOTABLE_ROWS:] + [change for change in comparison.cells if change.kind not in NOTABLE_CLASSES]
     parts = [f"**{comparison.verdict()}**", "", _md(runs_line(comparison))]
+    for line in comparison.warnings():
+        parts += ["", f"> ⚠️ **{_md(line)}**"]
     if comparison.environment:
         parts += ["", "> ⚠️ **The environments differ**; changes may come from these: "
                   + "; ".join(f"`{_md(line)}`" for line in environment_lines(comparison))]
+    if untested_line(comparison):
+        parts += ["", f"> ❔ {_md(untested_line(comparison))}"]
     if notable:
         parts += ["", _md_table(CELL_COLUMNS, [_icon_row(change) for change in notable])]
         parts += [f"- {_md(change.key.describe())}: {_md(change.head.message)}"
@@ -86,6 +115,7 @@ def render_markdown(comparison: Comparison, report: str | None) -> str:
     if comparison.predictions:
         parts += ["", "**Prediction error per platform** (before → after)", "",
                   _md_table(SHIFT_COLUMNS, [shift_row(shift) for shift in comparison.predictions])]
+        parts += [""] * bool(shift_notes(comparison)) + [f"- {_md(note)}" for note in shift_notes(comparison)]
     if rest:
         parts += ["", f"<details><summary>{len(rest)} other cells: {_counts(rest)}</summary>", "",
                   _md_table(CELL_COLUMNS, [_icon_row(change) for change in rest[:MARKDOWN_DETAIL_ROWS]])]
@@ -122,11 +152,14 @@ def _md(text: str) -> str:
 
 def render_text(comparison: Comparison, report: str | None) -> str:
     parts = [comparison.verdict(), runs_line(comparison)]
+    parts += [f"WARNING: {line}" for line in comparison.warnings()]
     parts += [f"WARNING: environments differ: {line}" for line in environment_lines(comparison)]
+    parts += [f"NOTE: {untested_line(comparison)}"] if untested_line(comparison) else []
     parts += ["", text_table(CELL_COLUMNS, [cell_row(change) for change in comparison.cells])]
     if comparison.predictions:
         parts += ["", "prediction error per platform (before → after):",
                   text_table(SHIFT_COLUMNS, [shift_row(shift) for shift in comparison.predictions])]
+        parts += [f"NOTE: {note}" for note in shift_notes(comparison)]
     if report:
         parts += ["", f"report: {report}"]
     return "\n".join(parts)
@@ -144,6 +177,7 @@ def render_json(comparison: Comparison, report: str | None) -> str:
         "threshold_pct": comparison.threshold_pct,
         "alpha": comparison.alpha,
         "counts": comparison.counts(),
+        "warnings": comparison.warnings(),
         "environment_differences": [asdict(d) for d in comparison.environment],
         "cells": [_cell_json(change) for change in comparison.cells],
         "predictions": [_shift_json(shift) for shift in comparison.predictions],
@@ -161,6 +195,7 @@ def _cell_json(change: CellChange) -> dict[str, Any]:
             "night_spread_pct": change.night_spread_pct,
             "test": change.test.test if change.test else None,
             "p_value": change.test.p_value if change.test else None,
+            "test_note": change.test.note if change.test else None,
             "base": _side_json(change.base), "head": _side_json(change.head)}
 
 
@@ -175,7 +210,7 @@ def _shift_json(shift: PredictionShift) -> dict[str, Any]:
     return {"predictor": shift.predictor, "platform": shift.platform, "measured_platform": shift.measured_platform,
             "is_proxy": shift.is_proxy, "base_version": shift.base_version, "head_version": shift.head_version,
             "before": asdict(shift.before) if shift.before else None,
-            "after": asdict(shift.after) if shift.after else None}
+            "after": asdict(shift.after) if shift.after else None, "notes": list(shift.notes)}
 
 
 RENDERERS: dict[str, Renderer] = {r.name: r for r in (

@@ -6,9 +6,13 @@ This module answers the "significant" half:
 - with raw samples on both sides: a two-sided Mann–Whitney U test (rank based, so a few slow
   outliers cannot fake a shift), with tie correction and the normal approximation; exact for
   small samples without ties, where the approximation is poor;
-- without samples (an ingested file carried only summary statistics): non-overlapping 95 %
-  confidence intervals of the median, a conservative fallback;
-- with neither: not significant. Pure noise must not page anyone, and nor must missing data.
+- without enough samples (an ingested file carried only summary statistics): non-overlapping
+  95 % confidence intervals of the median, a conservative fallback, but only for real
+  intervals: low < high, from at least MIN_CI_SAMPLES samples a side where the count is known
+  (with fewer, even the widest order-statistic interval covers the median less than 95 % of
+  the time, and one sample gives the "interval" (x, x));
+- with neither: not tested (test "none", with a note saying why), never significant. Pure
+  noise must not page anyone, and nor must missing data.
 
 Samples from one run only show the noise *within* that run. Two nights also differ by noise
 *between* runs (a fresh process, another memory layout, the host's temperature), which one pair
@@ -24,6 +28,10 @@ from functools import lru_cache
 
 DEFAULT_ALPHA = 0.01
 MIN_SAMPLES = 3  # fewer samples than this on a side cannot carry a rank test
+# The CI fallback needs this many samples a side: with n samples the interval (min, max) covers
+# the median with probability 1 - 2 × 0.5^n, below 95 % up to n = 5 (93.75 %), 96.9 % at 6.
+MIN_CI_SAMPLES = 6
+NOT_TESTED = "change not tested"
 EXACT_MAX_TOTAL = 20  # exact U distribution up to this many samples in all (no ties)
 MAD_TO_SIGMA = 1.4826  # scales the MAD of normal data to its standard deviation
 NIGHT_Z = 3.0  # a change must exceed this many night-to-night standard deviations
@@ -42,6 +50,11 @@ class Significance:
     significant: bool
     test: str  # "mann-whitney", "ci-overlap" or "none" (not enough data to tell)
     p_value: float | None = None
+    note: str | None = None  # with test "none": why, e.g. "no samples or CI: change not tested"
+
+    @property
+    def tested(self) -> bool:
+        return self.test != "none"
 
 
 def median(values: Sequence[float]) -> float:
@@ -132,22 +145,45 @@ def significance(
     head_ci: tuple[float | None, float | None] = (None, None),
     *,
     alpha: float = DEFAULT_ALPHA,
+    base_count: int | None = None,
+    head_count: int | None = None,
 ) -> Significance:
     """Whether head differs from base: Mann–Whitney U on samples, else disjoint 95 % CIs.
 
     Parameters:
         base_samples, head_samples: raw per-iteration latencies (may be empty).
         base_ci, head_ci: (low, high) 95 % confidence intervals of the median, used only when a
-            side has fewer than MIN_SAMPLES samples.
+            side has fewer than MIN_SAMPLES samples, and only when both are real intervals
+            (low < high) from at least MIN_CI_SAMPLES samples a side.
         alpha: significance level of the rank test.
-    Returns: a Significance naming the test used; "none" when there was nothing to test.
+        base_count, head_count: how many iterations a side's CI came from where its samples
+            were not stored (None: unknown, the interval is taken at its word).
+    Returns: a Significance naming the test used; "none", with a note, when neither test could
+    be made (never significant).
     """
     if len(base_samples) >= MIN_SAMPLES and len(head_samples) >= MIN_SAMPLES:
         p_value = mann_whitney_u(base_samples, head_samples).p_value
         return Significance(p_value < alpha, "mann-whitney", p_value)
-    if None not in base_ci and None not in head_ci:
+    problems = {side: _ci_problem(samples, ci, count) for side, samples, ci, count in (
+        ("base", base_samples, base_ci, base_count), ("head", head_samples, head_ci, head_count))}
+    if not any(problems.values()):
         return Significance(not intervals_overlap(*base_ci, *head_ci), "ci-overlap")
-    return Significance(False, "none")
+    if set(problems.values()) == {"no samples or CI"}:
+        return Significance(False, "none", note=f"no samples or CI: {NOT_TESTED}")
+    why = "; ".join(f"{side} {problem}" for side, problem in problems.items() if problem)
+    return Significance(False, "none", note=f"too little data ({why}): {NOT_TESTED}")
+
+
+def _ci_problem(samples: Sequence[float], ci: tuple[float | None, float | None], count: int | None) -> str | None:
+    """Why a side's CI cannot stand in for a rank test, or None when it can."""
+    count = len(samples) if samples else count
+    if ci[0] is None or ci[1] is None:
+        return f"{len(samples)} sample(s), no CI" if samples else "no samples or CI"
+    if count is not None and count < MIN_CI_SAMPLES:
+        return f"{count} sample(s), fewer than {MIN_CI_SAMPLES}"
+    if not ci[0] < ci[1]:
+        return f"a degenerate CI ({ci[0]:g}, {ci[1]:g})"
+    return None
 
 
 def night_spread_pct(medians: Sequence[float]) -> float | None:

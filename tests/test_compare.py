@@ -2,6 +2,7 @@
 warning, run references, the prediction side, the three output formats and the exit codes."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -35,11 +36,12 @@ def samples(rng: random.Random, centre: float, n: int = 60, spread: float = 0.01
 
 
 def measurement(model: str, conversion: str, values: tuple[float, ...] = (), *, status: str = "ok",
-                median: float | None = None, ci: tuple[float, float] | None = None) -> Measurement:
+                median: float | None = None, ci: tuple[float, float] | None = None,
+                platform: str = CPU) -> Measurement:
     ok = status == "ok"
     centre = median if median is not None else (sorted(values)[len(values) // 2] if values else None)
     return Measurement(
-        model=model, platform=CPU, precision="fp32", batch_size=1, conversion=conversion, device="cpu",
+        model=model, platform=platform, precision="fp32", batch_size=1, conversion=conversion, device="cpu",
         method=DEFAULT_METHOD, status=status, measured_at="2026-11-28T02:00:00", median=centre if ok else None,
         ci95_low=ci[0] if ci else None, ci95_high=ci[1] if ci else None, samples=values,
         failure_kind=None if ok else "crash", message=None if ok else "the worker died of SIGSEGV")
@@ -63,6 +65,7 @@ def base_and_head(rng: random.Random) -> tuple[list[Measurement], list[Measureme
         measurement("vgg11", "ONNX_CPU", status="failed"),  # newly passing
         measurement("squeezenet1_0", "EAGER", samples(rng, 4.0)),  # gone
         measurement("densenet121", "EAGER", median=10.0, ci=(9.8, 10.2)),  # regressed, CIs only
+        measurement("efficientnet_b0", "EAGER", (1.22,), ci=(1.22, 1.22)),  # untested: one sample
     ]
     head = [
         measurement("resnet18", "EAGER", samples(rng, 11.0)),
@@ -74,6 +77,7 @@ def base_and_head(rng: random.Random) -> tuple[list[Measurement], list[Measureme
         measurement("vgg11", "ONNX_CPU", samples(rng, 25.0)),
         measurement("alexnet", "EAGER", samples(rng, 6.0)),  # new
         measurement("densenet121", "EAGER", median=11.2, ci=(11.0, 11.4)),
+        measurement("efficientnet_b0", "EAGER", samples(rng, 44.83, n=13), ci=(44.5, 45.2)),  # +3574 %
     ]
     return base, head
 
@@ -116,7 +120,7 @@ def test_compare_classifies_every_cell(comparison):
         "resnet18 EAGER": "regressed", "densenet121 EAGER": "regressed", "vgg11 EAGER": "newly failing",
         "resnet18 ONNX_CPU": "improved", "vgg11 ONNX_CPU": "newly passing", "alexnet EAGER": "new",
         "squeezenet1_0 EAGER": "gone", "resnet50 EAGER": "unchanged", "resnet50 ONNX_CPU": "unchanged",
-        "mobilenet_v2 EAGER": "unchanged",
+        "mobilenet_v2 EAGER": "unchanged", "efficientnet_b0 EAGER": "untested",
     }
     assert set(comparison.counts()) == set(CLASSES)
     assert [c.kind for c in comparison.cells] == sorted((c.kind for c in comparison.cells), key=CLASSES.index)
@@ -130,6 +134,10 @@ def test_compare_change_needs_both_size_and_significance(comparison):
     assert noisy.change_pct == pytest.approx(100 * (6.5 / 5.5 - 1)) and not noisy.test.significant
     assert cells["densenet121 EAGER"].test.test == "ci-overlap"
     assert cells["resnet18 EAGER"].test.test == "mann-whitney" and cells["resnet18 EAGER"].test.p_value < 1e-6
+    # one sample (CI (1.22, 1.22)) against 13: +3574 %, but there is nothing to test it with
+    tiny = cells["efficientnet_b0 EAGER"]
+    assert tiny.change_pct > 3000 and tiny.test.test == "none" and not tiny.test.significant
+    assert tiny.test.note == "too little data (base 1 sample(s), fewer than 6): change not tested"
 
 
 def test_compare_both_failing_is_unchanged():
@@ -196,7 +204,8 @@ def test_compare_markdown_fits_a_pull_request_comment(comparison):
     assert "> ⚠️ **The environments differ**" in text and "`torch_version: 2.11.0 → 2.12.0`" in text
     notable, details = text.split("<details>")
     assert "resnet18 EAGER fp32 bs1" in notable and "alexnet" not in notable
-    assert "<summary>5 other cells: 1 new, 1 gone, 3 unchanged</summary>" in details and "alexnet" in details
+    assert "<summary>6 other cells: 1 untested, 1 new, 1 gone, 3 unchanged</summary>" in details
+    assert "alexnet" in details and "> ❔ 1 cell(s) untested: too little data" in notable
     assert "- vgg11 EAGER fp32 bs1 on test-cpu: the worker died of SIGSEGV" in notable
     assert "| graphs | test-cpu | 1.0 → 1.1 |" in text
     assert text.endswith("Full report: https://example.org/parity/index.html")
@@ -205,7 +214,7 @@ def test_compare_markdown_fits_a_pull_request_comment(comparison):
 def test_compare_json_is_one_object(comparison):
     document = json.loads(RENDERERS["json"].render(comparison, None))
     assert document["has_regression"] is True
-    assert document["counts"]["regressed"] == 2 and len(document["cells"]) == 10
+    assert document["counts"]["regressed"] == 2 and len(document["cells"]) == 11
     regressed = next(c for c in document["cells"] if c["model"] == "resnet18" and c["conversion"] == "EAGER")
     assert regressed["class"] == "regressed" and regressed["base"]["n_samples"] == 60
     assert document["environment_differences"] == [{"key": "torch_version", "base": "2.11.0", "head": "2.12.0"}]
@@ -215,7 +224,7 @@ def test_compare_text_lists_every_cell(comparison):
     text = RENDERERS["text"].render(comparison, None)
     assert text.splitlines()[0] == comparison.verdict()
     assert "WARNING: environments differ: torch_version: 2.11.0 → 2.12.0" in text
-    assert "(10 rows)" in text
+    assert "(11 rows)" in text
 
 
 def test_compare_markdown_escapes_hostile_names():
@@ -232,8 +241,9 @@ def test_compare_markdown_stays_short_when_many_cells_move(monkeypatch, comparis
     text = compare_formats.render_markdown(comparison, None)
     notable, details = text.split("<details>")
     assert notable.count("| 🔴 regressed |") == 2 and "newly failing" not in notable.split("\n", 1)[1]
-    assert "<summary>8 other cells: 1 newly failing, 1 improved, 1 newly passing, 1 new, 1 gone, 3 unchanged</summary>" in details
-    assert "… and 5 more (`parity compare --format json` lists all)" in details
+    assert ("<summary>9 other cells: 1 newly failing, 1 improved, 1 newly passing, 1 untested, 1 new, 1 gone, "
+            "3 unchanged</summary>") in details
+    assert "… and 6 more (`parity compare --format json` lists all)" in details
 
 
 @pytest.fixture(scope="module")
@@ -270,3 +280,117 @@ def test_compare_night_spread_needs_six_nights():
     assert night_spread_pct([10.0, 10.2, 9.8, 10.1, 9.9]) is None
     assert night_spread_pct([10.0] * 6) == 0.0
     assert beyond_night_noise(7.0, None) and beyond_night_noise(7.0, 2.0) and not beyond_night_noise(7.0, 3.0)
+
+
+# -- QA regressions: an H200 run, graphs' report and verdict predictions, Alma's figures ------------
+
+H200, H100, JETSON = "nvidia-h200", "h100-sxm5-80gb", "jetson-orin-agx-64gb@30w"
+
+
+def alma(model: str, median: float) -> Measurement:
+    """Alma's own figure: a median over 16 iterations, no samples and no CI."""
+    return dataclasses.replace(measurement(model, "EAGER", median=median, platform=H200), method="alma",
+                               n_iterations=16)
+
+
+@pytest.fixture(scope="module")
+def h200_db(tmp_path_factory):
+    """r1, r2: H200 runs of resnet18 and resnet50 (synced-e2e and alma); r3: other models only.
+    Predictions: graphs' report files (no version, H100, for which the H200 is a declared proxy)
+    and a newer verdict file (1.0.0, Jetson only)."""
+    rng = random.Random(7)
+    path = tmp_path_factory.mktemp("h200") / "h200.duckdb"
+    with Store.open(path) as store, store.atomic():
+        for run_id, day, models, alma_ms in (("r1", 25, ("resnet18", "resnet50"), 2.39),
+                                             ("r2", 26, ("resnet18", "resnet50"), 150.3),
+                                             ("r3", 27, ("vgg11", "alexnet"), None)):
+            store.add_run(dataclasses.replace(run_info(run_id, None, day, BASE_ENV), platform=H200))
+            rows = [measurement(model, "EAGER", samples(rng, 2.0), platform=H200) for model in models]
+            rows += [alma(model, alma_ms) for model in models] if alma_ms else []
+            store.add_measurements(rows, run_id, None)
+        store.add_proxies({H200: H100})
+        store.add_predictions([prediction(None, 1.0, "2026-11-01T00:00:00", H100)], "graphs-report")
+        store.add_predictions([prediction("1.0.0", 3.0, "2026-11-02T00:00:00", JETSON)], "graphs-verdict")
+    return path
+
+
+def test_compare_prediction_version_is_chosen_per_platform(h200_db):
+    """The newest version (1.0.0) never predicted the H100: the H100 row must still be scored,
+    with the version that did predict it (before: `predictions: []`)."""
+    with Store.open(h200_db, read_only=True) as store:
+        comparison = compare_runs(store, "r1", "r1")
+    [shift] = comparison.predictions
+    assert (shift.platform, shift.measured_platform, shift.is_proxy) == (H100, H200, True)
+    assert shift.base_version is None and shift.head_version is None and shift.notes == ()
+    assert shift.before.count == shift.after.count == 1 and shift.before.median_ape == shift.after.median_ape
+    assert json.loads(RENDERERS["json"].render(comparison, None))["predictions"][0]["platform"] == H100
+    assert "| graphs | h100-sxm5-80gb (proxy: nvidia-h200) | (unversioned) → (unversioned) |" in \
+        RENDERERS["markdown"].render(comparison, None)
+
+
+def test_compare_prediction_side_without_a_version_says_so(h200_db):
+    with Store.open(h200_db, read_only=True) as store:
+        comparison = compare_runs(store, "r1", "r2", head_predictor="1.0.0")
+    [shift] = comparison.predictions
+    assert shift.before is not None and shift.after is None
+    assert shift.notes == ("head: version 1.0.0 never predicted this platform",)
+    note = "graphs on h100-sxm5-80gb, head: version 1.0.0 never predicted this platform"
+    assert f"NOTE: {note}" in RENDERERS["text"].render(comparison, None)
+    assert f"- {note}" in RENDERERS["markdown"].render(comparison, None)
+    assert json.loads(RENDERERS["json"].render(comparison, None))["predictions"][0]["notes"] == list(shift.notes)
+
+
+def test_compare_same_run_warns(h200_db):
+    with Store.open(h200_db, read_only=True) as store:
+        same = compare_runs(store, "r1", "r1")
+        different = compare_runs(store, "r1", "r2")
+    assert different.warnings() == []
+    [warning] = same.warnings()
+    assert warning.startswith("base and head are the same run (r1)")
+    assert f"WARNING: {warning}" in RENDERERS["text"].render(same, None).splitlines()
+    assert f"> ⚠️ **{warning}**" in RENDERERS["markdown"].render(same, None).splitlines()
+    assert json.loads(RENDERERS["json"].render(same, None))["warnings"] == [warning]
+
+
+def test_compare_platform_alias_is_resolved(h200_db, capsys):
+    with Store.open(h200_db, read_only=True) as store:
+        comparison = compare_runs(store, "latest~1", "latest", platform="h200")
+    assert {cell.key.platform for cell in comparison.cells} == {H200}
+    assert main(["compare", "--db", str(h200_db), "--base", "latest~1", "--head", "latest", "--platform", "H200"]) == 0
+    assert "only 0 run(s)" not in capsys.readouterr().err
+
+
+def test_compare_alma_figures_are_untested_in_every_format(h200_db):
+    with Store.open(h200_db, read_only=True) as store:
+        comparison = compare_runs(store, "r1", "r2", method="alma")
+    assert {cell.kind for cell in comparison.cells} == {"untested"} and not comparison.has_regression
+    assert all(cell.change_pct == pytest.approx((150.3 / 2.39 - 1) * 100) for cell in comparison.cells)  # +6189 %
+    assert comparison.verdict().startswith("NOT TESTED: 2 untested")
+    note = "no samples or CI: change not tested"
+    assert all(cell.test.note == note for cell in comparison.cells)
+    text = RENDERERS["text"].render(comparison, None)
+    assert text.count(note) == 2 and "| ❔ untested |" not in text
+    markdown = RENDERERS["markdown"].render(comparison, None)
+    assert markdown.count(f"| {note} |") == 2 and "| ❔ untested |" in markdown
+    cells = json.loads(RENDERERS["json"].render(comparison, None))["cells"]
+    assert [(c["class"], c["test"], c["test_note"]) for c in cells] == [("untested", "none", note)] * 2
+
+
+def test_compare_nothing_in_common_is_not_called_no_change(h200_db, capsys):
+    with Store.open(h200_db, read_only=True) as store:
+        comparison = compare_runs(store, "r1", "r3")
+    assert comparison.verdict() == "NOTHING COMPARABLE: 0 cells in both runs (2 new, 2 gone)"
+    argv = ["compare", "--db", str(h200_db), "--base", "r1", "--head", "r3", "--fail-on-regression"]
+    assert main(argv) == 0  # docs/workflow.md: exit 0, the verdict says it
+    assert capsys.readouterr().out.startswith("NOTHING COMPARABLE: 0 cells in both runs (2 new, 2 gone)")
+
+
+@pytest.mark.parametrize("option,value,names,not_named", [
+    ("--threshold", "-5", "threshold -5: must be a percentage >= 0", "alpha"),
+    ("--alpha", "2", "alpha 2: must be between 0 and 1", "threshold"),
+    ("--history-nights", "-1", "history nights -1: must be >= 0", "alpha"),
+])
+def test_compare_option_errors_name_only_that_option(h200_db, capsys, option, value, names, not_named):
+    assert main(["compare", "--db", str(h200_db), "--base", "r1", "--head", "r2", option, value]) == 2
+    error = capsys.readouterr().err
+    assert names in error and not_named not in error and len(error.splitlines()) == 1

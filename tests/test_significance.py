@@ -72,6 +72,36 @@ def test_significance_without_samples_or_intervals_is_never_significant():
     assert not significance([1.0], [5.0], (0.9, 1.1), (None, None)).significant
 
 
+def test_significance_one_sample_and_a_degenerate_interval_is_not_tested():
+    """QA: 1 sample (CI (1.22, 1.22)) against 13 was called significant: "CIs disjoint"."""
+    rng = random.Random(5)
+    head = [rng.gauss(44.8, 0.2) for _ in range(13)]
+    result = significance([1.22], head, (1.22, 1.22), (44.5, 45.2))
+    assert (result.significant, result.test, result.tested) == (False, "none", False)
+    assert result.note == "too little data (base 1 sample(s), fewer than 6): change not tested"
+
+
+@pytest.mark.parametrize("base_samples,base_ci,base_count,why", [
+    ([1.0, 1.1], (1.0, 1.1), None, "base 2 sample(s), fewer than 6"),  # an interval, but not a 95 % one
+    ([], (1.0, 1.1), 5, "base 5 sample(s), fewer than 6"),  # summary only, counted
+    ([], (1.2, 1.2), None, "base a degenerate CI (1.2, 1.2)"),  # low == high never counts
+    ([], (None, None), 16, "base no samples or CI"),
+])
+def test_significance_ci_fallback_needs_real_intervals(base_samples, base_ci, base_count, why):
+    result = significance(base_samples, [], base_ci, (5.0, 5.5), base_count=base_count, head_count=30)
+    assert not result.significant and result.test == "none" and why in result.note
+
+
+def test_significance_ci_fallback_with_enough_samples_or_an_unknown_count():
+    assert significance([], [], (9.8, 10.2), (10.5, 10.9), base_count=6, head_count=6).significant
+    assert significance([], [], (9.8, 10.2), (10.5, 10.9)).test == "ci-overlap"  # count unknown: taken at its word
+
+
+def test_significance_without_samples_or_intervals_says_not_tested():
+    result = significance([], [], base_count=16, head_count=16)
+    assert result.test == "none" and result.note == "no samples or CI: change not tested"
+
+
 def test_significance_interval_overlap_includes_touching_ends():
     assert intervals_overlap(1.0, 2.0, 2.0, 3.0)
     assert not intervals_overlap(1.0, 2.0, 2.1, 3.0)

@@ -5,11 +5,13 @@ with measurements of --method; --platform counts only that platform's runs). A c
 only when its median moved by at least --threshold percent AND the move is significant
 (Mann–Whitney U on the raw samples, p < --alpha; without samples, disjoint 95 % CIs) AND, where
 the cell has 6 or more nights of history up to the base run, the move exceeds 3 times its
-night-to-night spread (column "night σ"). Runs whose environments differ are compared with a
-warning naming the keys.
+night-to-night spread (column "night σ"). A cell with too little data for either test (fewer
+than 3 samples a side and no real CIs from 6 or more) is "untested", never a change. Runs
+whose environments differ, or a run compared with itself, are compared with a warning.
 
-Exit status: 0 compared, 1 a regression (a significant slowdown or a newly failing cell) with
---fail-on-regression, 2 an error. Examples:
+Exit status: 0 compared (also with the verdict NOTHING COMPARABLE: no cell in both runs, or
+NOT TESTED), 1 a regression (a significant slowdown or a newly failing cell) with
+--fail-on-regression, 2 an error (bad reference or option, no database, no cells). Examples:
 
   parity compare --base latest~1 --head latest
   parity compare --base nightly-1127 --head pr-42 --format markdown --fail-on-regression > comment.md
@@ -41,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"runs up to the base run that each cell's night-to-night spread comes from "
                              f"(default {HISTORY_NIGHTS}; 0: ignore the history)")
     parser.add_argument("--method", default=METHOD, help=f"timing method compared (default {METHOD})")
-    parser.add_argument("--platform", help="only this platform's cells and runs")
+    parser.add_argument("--platform", help="only this platform's cells and runs (an alias such as h200 is resolved)")
     parser.add_argument("--base-predictor", metavar="VERSION",
                         help="predictor version scored against the base run (default: the newest "
                              "first predicted before the head run started)")
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(args.db, read_only=True) as store:
         comparison = compare_runs(
             store, args.base, args.head, method=args.method, threshold_pct=args.threshold, alpha=args.alpha,
-            history_nights=args.history_nights, platform=args.platform, base_predictor=args.base_predictor, head_predictor=args.head_predictor)
+            history_nights=args.history_nights, platform=args.platform, base_predictor=args.base_predictor,
+            head_predictor=args.head_predictor)
     print(RENDERERS[args.format].render(comparison, args.report_link))
     return 1 if args.fail_on_regression and comparison.has_regression else 0
