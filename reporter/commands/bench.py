@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-ci", type=float, default=0.01,
                         help="stop when the 95%% CI of the median is within ± this share of it (default 0.01)")
     parser.add_argument("--max-seconds", type=float, default=30.0,
-                        help="time budget per cell for warm-up and timing, compile excluded (default 30)")
+                        help="time budget per cell for warm-up and timing, compile excluded (default 30); "
+                             "a cell that spends it before reaching --target-ci is kept, marked ! and explained")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds before a cell's worker is killed and the cell recorded as timeout (default 900)")
     parser.add_argument("--timer", choices=("synced", "alma", "both"), default="both",
