@@ -41,10 +41,14 @@ class Marker:
 
 @dataclass(frozen=True)
 class Headline:
+    """The headline scores direct comparisons only (measured on the predicted platform itself);
+    comparisons through a declared proxy platform are scored apart, in proxy_stats."""
+
     models: int
     platforms: int
-    stats: ErrorStats  # stats.count is the number of comparisons
+    stats: ErrorStats  # direct comparisons; stats.count is their number
     proxy_comparisons: int
+    proxy_stats: ErrorStats  # comparisons whose measurements come from a declared proxy
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ class IndexContext:
     headline: Headline
     matrices: list[Matrix]
     platforms: list[str]
-    platform_stats: pd.DataFrame  # platform, precision, batch_size + ErrorStats columns
+    platform_stats: pd.DataFrame  # platform, measured_platform, precision, batch_size + ErrorStats, is_proxy
     unmatched_predictions: pd.DataFrame  # model, platform, precision, batch_size, predictor, latency_ms
     unmatched_measurements: pd.DataFrame  # model, platform, precision, batch_size, methods, conversions
     failures: pd.DataFrame  # newest failed cells: model, platform, ..., status, failure_kind, message
@@ -84,31 +88,39 @@ class IndexContext:
 @dataclass(frozen=True)
 class PlatformContext:
     platform: str
-    stats: ErrorStats
+    stats: ErrorStats  # direct comparisons only
+    proxy_stats: ErrorStats  # comparisons measured on a declared proxy
     groups: pd.DataFrame  # GROUP_KEYS + ErrorStats columns + is_proxy, predictor_versions
     comparisons: pd.DataFrame  # current comparisons on this (predicted) platform
     model_errors: pd.DataFrame  # model, precision, batch_size, median signed/abs error, comparisons, is_proxy
     speedups: pd.DataFrame  # newest run's speedup per model, precision, batch_size, method, conversion
     models: list[str]  # models with a page on this platform
     failures: pd.DataFrame
+    proxies: list[str] = field(default_factory=list)  # declared proxies measured for this platform
+    proxy_for: list[str] = field(default_factory=list)  # platforms this one's measurements stand in for
 
 
 @dataclass(frozen=True)
 class ModelPlatformContext:
     model: str
     platform: str
+    # Measurement frames (latencies, speedups, history, alma_vs_parity, failures) hold this
+    # platform's rows and those of its declared proxies (`proxies`); their `platform` column says which.
     latencies: pd.DataFrame  # newest ok measurement per conversion: ..., method, median, p05, p95
     predictions: pd.DataFrame  # newest prediction per precision, batch_size, predictor
     comparisons: pd.DataFrame
     speedups: pd.DataFrame
     history: pd.DataFrame  # precision, batch_size, conversion, method, point_at, median, runs (bucketed)
     predicted_history: pd.DataFrame  # precision, batch_size, predictor, point_at, latency_ms, runs
-    alma_vs_parity: pd.DataFrame  # precision, batch_size, conversion, alma_ms, parity_ms, alma_over_parity
+    alma_vs_parity: pd.DataFrame  # platform, precision, batch_size, conversion, alma_ms, parity_ms, alma_over_parity
     run_id: str | None  # the run of the newest measurement, whose environment is shown
     environment: list[tuple[str, str]]  # flattened fingerprint, sorted by key
     failures: pd.DataFrame
     subgraphs: pd.DataFrame  # precision, batch_size, subgraph_id, ops, predicted_ms, measured_ms
     change_points: tuple[Marker, ...] = ()
+    run_platform: str | None = None  # the platform run_id measured (a proxy's name on a proxied page)
+    proxies: tuple[str, ...] = ()  # declared proxies whose measurements of this model are shown here
+    proxy_for: tuple[str, ...] = ()  # predicted platforms (with a page for this model) this one stands in for
 
 
 @dataclass(frozen=True)
@@ -130,11 +142,12 @@ def load_site(store: Store, *, change_points: ChangePoints | None = None) -> Sit
     """
     frames = _Frames.load(store)
     pairs = _model_platform_pairs(frames)
+    known = set(pairs)
     platforms = sorted({platform for _, platform in pairs} | set(frames.comparisons["platform"]))
     return SiteContext(
         index=_index_context(store, frames, pairs, platforms),
         platforms=[_platform_context(frames, name, pairs) for name in platforms],
-        models=[_model_context(frames, model, platform, (change_points or {}).get((model, platform), ()))
+        models=[_model_context(frames, model, platform, (change_points or {}).get((model, platform), ()), known)
                 for model, platform in pairs],
         comparisons=frames.comparisons,
     )
@@ -153,6 +166,7 @@ class _Frames:
     predicted_history: pd.DataFrame
     subgraphs: pd.DataFrame
     environments: dict[str, str]
+    proxies: pd.DataFrame  # measured_platform, predicted_platform: the declared proxies
     _slices: dict[tuple[str, tuple[str, ...]], dict[Any, pd.DataFrame]] = field(default_factory=dict)
 
     def by_platform(self, name: str, platform: str) -> pd.DataFrame:
@@ -183,16 +197,23 @@ class _Frames:
             predicted_history=store.frame(PREDICTED_HISTORY, [HISTORY_POINTS]),
             subgraphs=store.frame(SUBGRAPHS),
             environments=_environments(store, latest["run_id"].dropna().unique().tolist()),
+            proxies=store.frame("SELECT measured_platform, predicted_platform FROM proxies "
+                                "WHERE measured_platform <> predicted_platform ORDER BY ALL"),
         )
+
+    def stand_ins(self, platform: str) -> list[str]:
+        """The declared proxies measured in place of `platform`."""
+        return self.proxies.loc[self.proxies["predicted_platform"] == platform, "measured_platform"].tolist()
+
+    def stood_in_for(self, platform: str) -> list[str]:
+        """The predicted platforms whose declared proxy `platform` is."""
+        return self.proxies.loc[self.proxies["measured_platform"] == platform, "predicted_platform"].tolist()
 
 
 LATEST = "report_latest"
 
-NEWEST_PREDICTIONS = """
-    SELECT * EXCLUDE (raw) FROM predictions
-    QUALIFY row_number() OVER (
-        PARTITION BY model, platform, precision, batch_size, predictor
-        ORDER BY predicted_at DESC NULLS LAST, source_id DESC, latency_ms) = 1"""
+# The newest prediction per model, platform, precision, batch size and predictor: the store's view.
+NEWEST_PREDICTIONS = "SELECT * EXCLUDE (raw) FROM newest_predictions"
 
 # The scored comparisons: the newest prediction of each cell and predictor against the newest
 # measurements, Alma's own loop excluded, paired by the store's one definition (`pair_latencies`,
@@ -285,7 +306,7 @@ def _index_context(store: Store, frames: _Frames, pairs: list[tuple[str, str]], 
         headline=_headline(comparisons, pairs, platforms),
         matrices=[_matrix(group, precision) for precision, group in comparisons.groupby("precision", sort=True)],
         platforms=platforms,
-        platform_stats=grouped_error_stats(comparisons, ["platform", "precision", "batch_size"]),
+        platform_stats=_platform_stats(comparisons),
         unmatched_predictions=_unmatched_predictions(frames),
         unmatched_measurements=_unmatched_measurements(frames),
         failures=_failures(frames.latest),
@@ -304,13 +325,23 @@ RUNS = """
 
 
 def _headline(comparisons: pd.DataFrame, pairs: list[tuple[str, str]], platforms: list[str]) -> Headline:
-    """Scores over the comparisons; models and platforms counted over every page, compared or not."""
+    """Scores over the direct comparisons, proxy ones apart (a proxy's error is not the predicted
+    platform's); models and platforms counted over every page, compared or not."""
+    proxy = comparisons["is_proxy"].astype(bool)
     return Headline(
         models=len({model for model, _ in pairs}),
         platforms=len(platforms),
-        stats=error_stats(comparisons),
-        proxy_comparisons=int(comparisons["is_proxy"].sum()),
+        stats=error_stats(comparisons[~proxy]),
+        proxy_comparisons=int(proxy.sum()),
+        proxy_stats=error_stats(comparisons[proxy]),
     )
+
+
+def _platform_stats(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """Per platform, precision and batch size; a proxy's comparisons get rows of their own."""
+    stats = grouped_error_stats(comparisons, ["platform", "measured_platform", "precision", "batch_size"])
+    stats["is_proxy"] = (stats["platform"] != stats["measured_platform"]) if len(stats) else []
+    return stats
 
 
 def _matrix(comparisons: pd.DataFrame, precision: str) -> Matrix:
@@ -358,15 +389,19 @@ def _failures(latest: pd.DataFrame) -> pd.DataFrame:
 
 def _platform_context(frames: _Frames, platform: str, pairs: list[tuple[str, str]]) -> PlatformContext:
     comparisons = frames.by_platform("comparisons", platform)
+    proxy = comparisons["is_proxy"].astype(bool)
     return PlatformContext(
         platform=platform,
-        stats=error_stats(comparisons),
+        stats=error_stats(comparisons[~proxy]),
+        proxy_stats=error_stats(comparisons[proxy]),
         groups=_group_stats(comparisons),
         comparisons=comparisons,
         model_errors=_model_errors(comparisons),
         speedups=frames.by_platform("speedups", platform),
         models=[model for model, name in pairs if name == platform],
         failures=_failures(frames.by_platform("latest", platform)),
+        proxies=frames.stand_ins(platform),
+        proxy_for=frames.stood_in_for(platform),
     )
 
 
@@ -392,19 +427,25 @@ def _model_errors(comparisons: pd.DataFrame) -> pd.DataFrame:
 # -- model x platform pages ------------------------------------------------------------------------
 
 
-def _model_context(frames: _Frames, model: str, platform: str, markers: Sequence[Marker]) -> ModelPlatformContext:
+def _model_context(frames: _Frames, model: str, platform: str, markers: Sequence[Marker],
+                   pairs: set[tuple[str, str]]) -> ModelPlatformContext:
     page = lambda name: frames.by_page(name, model, platform)
-    latest = page("latest")
+    # A declared proxy's measurements of this model are shown here too (labelled): they are what
+    # this platform's predictions are compared against.
+    proxies = [name for name in frames.stand_ins(platform) if len(frames.by_page("latest", model, name))]
+    measured = lambda name: pd.concat([page(name)] + [frames.by_page(name, model, p) for p in proxies],
+                                      ignore_index=True) if proxies else page(name)
+    latest = measured("latest")
     ok = latest[latest["status"] == "ok"].reset_index(drop=True)
-    run_id = _newest_run(latest)
+    run_id, run_platform = _newest_run(latest)
     return ModelPlatformContext(
         model=model,
         platform=platform,
         latencies=ok,
         predictions=page("predictions"),
         comparisons=page("comparisons"),
-        speedups=page("speedups"),
-        history=page("history"),
+        speedups=measured("speedups"),
+        history=measured("history"),
         predicted_history=page("predicted_history"),
         alma_vs_parity=_alma_vs_parity(ok),
         run_id=run_id,
@@ -412,11 +453,14 @@ def _model_context(frames: _Frames, model: str, platform: str, markers: Sequence
         failures=_failures(latest),
         subgraphs=page("subgraphs"),
         change_points=tuple(sorted(markers, key=lambda marker: (marker.at, marker.series or "", marker.label))),
+        run_platform=run_platform,
+        proxies=tuple(proxies),
+        proxy_for=tuple(name for name in frames.stood_in_for(platform) if (model, name) in pairs),
     )
 
 
 def _alma_vs_parity(latencies: pd.DataFrame) -> pd.DataFrame:
-    keys = ["precision", "batch_size", "conversion", "device"]
+    keys = ["platform", "precision", "batch_size", "conversion", "device"]
     of = lambda method, name: latencies.loc[latencies["method"] == method, keys + ["median"]].rename(
         columns={"median": name})
     alma, parity = of("alma", "alma_ms"), of("synced-e2e", "parity_ms")
@@ -425,11 +469,13 @@ def _alma_vs_parity(latencies: pd.DataFrame) -> pd.DataFrame:
     return both.reset_index(drop=True)
 
 
-def _newest_run(latest: pd.DataFrame) -> str | None:
+def _newest_run(latest: pd.DataFrame) -> tuple[str | None, str | None]:
+    """The run of the newest measurement, and the platform it measured."""
     if latest.empty:
-        return None
-    newest = latest.sort_values(["measured_at", "run_id"], ascending=False, kind="mergesort", na_position="last")
-    return str(newest["run_id"].iloc[0])
+        return None, None
+    newest = latest.sort_values(["measured_at", "run_id", "platform"], ascending=False, kind="mergesort",
+                                na_position="last")
+    return str(newest["run_id"].iloc[0]), str(newest["platform"].iloc[0])
 
 
 def flatten_environment(environment: str | dict[str, Any] | None) -> list[tuple[str, str]]:

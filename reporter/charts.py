@@ -80,9 +80,25 @@ def parity_plot(*, comparisons: pd.DataFrame) -> Figure:
             "marker": {"size": 9, "color": _series_colour(index), "opacity": 0.85,
                        "symbol": "diamond-open" if is_proxy else "circle", "line": {"width": 1, "color": "#fff"}},
         })
-    axis = {"type": "log", "range": [math.log10(low), math.log10(high)], "gridcolor": PALETTE.grid}
+    axis = {"type": "log", "range": [math.log10(low), math.log10(high)], "gridcolor": PALETTE.grid,
+            **log_ticks(low, high)}
     return _figure(data, height=520, xaxis={**axis, "title": {"text": "measured latency (ms per batch)"}},
                    yaxis={**axis, "title": {"text": "predicted latency (ms per batch)"}, "scaleanchor": "x"})
+
+
+def log_ticks(low: float, high: float) -> dict[str, Any]:
+    """Explicit ticks for a log axis from `low` to `high`: 1-2-5 steps over up to three decades,
+    decades only beyond, each labelled with its full value ("0.5", "2", "100"), never the bare
+    digits Plotly puts between decades ("8 9 1 2 3")."""
+    if not (math.isfinite(low) and math.isfinite(high)) or low <= 0 or high <= low:
+        return {}
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    steps = (1, 2, 5) if last - first <= 3 else (1,)
+    values = [step * 10.0 ** power for power in range(first, last + 1) for step in steps]
+    values = [float(f"{value:.6g}") for value in values if low <= value <= high]
+    if len(values) < 2:  # a narrow range: fall back to Plotly's own ticks
+        return {}
+    return {"tickmode": "array", "tickvals": values, "ticktext": [f"{value:g}" for value in values]}
 
 
 def _band(low: float, high: float, share: float, colour: str) -> dict[str, Any]:
@@ -157,17 +173,20 @@ def speedup_heatmap(*, speedups: pd.DataFrame) -> Figure:
 # -- model x platform charts ----------------------------------------------------------------------
 
 
-def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame) -> Figure:
+def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame, platform: str | None = None) -> Figure:
     """Median latency per conversion with p05-p95 whiskers, one series per precision, batch and
-    method; each prediction of a measured precision and batch size is a dashed line across."""
+    method (and measured platform: a declared proxy's series are labelled so, where `platform` is
+    the page's); each prediction of a measured precision and batch size is a dashed line across."""
     conversions = sorted(latencies["conversion"].unique(), key=lambda name: (name != "EAGER", name))
     categories = [_text(c) for c in conversions]
     data, series = [], []
-    for index, (key, group) in enumerate(latencies.groupby(["precision", "batch_size", "method"], sort=True)):
+    groups = latencies.groupby(["precision", "batch_size", "method", "platform"], sort=True)
+    for index, (key, group) in enumerate(groups):
         series.append(key)
         group = group.set_index("conversion").reindex(conversions)
         data.append({
-            "type": "scatter", "mode": "markers", "name": _series_label(*key), "x": categories,
+            "type": "scatter", "mode": "markers", "name": _series_label(*key[:3]) + _proxy_note(key[3], platform),
+            "x": categories,
             "y": _numbers(group["median"]), "marker": {"size": 10, "color": _series_colour(index)},
             "error_y": {"type": "data", "symmetric": False, "array": _numbers(group["p95"] - group["median"]),
                         "arrayminus": _numbers(group["median"] - group["p05"]), "thickness": 1.5},
@@ -186,11 +205,19 @@ def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame) -> Figu
 def _prediction_line(row: Any, colour: str) -> dict[str, Any]:
     """A dashed line across the whole chart, with its own legend entry (a shape, so that it spans
     the plot even when only one conversion was measured)."""
-    version = row.predictor_version if isinstance(row.predictor_version, str) else row.predictor
     return {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": _number(row.latency_ms),
             "y1": _number(row.latency_ms), "line": {"color": colour, "dash": "dash", "width": 2}, "showlegend": True,
             "name": f"predicted {_text(row.precision)} · b{row.batch_size}: {milliseconds(row.latency_ms)} "
-                    f"({_text(version)})"}
+                    f"({_text(predictor_label(row.predictor, row.predictor_version))})"}
+
+
+def predictor_label(predictor: Any, version: Any = None) -> str:
+    """A predictor and its version as one name: "graphs 1.1"; the version alone where it already
+    names the predictor; the name alone where no version is known."""
+    name = "–" if predictor is None or predictor != predictor else str(predictor)
+    if not isinstance(version, str) or not version.strip():
+        return name
+    return version if version.lower().startswith(name.lower()) else f"{name} {version}"
 
 
 def _latency_hover(median: float, p05: float, p95: float) -> str:
@@ -199,12 +226,14 @@ def _latency_hover(median: float, p05: float, p95: float) -> str:
     return f"median {milliseconds(median)}<br>p05 {milliseconds(p05)} · p95 {milliseconds(p95)}"
 
 
-def speedup_bars(*, speedups: pd.DataFrame) -> Figure:
-    """Speedup of each conversion over EAGER in the newest run, one series per precision, batch and method."""
+def speedup_bars(*, speedups: pd.DataFrame, platform: str | None = None) -> Figure:
+    """Speedup of each conversion over EAGER in the newest run, one series per precision, batch and
+    method (and measured platform, a declared proxy's labelled so)."""
     data = []
-    for index, (key, group) in enumerate(speedups.groupby(["precision", "batch_size", "method"], sort=True)):
+    groups = speedups.groupby(["precision", "batch_size", "method", "platform"], sort=True)
+    for index, (key, group) in enumerate(groups):
         data.append({
-            "type": "bar", "name": _series_label(*key), "x": [_text(c) for c in group["conversion"]],
+            "type": "bar", "name": _series_label(*key[:3]) + _proxy_note(key[3], platform), "x": [_text(c) for c in group["conversion"]],
             "y": _numbers(group["speedup"]), "marker": {"color": _series_colour(index)},
             "text": [f"{v:.2f}×" for v in group["speedup"]], "textposition": "outside",
             "hovertemplate": "%{x}: %{text} vs EAGER<extra>%{fullData.name}</extra>",
@@ -216,7 +245,8 @@ def speedup_bars(*, speedups: pd.DataFrame) -> Figure:
                    yaxis={"title": {"text": "speedup over EAGER (×)"}, "gridcolor": PALETTE.grid})
 
 
-def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: Sequence[Marker] = ()) -> Figure:
+def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: Sequence[Marker] = (),
+                  platform: str | None = None) -> Figure:
     """Measured median latency per conversion across runs, predicted latency as dashed steps.
 
     measured: bucketed history (analysis.MEASURED_HISTORY): a point can stand for several runs.
@@ -224,15 +254,15 @@ def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: S
         its label on hover.
     """
     data, shown = [], set()
-    groups = measured.groupby(["precision", "batch_size", "conversion", "method"], sort=True)
+    groups = measured.groupby(["precision", "batch_size", "conversion", "method", "platform"], sort=True)
     ordered = sorted(groups, key=lambda item: (item[0][0], item[0][1], item[0][2] != "EAGER", item[0][2:]))
-    for index, ((precision, batch_size, conversion, method), group) in enumerate(ordered):
+    for index, ((precision, batch_size, conversion, method, measured_on), group) in enumerate(ordered):
         # Past a handful of lines the chart is a tangle: the rest start hidden, a legend click away.
         if index < HISTORY_SHOWN:
             shown.add((precision, batch_size))
         data.append({
             "type": "scatter", "mode": "lines+markers",
-            "name": _series_label(precision, batch_size, method, conversion),
+            "name": _series_label(precision, batch_size, method, conversion) + _proxy_note(measured_on, platform),
             "visible": True if index < HISTORY_SHOWN else "legendonly",
             "x": _times(group["point_at"]), "y": _numbers(group["median"]),
             "customdata": group["runs"].tolist(), "line": {"color": _series_colour(index), "width": 1.5},
@@ -300,8 +330,11 @@ def _latency_axis(values: pd.Series) -> dict[str, Any]:
     """Log scale once values span more than a decade: batch sizes and conversions differ by factors."""
     positive = values[values > 0]
     spread = positive.max() / positive.min() if len(positive) else 1
-    return {"title": {"text": "latency (ms per batch)"}, "gridcolor": PALETTE.grid,
-            "type": "log" if spread > 10 else "linear", "rangemode": "tozero"}
+    if spread > 10:
+        ticks = log_ticks(float(positive.min()) / 1.2, float(positive.max()) * 1.2)
+        return {"title": {"text": "latency (ms per batch)"}, "gridcolor": PALETTE.grid, "type": "log", **ticks}
+    return {"title": {"text": "latency (ms per batch)"}, "gridcolor": PALETTE.grid, "type": "linear",
+            "rangemode": "tozero"}
 
 
 def _rows_height(rows: int) -> int:
@@ -312,6 +345,10 @@ def _series_label(precision: str, batch_size: int, method: str, conversion: str 
                   prefix: str = "") -> str:
     parts = [_text(conversion)] if conversion else []
     return prefix + " · ".join(parts + [_text(precision), f"b{batch_size}", _text(method)])
+
+
+def _proxy_note(measured_on: str, platform: str | None) -> str:
+    return f" (proxy: {_text(measured_on)})" if platform is not None and measured_on != platform else ""
 
 
 def _cell_label(model: str, precision: str, batch_size: int, is_proxy: bool) -> str:

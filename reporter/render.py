@@ -5,16 +5,25 @@ Site layout: `index.html`, `platforms/<platform>.html`, `models/<platform>--<mod
 `assets/` holding Plotly's JavaScript (written once for the whole site), `parity.js` and
 `parity.css`. File names come from `slug()`, so a name can never lead outside the folder. The
 same database renders the same bytes, bar the one "Generated at" line of each page.
+
+Writing is all or nothing: the site is rendered into a hidden sibling folder and swapped in
+only once complete (a single file is written beside its target and renamed over it), so an error
+or Ctrl-C while rendering leaves the previous report as it was and no partial one behind. The
+swap is a few renames (each of the report's entries: the old one aside, the new one in, then the
+old ones deleted) with SIGINT and SIGTERM held off; files of others in the folder are kept.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import html
 import json
 import math
+import os
 import re
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -30,7 +39,7 @@ from reporter import charts
 from reporter.analysis import (ChangePoints, IndexContext, ModelPlatformContext, PlatformContext, SiteContext,
                                load_site)
 from reporter.formatting import milliseconds, percent
-from reporter.metrics import GRAPHS_GATE_MEDIAN_APE
+from reporter.metrics import GRAPHS_GATE_MEDIAN_APE, ErrorStats
 from reporter.store import Store
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -38,6 +47,7 @@ ASSETS = TEMPLATES / "assets"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 SITE_MARKER = ".parity-report"  # marks a folder this module wrote, so stale pages may be removed
 GENERATED_LINE = re.compile(r'^<p class="generated">.*</p>$', re.MULTILINE)
+predictor_label = charts.predictor_label  # "graphs 1.1": the model page's predictor column
 METHOD_HELP = {
     "synced-e2e": "Parity's timer: end-to-end latency with a device synchronise",
     "alma": "Alma's own loop: not synchronised, shown for reference, never scored",
@@ -70,8 +80,24 @@ def write_single_file(store: Store, path: Path, *, change_points: ChangePoints |
 
 
 def render_site(site: SiteContext, out: Path, *, generated_at: dt.datetime | None = None) -> Path:
-    """Write `site` as a folder of pages; returns index.html's path."""
-    _prepare_folder(out)
+    """Write `site` as a folder of pages, replacing `out` only once every page is written (see
+    the module's docstring); returns index.html's path."""
+    _check_folder(out)
+    target = out.resolve()
+    staging = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)  # left by an earlier run of this process id
+    try:
+        staging.mkdir(parents=True)
+        _render_into(site, staging, generated_at)
+        _swap_in(staging, target)
+    except BaseException:  # KeyboardInterrupt too: nothing half-written stays
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out / SiteMap.index.path
+
+
+def _render_into(site: SiteContext, out: Path, generated_at: dt.datetime | None) -> None:
+    (out / SITE_MARKER).write_text("written by parity report; the whole folder is replaced on each run\n")
     env = environment()
     stamp = _stamp(generated_at)
     for view in views(site, SiteMap()):
@@ -82,7 +108,6 @@ def render_site(site: SiteContext, out: Path, *, generated_at: dt.datetime | Non
         _write(out, view.page.path, text)
     _copy_assets(out / "assets")
     _write(out, "summary.md", summary_markdown(site))
-    return out / SiteMap.index.path
 
 
 def render_single_file(site: SiteContext, path: Path, *, generated_at: dt.datetime | None = None) -> Path:
@@ -93,7 +118,13 @@ def render_single_file(site: SiteContext, path: Path, *, generated_at: dt.dateti
         views=list(views(site, SiteMap())), url=lambda page: f"#{page.anchor}", inline=inline,
         sitemap=SiteMap(), generated_at=_stamp(generated_at), asset=None)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        staging.write_text(text, encoding="utf-8")
+        os.replace(staging, path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -195,12 +226,13 @@ def _platform_figures(ctx: PlatformContext) -> dict[str, charts.Figure]:
 def _model_figures(ctx: ModelPlatformContext) -> dict[str, charts.Figure]:
     figures = {}
     if len(ctx.latencies):
-        figures["latency"] = charts.latency_chart(latencies=ctx.latencies, predictions=ctx.predictions)
+        figures["latency"] = charts.latency_chart(latencies=ctx.latencies, predictions=ctx.predictions,
+                                                  platform=ctx.platform)
     if len(ctx.speedups):
-        figures["speedups"] = charts.speedup_bars(speedups=ctx.speedups)
+        figures["speedups"] = charts.speedup_bars(speedups=ctx.speedups, platform=ctx.platform)
     if _has_history(ctx):
         figures["history"] = charts.history_chart(measured=ctx.history, predicted=ctx.predicted_history,
-                                                  markers=ctx.change_points)
+                                                  markers=ctx.change_points, platform=ctx.platform)
     for (precision, batch_size), group in ctx.subgraphs.groupby(["precision", "batch_size"], sort=True):
         figures[_subgraph_chart_name(precision, batch_size)] = charts.subgraph_chart(subgraphs=group)
     return figures
@@ -208,7 +240,7 @@ def _model_figures(ctx: ModelPlatformContext) -> dict[str, charts.Figure]:
 
 def _has_history(ctx: ModelPlatformContext) -> bool:
     """True when some series has two points or more: one point is no history."""
-    measured = ctx.history.groupby(["precision", "batch_size", "conversion", "method"]).size()
+    measured = ctx.history.groupby(["precision", "batch_size", "conversion", "method", "platform"]).size()
     predicted = ctx.predicted_history.groupby(["precision", "batch_size", "predictor"]).size()
     return bool((measured >= 2).any() or (predicted >= 2).any())
 
@@ -245,7 +277,7 @@ def environment() -> jinja2.Environment:
         share=lambda v: percent(_float(v) * 100 if _float(v) is not None else None),
         ratio=lambda v: f"{v:.2f}" if _float(v) is not None else "–",
         rho=lambda v: f"{v:.2f}" if _float(v) is not None else "–",
-        bias=_bias, when=_when, text=_text_or_dash, present=_present, sort_key=_sort_key, gate_class=_gate_class,
+        bias=_bias, when=_when, predictor=predictor_label, text=_text_or_dash, present=_present, sort_key=_sort_key, gate_class=_gate_class,
         error_background=lambda v: charts.error_background(_float(v)), method_help=lambda m: METHOD_HELP.get(m, m),
     )
     return env
@@ -303,14 +335,57 @@ def _stamp(generated_at: dt.datetime | None) -> str:
 # -- files ---------------------------------------------------------------------------------------
 
 
-def _prepare_folder(out: Path) -> None:
+def _check_folder(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise RenderError(f"{out}: exists and is not a folder; pass --out a folder")
-    if (out / SITE_MARKER).exists():  # our own earlier report: drop pages of names now gone
-        for folder in ("platforms", "models"):
-            shutil.rmtree(out / folder, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / SITE_MARKER).write_text("written by parity report; its pages are replaced on each run\n")
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Put the finished site in `staging` at `target`. A new folder is one rename. Into an
+    existing one (an earlier report, perhaps with others' files beside it, such as the demo's
+    platform map), each of the report's entries is swapped: the old one renamed aside into a
+    hidden sibling folder, the new one renamed in; the old ones are deleted once all are in. On
+    a failure the old entries are put back."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        staging.rename(target)
+        return
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
+    old.mkdir()
+    aside, moved_in = [], []
+    with _signals_held():
+        try:
+            for name in sorted(entry.name for entry in staging.iterdir()):
+                if (target / name).exists() or (target / name).is_symlink():
+                    (target / name).rename(old / name)
+                    aside.append(name)
+                (staging / name).rename(target / name)
+                moved_in.append(name)
+        except BaseException:
+            for name in reversed(moved_in):
+                (target / name).rename(staging / name)
+            for name in aside:
+                (old / name).rename(target / name)
+            raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)  # the previous report's entries, or nothing
+    staging.rmdir()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (where the platform can hold them): the
+    swap's renames are not cut in half by Ctrl-C."""
+    signals = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _write(out: Path, relative: str, text: str) -> None:
@@ -338,19 +413,29 @@ def _read_asset(path: Path) -> str:
 
 
 def _markdown_headline(index: IndexContext) -> list[str]:
-    head, stats = index.headline, index.headline.stats
+    """Direct comparisons make the headline row; proxy ones, if any, a row of their own."""
+    head = index.headline
+    rows = [[str(head.models), str(head.platforms), str(head.stats.count), *_markdown_scores(head.stats)]]
+    if head.proxy_comparisons:
+        rows.append(["", "", f"{head.proxy_stats.count} proxy", *_markdown_scores(head.proxy_stats)])
+    table = _markdown_table(
+        ["models", "platforms", "comparisons", "median APE", "within ±10 %", "within ±30 %", "geomean ratio"], rows)
+    if head.proxy_comparisons:
+        table += ["", "The headline row scores direct comparisons only (measured on the predicted platform); "
+                      "the proxy row scores those measured on a declared proxy platform instead."]
+    return table
+
+
+def _markdown_scores(stats: ErrorStats) -> list[str]:
     gate = ("passes" if stats.passes_gate else "fails") + f" the ≤ {GRAPHS_GATE_MEDIAN_APE:.0f} % gate"
-    proxies = f" ({head.proxy_comparisons} proxy)" if head.proxy_comparisons else ""
-    return _markdown_table(
-        ["models", "platforms", "comparisons", "median APE", "within ±10 %", "within ±30 %", "geomean ratio"],
-        [[str(head.models), str(head.platforms), f"{stats.count}{proxies}",
-          f"{percent(stats.median_ape)} ({gate if stats.count else 'nothing to score yet'})",
-          _share(stats.within_10_pct), _share(stats.within_30_pct),
-          f"{_ratio(stats.geomean_ratio)} ({_bias(stats.geomean_ratio)})"]])
+    return [f"{percent(stats.median_ape)} ({gate if stats.count else 'nothing to score yet'})",
+            _share(stats.within_10_pct), _share(stats.within_30_pct),
+            f"{_ratio(stats.geomean_ratio)} ({_bias(stats.geomean_ratio)})"]
 
 
 def _markdown_platforms(stats: pd.DataFrame) -> list[str]:
-    rows = [[_md(row.platform), _md(row.precision), str(row.batch_size), str(row.count), percent(row.median_ape),
+    rows = [[_md(row.platform) + (f" (proxy: measured on {_md(row.measured_platform)})" if row.is_proxy else ""),
+             _md(row.precision), str(row.batch_size), str(row.count), percent(row.median_ape),
              _share(row.within_10_pct), _share(row.within_30_pct), _ratio(row.geomean_ratio),
              "✅" if row.median_ape <= GRAPHS_GATE_MEDIAN_APE else "❌"] for row in stats.itertuples()]
     return _markdown_table(["platform", "precision", "batch", "n", "median APE", "±10 %", "±30 %", "geomean ratio",

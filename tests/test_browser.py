@@ -114,3 +114,22 @@ def test_browser_single_file_shows_the_page_its_fragment_names(built, watched):
     charts = watched.charts()
     assert charts and all(charts.values()), charts
     assert watched.problems == []
+
+
+def test_browser_platform_groups_table_fits_1400px_and_ticks_are_readable(built, browser):
+    site, _ = built
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        watched = Watched(page)
+        watched.open((site / SiteMap().platform(CPU).path).as_uri())
+        table = page.locator("table.sortable").first
+        fits = table.evaluate("t => [t.scrollWidth, t.clientWidth]")
+        assert fits[0] <= fits[1], f"groups table overflows: {fits}"
+        bias = page.locator("table.sortable th", has_text="bias").first
+        assert bias.evaluate("th => th.getBoundingClientRect().right") <= 1400
+        # Log-axis ticks of the parity plot are full 1-2-5 values, never bare digits between decades.
+        ticks = page.eval_on_selector_all(f"#platform-{CPU}-parity .xtick text", "els => els.map(e => e.textContent)")
+        assert len(ticks) >= 2 and all(f"{float(t):e}"[0] in "125" for t in ticks), ticks
+        assert watched.problems == []
+    finally:
+        page.close()

@@ -13,8 +13,9 @@ import pytest
 from reporter.analysis import HISTORY_POINTS, Marker, load_site
 from reporter.cli import main
 from reporter.ingest import ingest
-from reporter.render import (GENERATED_LINE, PLOTLY_JS, SiteMap, render_site, render_single_file, slug,
-                             summary_markdown, views, write_report)
+from reporter import charts, render
+from reporter.render import (GENERATED_LINE, PLOTLY_JS, SiteMap, predictor_label, render_site,
+                             render_single_file, slug, summary_markdown, views, write_report)
 from reporter.store import Store
 from tests.report_db import CPU, HOSTILE_MODEL, TRAVERSAL_MODEL, build_report_db
 
@@ -157,8 +158,12 @@ def test_report_long_history_is_bucketed_in_sql(db_path):
 
 def test_summary_markdown_has_headline_worst_comparisons_and_escapes(site):
     text = summary_markdown(site)
-    assert "| 6 | 3 | 12 (1 proxy) | 25.0 % (passes the ≤ 30 % gate) | 33.3 % | 66.7 % | 1.28 (pessimistic) |" in text
+    # The headline scores direct comparisons; the proxy one is a row of its own, said so.
+    assert "| 6 | 3 | 11 | 25.0 % (passes the ≤ 30 % gate) | 36.4 % | 63.6 % | 1.28 (pessimistic) |" in text
+    assert "|  |  | 1 proxy | 25.0 % (passes the ≤ 30 % gate) | 0.0 % | 100.0 % | 1.25 (pessimistic) |" in text
+    assert "headline row scores direct comparisons only" in text
     assert f"| {CPU} | fp32 | 1 | 11 | 25.0 % |" in text
+    assert "| h100-sxm5-80gb (proxy: measured on nvidia-h200) | fp32 | 1 | 1 | 25.0 % |" in text
     worst = text.split("### Worst 10 comparisons")[1].splitlines()[4]
     assert worst.startswith("| &lt;img src=x onerror=alert(1)&gt; |") and worst.endswith("| +66.7 % |")
     assert "h100-sxm5-80gb (proxy: measured on nvidia-h200)" in text
@@ -246,3 +251,155 @@ def test_report_real_fixtures_show_coverage_and_subgraphs(graphs_site, tmp_path)
     assert with_subgraphs == {("resnet18", ORIN_30W), ("resnet50", ORIN_30W)}
     render_site(graphs_site, tmp_path)
     assert max(len(text.encode()) for text in _pages(tmp_path).values()) < MAX_PAGE_BYTES
+
+
+# -- writing is all or nothing ------------------------------------------------------------------
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file()}
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_report_interrupted_mid_render_keeps_the_previous_site(site, tmp_path, monkeypatch, failure):
+    out = tmp_path / "site"
+    render_site(site, out, generated_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    before = _tree(out)
+    written = []
+
+    def failing_write(folder: Path, relative: str, text: str) -> None:
+        if len(written) == 3:  # the index and two pages are out, the rest and assets/ are not
+            raise failure
+        written.append(relative)
+        real_write(folder, relative, text)
+
+    real_write = render._write
+    monkeypatch.setattr(render, "_write", failing_write)
+    with pytest.raises(type(failure)):
+        render_site(site, out, generated_at=dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc))
+    assert written and _tree(out) == before  # byte for byte the earlier report
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]  # no staging folder left
+
+
+def test_report_interrupted_before_the_swap_writes_nothing_new(site, tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "_copy_assets", lambda folder: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        render_site(site, tmp_path / "site")
+    assert list(tmp_path.iterdir()) == []  # no site, no half of one
+
+
+def test_report_rerun_replaces_the_site_and_drops_pages_of_names_now_gone(site, tmp_path):
+    out = tmp_path / "site"
+    render_site(site, out)
+    (out / "models" / "gone.html").write_text("stale")
+    render_site(site, out)
+    assert not (out / "models" / "gone.html").exists() and (out / "assets" / "plotly.min.js").is_file()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
+def test_report_keeps_other_files_in_the_folder(site, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")  # e.g. the demo's platform map
+    render_site(site, tmp_path)
+    render_site(site, tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "index.html").is_file()
+    assert not [path for path in tmp_path.parent.iterdir() if ".tmp-" in path.name or ".old-" in path.name]
+
+
+def test_report_failed_swap_puts_the_previous_site_back(site, tmp_path, monkeypatch):
+    out = tmp_path / "site"
+    render_site(site, out)
+    before = _tree(out)
+    real_rename, calls = Path.rename, []
+
+    def failing_rename(self, target):
+        calls.append(self.name)
+        if len(calls) == 4:  # two entries swapped, the third moved aside
+            raise OSError("device busy")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing_rename)
+    with pytest.raises(OSError):
+        render_site(site, out)
+    monkeypatch.undo()
+    assert _tree(out) == before and sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
+def test_report_single_file_interrupted_keeps_the_previous_file(site, tmp_path, monkeypatch):
+    path = tmp_path / "report.html"
+    path.write_text("previous report")
+
+    def failing_replace(source, target):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render.os, "replace", failing_replace)
+    with pytest.raises(KeyboardInterrupt):
+        render_single_file(site, path)
+    assert path.read_text() == "previous report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+# -- proxies, labels, ticks --------------------------------------------------------------------
+
+
+def test_report_index_labels_proxy_platform_rows_and_scores_them_apart(site, site_dir):
+    assert site.index.headline.stats.count == 11 and site.index.headline.proxy_stats.count == 1
+    index = _pages(site_dir)["index.html"]
+    platforms = index.split('id="platforms"')[1].split("</table>")[0]
+    row = next(line for line in platforms.splitlines() if "h100-sxm5-80gb</a>" in line)
+    assert "proxy: nvidia-h200" in row and "measured on nvidia-h200" in row
+    assert "direct comparisons only" in index and "proxy comparisons" in index
+    matrix = index.split('id="matrix"')[1].split("<table")[0]
+    assert "pooled over batch sizes, conversions and timing methods" in matrix
+
+
+def test_report_proxied_model_page_shows_the_proxy_measurements(site, site_dir):
+    page = next(m for m in site.models if (m.model, m.platform) == ("resnet18", "h100-sxm5-80gb"))
+    assert page.proxies == ("nvidia-h200",) and set(page.latencies["platform"]) == {"nvidia-h200"}
+    assert page.run_platform == "nvidia-h200" and ("cpu.cores", "2") in page.environment
+    view = next(v for v in views(site, SiteMap()) if v.context is page)
+    assert {"latency", "history"} <= set(view.chart_ids)
+    names = [trace["name"] for trace in view.figures[view.chart_ids["latency"]]["data"]]
+    assert names == ["fp32 · b1 · synced-e2e (proxy: nvidia-h200)"]
+    html = _pages(site_dir)[SiteMap().model("resnet18", "h100-sxm5-80gb").path]
+    assert "No environment recorded" not in html and "the declared proxy" in html
+    assert 'href="../models/nvidia-h200--resnet18.html"' in html
+
+
+def test_report_proxy_platform_model_page_links_the_page_it_stands_in_for(site, site_dir):
+    page = next(m for m in site.models if (m.model, m.platform) == ("resnet18", "nvidia-h200"))
+    assert page.proxy_for == ("h100-sxm5-80gb",)
+    html = _pages(site_dir)[SiteMap().model("resnet18", "nvidia-h200").path]
+    assert "Measured, but no prediction" not in html
+    assert 'it is a declared proxy' in html and 'href="../models/h100-sxm5-80gb--resnet18.html"' in html
+
+
+def test_report_model_page_names_predictor_and_measured_platform(site_dir):
+    html = _pages(site_dir)[SiteMap().model("resnet18", CPU).path]
+    table = html.split("Predictions against measurements")[1].split("</table>")[0]
+    assert "<td>graphs 1.1</td>" in table and ">here<" not in table
+    assert f'measured on the predicted platform itself">{CPU}</span>' in table
+
+
+@pytest.mark.parametrize("version, label", [("1.1", "graphs 1.1"), ("graphs 1.1", "graphs 1.1"), (None, "graphs"),
+                                            (float("nan"), "graphs")])
+def test_predictor_label(version, label):
+    assert predictor_label("graphs", version) == label
+
+
+def test_parity_plot_log_ticks_are_full_values(site):
+    figure = next(v for v in views(site, SiteMap()) if v.page == SiteMap().platform(CPU)).figures
+    axis = figure[f"platform-{CPU}-parity"]["layout"]["xaxis"]
+    assert axis["tickmode"] == "array" and len(axis["tickvals"]) >= 2
+    for value, text in zip(axis["tickvals"], axis["ticktext"]):
+        assert float(text) == value and f"{value:e}"[0] in "125"
+
+
+@pytest.mark.parametrize("low, high, expected", [
+    (0.3, 12.0, ["0.5", "1", "2", "5", "10"]),
+    (0.002, 90.0, ["0.01", "0.1", "1", "10"]),  # more than three decades: decades only
+    (4.0, 4.5, None),  # no two ticks fit: Plotly's own
+])
+def test_log_ticks(low, high, expected):
+    ticks = charts.log_ticks(low, high)
+    assert ticks.get("ticktext") == expected
