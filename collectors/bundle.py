@@ -169,20 +169,6 @@ def check_values(bundle: Bundle, path: Path | str) -> None:
                              f"outside its own 95 % CI [{m.ci95_low}, {m.ci95_high}]")
 
 
-def stored_run_note(store, run_id: str, path: Path | str) -> str:
-    """Why a file (a bundle) whose run is already in the database is not stored again: from which file
-    that run came (the content differs, or the file would have been recognised by its hash), or
-    that `parity bench` stored it directly."""
-    stored = store.execute("""SELECT DISTINCT s.path FROM measurements m JOIN sources s USING (source_id)
-                              WHERE m.run_id = ? ORDER BY s.path""", [run_id]).rows
-    if stored:
-        return (f"{path}: run {run_id} is already stored from {stored[0][0]}, whose content differs "
-                "from this file; this file was not stored")
-    if not store.has_run(run_id):
-        return f"{path}: run {run_id} is also in another file of this ingest, with different content; not stored twice"
-    return f"{path}: run {run_id} is already stored (by `parity bench` into this database); not stored again"
-
-
 def _fields(record: Any) -> dict[str, Any]:
     return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
 

@@ -22,7 +22,6 @@ from typing import Any
 from tqdm import tqdm
 
 from collectors import formats
-from collectors.bundle import stored_run_note
 from collectors.errors import InputError
 from collectors.formats import Context, Document, detect
 from collectors.names import Names
@@ -179,7 +178,7 @@ class _Reader:
         records = module.to_records(doc, self.context)
         if records.run and records.run.run_id in self.runs:
             self.report.already_stored += 1  # a bundle whose run is in the database already
-            print(f"parity ingest: warning: {stored_run_note(self.store, records.run.run_id, path)}",
+            print(f"parity ingest: warning: {_stored_run_note(self.store, records.run.run_id, path)}",
                   file=sys.stderr)
             return None, []
         if records.run:
@@ -257,3 +256,17 @@ def _count_stored(parsed: Sequence[ParsedFile], report: IngestReport) -> None:
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _stored_run_note(store: Store, run_id: str, path: Path | str) -> str:
+    """Why a file (a bundle) whose run is already in the database is not stored again: from which file
+    that run came (the content differs, or the file would have been recognised by its hash), or
+    that `parity bench` stored it directly."""
+    stored = store.execute("""SELECT DISTINCT s.path FROM measurements m JOIN sources s USING (source_id)
+                              WHERE m.run_id = ? ORDER BY s.path""", [run_id]).rows
+    if stored:
+        return (f"{path}: run {run_id} is already stored from {stored[0][0]}, whose content differs "
+                "from this file; this file was not stored")
+    if not store.has_run(run_id):
+        return f"{path}: run {run_id} is also in another file of this ingest, with different content; not stored twice"
+    return f"{path}: run {run_id} is already stored (by `parity bench` into this database); not stored again"
