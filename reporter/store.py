@@ -54,6 +54,7 @@ class Store:
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: Path) -> None:
         self.db = connection
         self.path = path
+        self._in_transaction = False
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, read_only: bool = False) -> "Store":
@@ -135,7 +136,7 @@ class Store:
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """One transaction; nested calls join the outer one."""
-        if getattr(self, "_in_transaction", False):
+        if self._in_transaction:
             yield
             return
         self.db.execute("BEGIN TRANSACTION")
@@ -150,9 +151,6 @@ class Store:
         finally:
             self._in_transaction = False
 
-    def has_source(self, source_id: str) -> bool:
-        return bool(self.execute("SELECT count(*) FROM sources WHERE source_id = ?", [source_id]).single_value())
-
     def has_run(self, run_id: str) -> bool:
         return bool(self.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).single_value())
 
@@ -162,12 +160,6 @@ class Store:
             [run.run_id, run.kind, run.started_at, run.finished_at, run.host, run.platform,
              run.label, run.git_sha, json.dumps(run.environment, sort_keys=True)],
         )
-
-    def finish_run(self, run_id: str, finished_at: str) -> None:
-        self.db.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", [finished_at, run_id])
-
-    def add_source(self, source_id: str, path: str, format_name: str, run_id: str) -> None:
-        self.db.execute("INSERT INTO sources VALUES (?, ?, ?, ?)", [source_id, path, format_name, run_id])
 
     def add_proxies(self, proxies: dict[str, str]) -> None:
         for measured, predicted in proxies.items():
