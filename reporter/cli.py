@@ -49,6 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"parity {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a path the user gave: missing folder, not a folder, no permission
+        if args.debug:
+            raise
+        print(f"parity {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         if args.debug:
             raise

@@ -45,7 +45,8 @@ from reporter.store import Store
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 ASSETS = TEMPLATES / "assets"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-SITE_MARKER = ".parity-report"  # marks a folder this module wrote, so stale pages may be removed
+SITE_MARKER = ".parity-report"  # marks a folder this module wrote, so its entries may be replaced
+SITE_ENTRIES = ("index.html", "platforms", "models", "assets", "summary.md", SITE_MARKER)
 GENERATED_LINE = re.compile(r'^<p class="generated">.*</p>$', re.MULTILINE)
 predictor_label = charts.predictor_label  # "graphs 1.1": the model page's predictor column
 METHOD_HELP = {
@@ -90,8 +91,10 @@ def render_site(site: SiteContext, out: Path, *, generated_at: dt.datetime | Non
         staging.mkdir(parents=True)
         _render_into(site, staging, generated_at)
         _swap_in(staging, target)
-    except BaseException:  # KeyboardInterrupt too: nothing half-written stays
+    except BaseException as error:  # KeyboardInterrupt too: nothing half-written stays
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise RenderError(f"{out}: cannot write the report: {error.strerror or error}") from None
         raise
     return out / SiteMap.index.path
 
@@ -117,13 +120,16 @@ def render_single_file(site: SiteContext, path: Path, *, generated_at: dt.dateti
     text = environment().get_template("single.html").render(
         views=list(views(site, SiteMap())), url=lambda page: f"#{page.anchor}", inline=inline,
         sitemap=SiteMap(), generated_at=_stamp(generated_at), asset=None)
-    path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         staging.write_text(text, encoding="utf-8")
         os.replace(staging, path)
-    except BaseException:
-        staging.unlink(missing_ok=True)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            staging.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise RenderError(f"{path}: cannot write the report: {error.strerror or error}") from None
         raise
     return path
 
@@ -336,8 +342,15 @@ def _stamp(generated_at: dt.datetime | None) -> str:
 
 
 def _check_folder(out: Path) -> None:
+    """Refuse a file, and a folder whose entries of the report's names were not written by a report
+    (the swap would delete them: a user's own `assets/` beside their notes)."""
     if out.exists() and not out.is_dir():
         raise RenderError(f"{out}: exists and is not a folder; pass --out a folder")
+    if out.is_dir() and not (out / SITE_MARKER).exists():
+        clashes = [name for name in SITE_ENTRIES if (out / name).exists()]
+        if clashes:
+            raise RenderError(f"{out}: holds {', '.join(clashes)} not written by parity report; "
+                              "pass --out a new folder or one an earlier report wrote")
 
 
 def _swap_in(staging: Path, target: Path) -> None:

@@ -192,6 +192,26 @@ def test_report_command_prints_the_index_path(report_db, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(tmp_path / "one.html")
 
 
+def test_report_refuses_a_folder_whose_assets_it_did_not_write(report_db, tmp_path, capsys):
+    notes = tmp_path / "notes"
+    (notes / "assets").mkdir(parents=True)
+    (notes / "assets" / "logo.png").write_bytes(b"mine")
+    assert main(["report", "--db", str(report_db), "--out", str(notes)]) == 2
+    assert capsys.readouterr().err == (f"parity report: error: {notes}: holds assets not written by parity report; "
+                                       "pass --out a new folder or one an earlier report wrote\n")
+    assert (notes / "assets" / "logo.png").read_bytes() == b"mine" and not (notes / "index.html").exists()
+
+
+@pytest.mark.parametrize("flag", ["--out", "--single-file"])
+def test_report_unwritable_path_is_one_line(report_db, tmp_path, capsys, flag):
+    (tmp_path / "afile").write_text("")
+    target = tmp_path / "afile" / "site"
+    assert main(["report", "--db", str(report_db), flag, str(target)]) == 2
+    error = capsys.readouterr().err  # "Not a directory" or "File exists", by where the OS noticed
+    assert error.startswith(f"parity report: error: {target}: cannot write the report: ") and error.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # no staging left behind
+
+
 def test_report_command_without_database_is_one_line(tmp_path, capsys):
     assert main(["report", "--db", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "site")]) == 2
     error = capsys.readouterr().err
@@ -319,7 +339,7 @@ def test_report_failed_swap_puts_the_previous_site_back(site, tmp_path, monkeypa
         return real_rename(self, target)
 
     monkeypatch.setattr(Path, "rename", failing_rename)
-    with pytest.raises(OSError):
+    with pytest.raises(render.RenderError, match="cannot write the report: device busy"):
         render_site(site, out)
     monkeypatch.undo()
     assert _tree(out) == before and sorted(path.name for path in tmp_path.iterdir()) == ["site"]
