@@ -148,8 +148,10 @@ def speedup_heatmap(*, speedups: pd.DataFrame) -> Figure:
     """Speedup over EAGER (newest run), model x conversion, on a log colour scale centred on 1x."""
     # Rows name the precision, batch size and method only where the page has more than one.
     many = speedups[["precision", "batch_size", "method"]].drop_duplicates().shape[0] > 1
+    many_devices = speedups["device"].nunique(dropna=False) > 1
     speedups = speedups.assign(row=[
         _text(row.model) + (_series_label(row.precision, row.batch_size, row.method, prefix=" · ") if many else "")
+        + (f" · {_text(row.device)}" if many_devices else "")
         for row in speedups.itertuples()])
     rows = list(dict.fromkeys(speedups["row"]))
     columns = sorted(speedups["conversion"].unique())
@@ -180,12 +182,17 @@ def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame, platfor
     conversions = sorted(latencies["conversion"].unique(), key=lambda name: (name != "EAGER", name))
     categories = [_text(c) for c in conversions]
     data, series = [], []
-    groups = latencies.groupby(["precision", "batch_size", "method", "platform"], sort=True)
+    # One platform may be measured on several devices (a GPU host benches --device cpu too).
+    devices = latencies["device"].fillna("")
+    groups = latencies.assign(device=devices).groupby(["precision", "batch_size", "method", "platform", "device"],
+                                                      sort=True)
     for index, (key, group) in enumerate(groups):
         series.append(key)
         group = group.set_index("conversion").reindex(conversions)
+        device_note = f" · {_text(key[4])}" if devices.nunique() > 1 else ""
         data.append({
-            "type": "scatter", "mode": "markers", "name": _series_label(*key[:3]) + _proxy_note(key[3], platform),
+            "type": "scatter", "mode": "markers",
+            "name": _series_label(*key[:3]) + device_note + _proxy_note(key[3], platform),
             "x": categories,
             "y": _numbers(group["median"]), "marker": {"size": 10, "color": _series_colour(index)},
             "error_y": {"type": "data", "symmetric": False, "array": _numbers(group["p95"] - group["median"]),
