@@ -110,12 +110,17 @@ def write_bundle(run: RunInfo, measurements: list[Measurement], path: Path | str
     path = Path(path)
     if not overwrite:
         refuse_existing(path)
+    text = dumps(to_bundle(run, measurements))
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(dumps(to_bundle(run, measurements)))
-    os.chmod(temporary, 0o644)  # mkstemp makes it private; a bundle is meant to be shared
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; a bundle is meant to be shared
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path
 
 
