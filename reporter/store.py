@@ -58,18 +58,28 @@ class Store:
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, read_only: bool = False) -> "Store":
+        """Open (or, unless read_only, create) the database file, migrating an old one forward.
+
+        read_only: never write, except to bring an older file's schema forward once. Raises
+        StoreError when the file is missing (read_only) or cannot be opened.
+        """
         path = Path(path) if path else default_db_path()
         if read_only:
             if not path.exists():
                 raise StoreError(f"{path}: no database here (run `parity ingest` or `parity bench` first, or pass --db)")
-            cls.open(path).close()  # bring an old file's schema forward before reading it
-            return cls(duckdb.connect(str(path), read_only=True), path)
+            store = cls(_connect(path, read_only=True), path)
+            if store.schema_version() >= MIGRATIONS[-1][0]:
+                return store
+            store.close()
+            cls.open(path).close()  # an older file: migrate it once, then read
+            return cls(_connect(path, read_only=True), path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(_connect(path, read_only=False), path)
         try:
-            store = cls(duckdb.connect(str(path)), path)
-        except duckdb.Error as error:
-            raise StoreError(f"{path}: cannot open the database: {error}") from None
-        store.migrate()
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
@@ -235,6 +245,13 @@ def _prediction_row(p: Prediction, source_id: str) -> dict[str, Any]:
 def _measurement_row(m: Measurement, measurement_id: int, run_id: str, source_id: str | None) -> dict[str, Any]:
     row = {f.name: getattr(m, f.name) for f in dataclasses.fields(m) if f.name not in ("samples", "gpu_samples")}
     return {**row, "measurement_id": measurement_id, "run_id": run_id, "source_id": source_id}
+
+
+def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as error:
+        raise StoreError(f"{path}: cannot open the database: {_first_line(error)}") from None
 
 
 def _first_line(error: Exception) -> str:

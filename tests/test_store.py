@@ -101,3 +101,12 @@ def test_store_query_refuses_writes(db_path, sql):
 def test_store_query_missing_file_is_one_clear_error(tmp_path):
     with pytest.raises(StoreError, match="no database here"):
         Store.open(tmp_path / "absent.duckdb", read_only=True)
+
+
+def test_store_read_only_open_of_a_current_file_leaves_its_bytes_alone(db_path):
+    with Store.open(db_path) as store, store.atomic():
+        store.add_run(RUN)
+    before = db_path.read_bytes()
+    with Store.open(db_path, read_only=True) as store:
+        assert store.execute("SELECT run_id FROM runs").rows == [("run-1",)]
+    assert db_path.read_bytes() == before and not db_path.with_name(db_path.name + ".wal").exists()
