@@ -13,7 +13,6 @@ every version listed here):
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import tempfile
@@ -23,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.errors import InputError, ParityError
-from collectors.records import Measurement, RunInfo, positive_number
+from collectors.records import Measurement, RunInfo, positive_number, record_fields
 
 BUNDLE_FORMAT = "parity-bundle"
 BUNDLE_VERSION = 1
@@ -85,8 +84,8 @@ class Bundle(_Strict):
 
 def to_bundle(run: RunInfo, measurements: list[Measurement]) -> Bundle:
     return Bundle(
-        format=BUNDLE_FORMAT, version=BUNDLE_VERSION, run=BundleRun(**_fields(run)),
-        measurements=[BundleMeasurement(**{**_fields(m), "samples": _rounded(m.samples),
+        format=BUNDLE_FORMAT, version=BUNDLE_VERSION, run=BundleRun(**record_fields(run)),
+        measurements=[BundleMeasurement(**{**record_fields(m), "samples": _rounded(m.samples),
                                            "gpu_samples": _rounded(m.gpu_samples)}) for m in measurements])
 
 
@@ -172,10 +171,6 @@ def check_values(bundle: Bundle, path: Path | str) -> None:
         if None not in (m.ci95_low, m.median, m.ci95_high) and not m.ci95_low <= m.median <= m.ci95_high:
             raise InputError(path, f"{where}.median", m.median,
                              f"outside its own 95 % CI [{m.ci95_low}, {m.ci95_high}]")
-
-
-def _fields(record: Any) -> dict[str, Any]:
-    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
 
 
 def _rounded(values: tuple[float, ...]) -> list[float]:

@@ -5,7 +5,6 @@ was) and through DuckDB's columnar path (Arrow tables), never row-by-row SQL.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -18,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from collectors.errors import ParityError
-from collectors.records import Measurement, Prediction, RunInfo, Subgraph
+from collectors.records import Measurement, Prediction, RunInfo, Subgraph, record_fields
 from reporter.schema import MIGRATIONS
 
 DEFAULT_DB = Path("data") / "parity.duckdb"
@@ -186,7 +185,7 @@ class Store:
 
     def add_subgraphs(self, subgraphs: Sequence[Subgraph], source_id: str | Sequence[str]) -> None:
         source_ids = _per_row(source_id, len(subgraphs))
-        self._insert("subgraphs", [{**_fields(s), "source_id": i} for s, i in zip(subgraphs, source_ids)])
+        self._insert("subgraphs", [{**record_fields(s), "source_id": i} for s, i in zip(subgraphs, source_ids)])
 
     def add_measurements(self, measurements: Sequence[Measurement], run_id: str | Sequence[str],
                          source_id: str | None | Sequence[str | None]) -> list[int]:
@@ -230,20 +229,16 @@ def _per_row(value: Any, count: int) -> Sequence[Any]:
     return value
 
 
-def _fields(record: Any) -> dict[str, Any]:
-    """A dataclass's fields, shallow: `dataclasses.asdict` deep-copies and costs ~10x more per row."""
-    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
-
-
 def _prediction_row(p: Prediction, source_id: str) -> dict[str, Any]:
-    row = _fields(p)
+    row = record_fields(p)
     row["raw"] = json.dumps(p.raw, sort_keys=True) if p.raw else None
     row["source_id"] = source_id
     return row
 
 
 def _measurement_row(m: Measurement, measurement_id: int, run_id: str, source_id: str | None) -> dict[str, Any]:
-    row = {f.name: getattr(m, f.name) for f in dataclasses.fields(m) if f.name not in ("samples", "gpu_samples")}
+    row = record_fields(m)
+    del row["samples"], row["gpu_samples"]  # they go to the samples table
     return {**row, "measurement_id": measurement_id, "run_id": run_id, "source_id": source_id}
 
 
