@@ -22,7 +22,7 @@ from reporter.compare import (
     Side,
     version_text,
 )
-from reporter.formatting import json_value, milliseconds, percent, text_table
+from reporter.formatting import json_value, markdown_text, milliseconds, percent, text_table
 
 ICONS = {"regressed": "🔴", "newly failing": "❌", "improved": "🟢", "newly passing": "✅",
          "untested": "❔", "new": "🆕", "gone": "➖", "unchanged": "⚪"}
@@ -100,22 +100,22 @@ def render_markdown(comparison: Comparison, report: str | None) -> str:
     moved = comparison.of_kind(*NOTABLE_CLASSES)
     notable = moved[:MARKDOWN_NOTABLE_ROWS]
     rest = moved[MARKDOWN_NOTABLE_ROWS:] + [change for change in comparison.cells if change.kind not in NOTABLE_CLASSES]
-    parts = [f"**{comparison.verdict()}**", "", _md(runs_line(comparison))]
+    parts = [f"**{comparison.verdict()}**", "", markdown_text(runs_line(comparison))]
     for line in comparison.warnings():
-        parts += ["", f"> ⚠️ **{_md(line)}**"]
+        parts += ["", f"> ⚠️ **{markdown_text(line)}**"]
     if comparison.environment:
         parts += ["", "> ⚠️ **The environments differ**; changes may come from these: "
-                  + "; ".join(f"`{_md(line)}`" for line in environment_lines(comparison))]
+                  + "; ".join(markdown_text(line) for line in environment_lines(comparison))]
     if untested_line(comparison):
-        parts += ["", f"> ❔ {_md(untested_line(comparison))}"]
+        parts += ["", f"> ❔ {markdown_text(untested_line(comparison))}"]
     if notable:
         parts += ["", _md_table(CELL_COLUMNS, [_icon_row(change) for change in notable])]
-        parts += [f"- {_md(change.key.describe())}: {_md(change.head.message)}"
+        parts += [f"- {markdown_text(change.key.describe())}: {markdown_text(change.head.message)}"
                   for change in notable if change.kind == NEWLY_FAILING and change.head.message]
     if comparison.predictions:
         parts += ["", "**Prediction error per platform** (before → after)", "",
                   _md_table(SHIFT_COLUMNS, [shift_row(shift) for shift in comparison.predictions])]
-        parts += [""] * bool(shift_notes(comparison)) + [f"- {_md(note)}" for note in shift_notes(comparison)]
+        parts += [""] * bool(shift_notes(comparison)) + [f"- {markdown_text(note)}" for note in shift_notes(comparison)]
     if rest:
         parts += ["", f"<details><summary>{len(rest)} other cells: {_counts(rest)}</summary>", "",
                   _md_table(CELL_COLUMNS, [_icon_row(change) for change in rest[:MARKDOWN_DETAIL_ROWS]])]
@@ -123,7 +123,7 @@ def render_markdown(comparison: Comparison, report: str | None) -> str:
             parts += ["", f"… and {len(rest) - MARKDOWN_DETAIL_ROWS} more (`parity compare --format json` lists all)"]
         parts += ["", "</details>"]
     if report:
-        parts += ["", f"Full report: {_md(report)}"]
+        parts += ["", f"Full report: {markdown_text(report)}"]
     return "\n".join(parts)
 
 
@@ -139,13 +139,8 @@ def _icon_row(change: CellChange) -> list[str]:
 
 def _md_table(columns: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    return "\n".join(lines + ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows])
+    return "\n".join(lines + ["| " + " | ".join(markdown_text(cell) for cell in row) + " |" for row in rows])
 
-
-def _md(text: str) -> str:
-    """User-supplied text (model names, labels) made inert in a Markdown table."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\n", " "))
 
 
 # -- text: the terminal --------------------------------------------------------------------------

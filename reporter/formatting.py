@@ -4,9 +4,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+import html
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,3 +73,10 @@ def percent(value: float | None, signed: bool = False) -> str:
     if value is None or not math.isfinite(value):
         return "–"
     return f"{value:+.1f} %" if signed else f"{value:.1f} %"
+
+
+def markdown_text(value: Any) -> str:
+    """A user-supplied string made inert in GitHub Markdown (a PR comment, summary.md): no HTML,
+    no links or emphasis, no line or table-cell breaks."""
+    text = html.escape(str(value), quote=False).replace("\r", " ").replace("\n", " ")
+    return re.sub(r"([|\\`*_\[\]])", r"\\\1", text)

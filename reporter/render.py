@@ -38,7 +38,7 @@ from collectors.errors import ParityError
 from reporter import charts
 from reporter.analysis import (ChangePoints, IndexContext, ModelPlatformContext, PlatformContext, SiteContext,
                                load_site)
-from reporter.formatting import milliseconds, percent
+from reporter.formatting import markdown_text, milliseconds, percent
 from reporter.metrics import GRAPHS_GATE_MEDIAN_APE, ErrorStats
 from reporter.store import Store
 
@@ -447,8 +447,8 @@ def _markdown_scores(stats: ErrorStats) -> list[str]:
 
 
 def _markdown_platforms(stats: pd.DataFrame) -> list[str]:
-    rows = [[_md(row.platform) + (f" (proxy: measured on {_md(row.measured_platform)})" if row.is_proxy else ""),
-             _md(row.precision), str(row.batch_size), str(row.count), percent(row.median_ape),
+    rows = [[markdown_text(row.platform) + (f" (proxy: measured on {markdown_text(row.measured_platform)})" if row.is_proxy else ""),
+             markdown_text(row.precision), str(row.batch_size), str(row.count), percent(row.median_ape),
              _share(row.within_10_pct), _share(row.within_30_pct), _ratio(row.geomean_ratio),
              "✅" if row.median_ape <= GRAPHS_GATE_MEDIAN_APE else "❌"] for row in stats.itertuples()]
     return _markdown_table(["platform", "precision", "batch", "n", "median APE", "±10 %", "±30 %", "geomean ratio",
@@ -458,9 +458,9 @@ def _markdown_platforms(stats: pd.DataFrame) -> list[str]:
 def _markdown_worst(comparisons: pd.DataFrame, worst: int) -> list[str]:
     ranked = comparisons.sort_values(["abs_error_pct", "model", "platform", "conversion", "method"],
                                      ascending=[False, True, True, True, True], kind="mergesort").head(worst)
-    rows = [[_md(row.model), _md(row.platform) + (f" (proxy: measured on {_md(row.measured_platform)})"
+    rows = [[markdown_text(row.model), markdown_text(row.platform) + (f" (proxy: measured on {markdown_text(row.measured_platform)})"
                                                   if row.is_proxy else ""),
-             _md(row.precision), str(row.batch_size), _md(row.conversion), _md(row.method),
+             markdown_text(row.precision), str(row.batch_size), markdown_text(row.conversion), markdown_text(row.method),
              milliseconds(row.predicted_ms), milliseconds(row.measured_ms), percent(row.signed_error_pct, signed=True)]
             for row in ranked.itertuples()]
     return _markdown_table(["model", "platform", "precision", "batch", "conversion", "method", "predicted",
@@ -470,11 +470,6 @@ def _markdown_worst(comparisons: pd.DataFrame, worst: int) -> list[str]:
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
-
-def _md(value: Any) -> str:
-    """A user-supplied string made inert in GitHub Markdown: no HTML, no table breaks, no links."""
-    text = html.escape(str(value), quote=False)
-    return re.sub(r"([|\\`*\[\]])", r"\\\1", text)
 
 
 def _share(value: float) -> str:

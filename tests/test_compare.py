@@ -201,7 +201,7 @@ def test_compare_markdown_fits_a_pull_request_comment(comparison):
     text = RENDERERS["markdown"].render(comparison, "https://example.org/parity/index.html")
     first, *rest = text.splitlines()
     assert first.startswith("**REGRESSION: 2 regressed, 1 newly failing, 1 improved, 1 newly passing")
-    assert "> ⚠️ **The environments differ**" in text and "`torch_version: 2.11.0 → 2.12.0`" in text
+    assert "> ⚠️ **The environments differ**" in text and "torch\\_version: 2.11.0 → 2.12.0" in text
     notable, details = text.split("<details>")
     assert "resnet18 EAGER fp32 bs1" in notable and "alexnet" not in notable
     assert "<summary>6 other cells: 1 untested, 1 new, 1 gone, 3 unchanged</summary>" in details
@@ -228,9 +228,10 @@ def test_compare_text_lists_every_cell(comparison):
 
 
 def test_compare_markdown_escapes_hostile_names():
-    from reporter.compare_formats import _md
+    from reporter.formatting import markdown_text
 
-    assert _md("<img src=x>|a") == "&lt;img src=x&gt;\\|a"
+    assert markdown_text("<img src=x>|a") == "&lt;img src=x&gt;\\|a"
+    assert markdown_text("[pwn](http://x)\n| *x*") == "\\[pwn\\](http://x) \\| \\*x\\*"
 
 
 def test_compare_markdown_stays_short_when_many_cells_move(monkeypatch, comparison):
