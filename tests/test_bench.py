@@ -233,7 +233,7 @@ def test_database_locked_at_the_end_leaves_a_rescue_bundle(capsys, monkeypatch, 
 
 
 def test_bench_with_out_keeps_parity_db_and_checks_the_folder(capsys, monkeypatch, tmp_path: Path) -> None:
-    from reporter.commands.bench import database_for
+    from reporter.runs import database_for
 
     monkeypatch.delenv("PARITY_DB", raising=False)
     assert database_for(None, tmp_path / "b.json") is None  # only --out: the bundle only

@@ -61,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from collectors.bench import check_device, plan_cells, run_plan
     from collectors.bundle import prepare_out
+    from reporter.runs import check_writable, database_for, save_result
 
     plan = _plan(args)
     plan_cells(plan)  # unknown conversion names stop here, before anything runs
@@ -69,95 +70,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         prepare_out(args.out)
     if db:
-        _check_writable(db)
+        check_writable(db)
     with _ProgressBar() as bar:
         result = run_plan(plan, bar.update)
     print(_summary_table(result.measurements, plan.max_seconds))
-    _save(result, args.out, db)
+    for line in save_result(result, out=args.out, db=db):
+        print(line)
     return 0
-
-
-def database_for(db: Path | None, out: Path | None) -> Path | None:
-    """The database a bench run is stored in, or None for a bundle-only run: --db, else
-    $PARITY_DB, else the default database unless --out was given."""
-    import os
-
-    from reporter.store import default_db_path
-
-    if db or os.environ.get("PARITY_DB") or not out:
-        return db or default_db_path()
-    return None
-
-
-def _check_writable(db: Path) -> None:
-    """Open the database for writing and close it again, so that a lock held by another process
-    (or a read-only file) stops the command before minutes of measuring, not after."""
-    from collectors.errors import ParityError
-
-    try:
-        _open(db).close()
-    except Exception as error:  # noqa: BLE001 - duckdb, OS or Parity errors alike
-        raise ParityError(f"{db}: cannot open the database for writing: {_one_line(error)} "
-                          "(nothing was measured)") from None
-
-
-def _open(db: Path):
-    from reporter.store import Store
-
-    return Store.open(db)
-
-
-def _save(result, out: Path | None, db: Path | None) -> None:
-    """Write the bundle and/or store the run; when either fails, the measurements still end up in
-    a bundle (a rescue bundle if need be), and the error says where and how to ingest it."""
-    from collectors.bundle import write_bundle
-    from collectors.errors import ParityError
-    from reporter.runs import store_result
-
-    run_id = result.run.run_id
-    problems, bundle = [], None
-    if out:
-        try:
-            bundle = write_bundle(result.run, result.measurements, out)
-            print(f"bundle: {out} (run {run_id})")
-        except Exception as error:  # noqa: BLE001 - keep going: the database may still take it
-            problems.append(f"could not write the bundle {out}: {_one_line(error)}")
-    if db:
-        try:
-            with _open(db) as store:
-                store_result(store, result)
-            print(f"database: {db} (run {run_id})")
-        except Exception as error:  # noqa: BLE001 - the measurements must not be lost
-            problems.append(f"could not store run {run_id} in {db}: {_one_line(error)}")
-    if not problems:
-        return
-    if bundle is None and db is not None and not any(p.startswith("could not store") for p in problems):
-        raise ParityError("; ".join(problems) + f" (the run is stored in {db})")
-    rescue = bundle or _rescue_bundle(result, [db.parent if db else None, out.parent if out else None,
-                                               Path.cwd()], db or out)
-    where = f" --db {db}" if db else ""
-    raise ParityError("; ".join(problems) + f"; the measurements are saved in {rescue}: "
-                      f"store them with `parity ingest {rescue}{where}`")
-
-
-def _rescue_bundle(result, folders: list[Path | None], beside: Path) -> Path:
-    """`<db>.<run id>.bundle.json` in the first folder that takes it (the database's, by default)."""
-    import tempfile
-
-    from collectors.bundle import write_bundle
-    from collectors.errors import ParityError
-
-    name = f"{beside.name}.{result.run.run_id}.bundle.json"
-    for folder in [*(f for f in folders if f is not None), Path(tempfile.gettempdir())]:
-        try:
-            return write_bundle(result.run, result.measurements, folder / name)
-        except Exception:  # noqa: BLE001 - try the next folder
-            continue
-    raise ParityError(f"could not store run {result.run.run_id} anywhere, not even a rescue bundle")
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _plan(args: argparse.Namespace):
