@@ -13,7 +13,6 @@ unavailable are recorded as `unavailable` with its reason, not attempted. Every 
 """
 from __future__ import annotations
 
-import datetime as dt
 import importlib.machinery
 import os
 import platform
@@ -36,7 +35,7 @@ from collectors.errors import ParityError
 from collectors.fingerprint import fingerprint, platform_id
 from collectors.names import Names
 from collectors.probe import Availability, Host, probe
-from collectors.records import Measurement, RunInfo
+from collectors.records import Measurement, RunInfo, new_run_id, utc_now
 from collectors.worker import CellRequest, CellResult, MethodResult
 
 REPO_ROOT = Path(collectors.__file__).resolve().parent.parent
@@ -199,7 +198,7 @@ def run_plan(plan: BenchPlan, progress: Progress | None = None) -> BenchResult:
         measurements += done
         if progress:
             progress(CellProgress(index, len(cells), cell, done))
-    return BenchResult(replace(run, finished_at=_now()), measurements)
+    return BenchResult(replace(run, finished_at=utc_now()), measurements)
 
 
 def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: Availability) -> list[Measurement]:
@@ -293,7 +292,7 @@ def _tail(path: Path) -> str:
 def _measurement(cell: Cell, plan: BenchPlan, platform_name: str, result: MethodResult) -> Measurement:
     common = dict(model=cell.model, platform=platform_name, precision=cell.conversion.precision,
                   batch_size=cell.batch_size, conversion=cell.conversion.name, device=result.device,
-                  method=result.method, measured_at=_now(), compile_s=result.compile_s,
+                  method=result.method, measured_at=utc_now(), compile_s=result.compile_s,
                   peak_memory_mb=result.peak_memory_mb)
     if result.status != "ok":
         return Measurement(status="failed", failure_kind=result.failure_kind, message=result.message, **common)
@@ -328,7 +327,7 @@ def _same_outcome(cell: Cell, plan: BenchPlan, platform_name: str, status: str, 
                   message: str | None) -> list[Measurement]:
     return [Measurement(model=cell.model, platform=platform_name, precision=cell.conversion.precision,
                         batch_size=cell.batch_size, conversion=cell.conversion.name, device=plan.device,
-                        method=method, status=status, failure_kind=kind, message=message, measured_at=_now())
+                        method=method, status=status, failure_kind=kind, message=message, measured_at=utc_now())
             for method in _METHODS[plan.timer]]
 
 
@@ -337,9 +336,8 @@ def _throughput(batch_size: int, median_ms: float) -> float | None:
 
 
 def _new_run(plan: BenchPlan, environment: dict) -> RunInfo:
-    started = _now()
-    stamp = started.replace("-", "").replace(":", "")[:15]
-    return RunInfo(run_id=f"bench-{stamp}-{uuid.uuid4().hex[:8]}", kind="bench", started_at=started,
+    started = utc_now()
+    return RunInfo(run_id=new_run_id("bench", started, uuid.uuid4().hex[:8]), kind="bench", started_at=started,
                    finished_at=None, host=platform.node(), platform=_platform(plan, environment),
                    label=plan.label, git_sha=_git_sha(), environment=environment)
 
@@ -357,6 +355,3 @@ def _git_sha() -> str | None:
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
 
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")

@@ -5,6 +5,7 @@ pydantic models they use), so a record that exists is already normalised and che
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -123,3 +124,14 @@ def record_fields(record: Any) -> dict[str, Any]:
     """A record's fields as a dict, shallow: `dataclasses.asdict` deep-copies and costs ~10x more
     per row, which shows when a bulk write turns a million records into rows."""
     return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+def utc_now() -> str:
+    """Now as naive UTC ISO text: the store's TIMESTAMP columns hold UTC without an offset."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def new_run_id(kind: str, started_at: str, suffix: str) -> str:
+    """`bench-20261128T173849Z-d6bdb24b`: sortable by start, unique through `suffix`."""
+    stamp = started_at.replace("-", "").replace(":", "")[:15]
+    return f"{kind}-{stamp}Z-{suffix}"

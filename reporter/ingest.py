@@ -7,7 +7,6 @@ source's id is the sha256 of its bytes.
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import platform as host_platform
@@ -25,7 +24,7 @@ from collectors import formats
 from collectors.errors import InputError
 from collectors.formats import Context, Document, detect
 from collectors.names import Names
-from collectors.records import Records, RunInfo
+from collectors.records import Records, RunInfo, new_run_id, utc_now
 from reporter.store import Store
 
 PROGRESS_THRESHOLD = 500  # files; below this an ingest is over before a bar would help
@@ -85,7 +84,7 @@ def ingest(store: Store, paths: Sequence[Path | str], *, names: Names | None = N
     Returns an IngestReport; bad files are in `.errors`, never raised.
     Raises StoreError when the database cannot be written.
     """
-    started_at = _now()
+    started_at = utc_now()
     names = names or Names.load()
     context = Context(names, model=model, platform=platform, batch_size=batch_size)
     files, missing = find_files(paths)
@@ -238,9 +237,8 @@ def _rows_and_owners(parsed: Sequence[ParsedFile], kind: str) -> tuple[list[Any]
 def _ingest_run(parsed: Sequence[ParsedFile], started_at: str) -> RunInfo:
     # The content hash keeps two ingests started in the same second apart.
     digest = hashlib.sha256("".join(sorted(p.source_id for p in parsed)).encode()).hexdigest()[:8]
-    stamp = started_at.replace("-", "").replace(":", "")[:15]
     return RunInfo(
-        run_id=f"ingest-{stamp}Z-{digest}", kind="ingest", started_at=started_at, finished_at=_now(),
+        run_id=new_run_id("ingest", started_at, digest), kind="ingest", started_at=started_at, finished_at=utc_now(),
         host=socket.gethostname(), platform=None, label=None, git_sha=None,
         environment={"python": host_platform.python_version(), "files": len(parsed)},
     )
@@ -253,9 +251,6 @@ def _count_stored(parsed: Sequence[ParsedFile], report: IngestReport) -> None:
         report.measurements += len(p.records.measurements)
         report.subgraphs += len(p.records.subgraphs)
 
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def _stored_run_note(store: Store, run_id: str, path: Path | str) -> str:
