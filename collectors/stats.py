@@ -32,6 +32,12 @@ def median(values: Sequence[float]) -> float:
     return percentile(values, 50)
 
 
+def median_abs_dev(values: Sequence[float]) -> float:
+    """Median absolute deviation from the median (unscaled; × 1.4826 estimates σ for normal data)."""
+    centre = median(values)
+    return median([abs(v - centre) for v in values])
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100), linear interpolation between order statistics (numpy's default)."""
     if not values:

@@ -24,7 +24,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reporter.significance import MAD_TO_SIGMA, median, median_abs_dev
+from collectors.stats import median, median_abs_dev
+from reporter.significance import MAD_TO_SIGMA
 
 SPREAD_NIGHTS = 3  # the spread comes from at most this many windows of nights: long, yet bounded work
 

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from collectors.stats import median_abs_dev
+
 DEFAULT_ALPHA = 0.01
 MIN_SAMPLES = 3  # fewer samples than this on a side cannot carry a rank test
 # The CI fallback needs this many samples a side: with n samples the interval (min, max) covers
@@ -55,21 +57,6 @@ class Significance:
     @property
     def tested(self) -> bool:
         return self.test != "none"
-
-
-def median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    if n == 0:
-        return math.nan
-    middle = n // 2
-    return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def median_abs_dev(values: Sequence[float]) -> float:
-    """Median absolute deviation from the median (unscaled; × 1.4826 estimates σ for normal data)."""
-    centre = median(values)
-    return median([abs(v - centre) for v in values])
 
 
 def average_ranks(values: Sequence[float]) -> tuple[list[float], list[int]]:

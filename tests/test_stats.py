@@ -58,3 +58,8 @@ def test_halves_agree_needs_stable_medians_and_spreads() -> None:
     assert not stats.halves_agree([1.0, 1.0, 1.0])
     assert stats.halves_agree([1.0, 1.01, 0.99, 1.0, 1.01, 0.99])
     assert not stats.halves_agree([2.0, 2.0, 2.0, 1.0, 1.0, 1.0])
+
+
+def test_stats_median_abs_dev_ignores_one_outlier():
+    assert stats.median_abs_dev([1.0, 2.0, 3.0, 4.0, 100.0]) == 1.0
+    assert stats.median_abs_dev([5.0, 5.0, 5.0]) == 0.0
