@@ -103,10 +103,16 @@ def test_store_query_missing_file_is_one_clear_error(tmp_path):
         Store.open(tmp_path / "absent.duckdb", read_only=True)
 
 
-def test_store_read_only_open_of_a_current_file_leaves_its_bytes_alone(db_path):
+def test_store_read_only_open_of_a_current_file_never_connects_for_writing(db_path, monkeypatch):
     with Store.open(db_path) as store, store.atomic():
         store.add_run(RUN)
-    before = db_path.read_bytes()
+    modes, connect = [], duckdb.connect
+
+    def recording_connect(path, read_only=False, **kwargs):
+        modes.append(read_only)
+        return connect(path, read_only=read_only, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", recording_connect)
     with Store.open(db_path, read_only=True) as store:
         assert store.execute("SELECT run_id FROM runs").rows == [("run-1",)]
-    assert db_path.read_bytes() == before and not db_path.with_name(db_path.name + ".wal").exists()
+    assert modes == [True]  # a read-write open would take the file's write lock from other readers
