@@ -187,7 +187,7 @@ class _Frames:
         store.execute(f"CREATE OR REPLACE TEMP TABLE {LATEST} AS SELECT * FROM latest")
         latest = _sorted(store.frame(f"SELECT * FROM {LATEST}"), CELL + ["conversion", "method", "device"])
         return cls(
-            comparisons=_sorted(store.frame(CURRENT_COMPARISONS, [UNSCORED_METHOD]),
+            comparisons=_sorted(store.frame(CURRENT_COMPARISONS),
                                 CELL + ["conversion", "method", "measured_platform", "device", "predictor"]),
             predictions=_sorted(store.frame(NEWEST_PREDICTIONS), CELL + ["predictor"]),
             latest=latest,
@@ -215,13 +215,9 @@ LATEST = "report_latest"
 # The newest prediction per model, platform, precision, batch size and predictor: the store's view.
 NEWEST_PREDICTIONS = "SELECT * EXCLUDE (raw) FROM newest_predictions"
 
-# The scored comparisons: the newest prediction of each cell and predictor against the newest
-# measurements, Alma's own loop excluded, paired by the store's one definition (`pair_latencies`,
-# which the `comparisons` view uses too). Not filtered from the view because the view pairs every
-# prediction in history first (a million rows for a long history).
-CURRENT_COMPARISONS = f"""
-    WITH newest AS ({NEWEST_PREDICTIONS})
-    SELECT * FROM pair_latencies(newest, {LATEST}) WHERE method <> ?"""
+# The scored comparisons: the store's `current_comparisons` view (newest prediction of each cell
+# against the newest measurements, Alma's own loop excluded), the same rows `parity query` sees.
+CURRENT_COMPARISONS = "SELECT * FROM current_comparisons"
 
 NEWEST_SPEEDUPS = """
     SELECT s.*, r.started_at FROM speedups s JOIN runs r USING (run_id)
