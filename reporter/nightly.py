@@ -16,13 +16,15 @@ from reporter.compare import DEFAULT_METHOD
 from reporter.formatting import milliseconds
 from reporter.store import Store
 
-# One value per run and cell, oldest first: the series change points are looked for in.
+# One value per run and cell, oldest first: the series change points are looked for in. A cell
+# measured on two devices of one platform (a GPU host benching --device cpu too) is two series.
 SERIES = """
-    SELECT m.model, m.platform, m.precision, m.batch_size, m.conversion,
+    SELECT m.model, m.platform, m.precision, m.batch_size, m.conversion, m.device,
            coalesce(m.measured_at, r.started_at) AS point_at, m.median
     FROM measurements m JOIN runs r USING (run_id)
     WHERE m.method = ? AND m.status = 'ok' AND m.median > 0
-    ORDER BY m.model, m.platform, m.precision, m.batch_size, m.conversion, point_at, m.measurement_id"""
+    ORDER BY m.model, m.platform, m.precision, m.batch_size, m.conversion, m.device NULLS FIRST,
+             point_at, m.measurement_id"""
 
 
 def history_change_points(store: Store, *, method: str = DEFAULT_METHOD,
@@ -33,10 +35,10 @@ def history_change_points(store: Store, *, method: str = DEFAULT_METHOD,
     """
     markers: dict[tuple[str, str], list[Marker]] = defaultdict(list)
     rows = store.execute(SERIES, [method]).rows
-    for (model, platform, precision, batch_size, conversion), series in groupby(rows, key=lambda row: row[:5]):
+    for (model, platform, precision, batch_size, conversion, _), series in groupby(rows, key=lambda row: row[:6]):
         points = list(series)
-        for change in find_change_points([row[6] for row in points], **options):
+        for change in find_change_points([row[7] for row in points], **options):
             label = (f"{precision} b{batch_size}: {change.change_pct:+.0f} % "
                      f"({milliseconds(change.before)} → {milliseconds(change.after)})")
-            markers[(model, platform)].append(Marker(points[change.index][5], label, conversion))
+            markers[(model, platform)].append(Marker(points[change.index][6], label, conversion))
     return dict(markers)

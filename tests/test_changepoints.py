@@ -87,10 +87,11 @@ def test_changepoints_history_in_the_store_becomes_report_markers(db_path):
             at = dt.datetime(2026, 10, 1, 2) + dt.timedelta(days=night)
             store.add_run(RunInfo(f"run-{night}", "bench", at.isoformat(), None, "host", "cpu-x", None, None, {}))
             median = 10.0 if night < 20 else 12.0
-            store.add_measurements([Measurement(
-                model="resnet18", platform="cpu-x", precision="fp32", batch_size=1, conversion="EAGER",
-                device="cpu", method="synced-e2e", status="ok", measured_at=at.isoformat(), median=median)],
-                f"run-{night}", None)
+            cell = dict(model="resnet18", platform="cpu-x", precision="fp32", batch_size=1, conversion="EAGER",
+                        method="synced-e2e", status="ok", measured_at=at.isoformat())
+            # The same cell on a second device, steady at 1 ms: its own series, never mixed in.
+            store.add_measurements([Measurement(**cell, device="cpu", median=median),
+                                    Measurement(**cell, device="cuda", median=1.0)], f"run-{night}", None)
         markers = history_change_points(store)
     [marker] = markers[("resnet18", "cpu-x")]
     assert (marker.at, marker.series) == (dt.datetime(2026, 10, 21, 2), "EAGER")
