@@ -6,8 +6,8 @@ Three steps (see benchmarks/README.md for the commands and the H200 figures):
    run-to-run spread (goal: (max - min) / mean of the three medians within 2 %).
 2. `reference DIR`: for every cell that ran, the same converted call
    (`alma.conversions.select.select_forward_call_function`) timed by code that shares nothing
-   with `collectors.timer`, in one fresh spawned process per cell: a fixed 50 warm-up calls, then
-   300 calls bracketed by CUDA events two ways: `per_call`, synchronising after each call (the
+   with `collectors.timer`, in one fresh spawned process per cell: warm-up calls for at least 2 s
+   and 50 calls (GPU clocks take a while to ramp up), then 300 calls bracketed by CUDA events two ways: `per_call`, synchronising after each call (the
    quantity Parity reports: one caller's latency), and `back_to_back`, one synchronise at the end
    (the host's launches overlap the previous call's GPU work: throughput time). Medians. Goal:
    Parity's median within 3 % of `per_call`. Files from before `per_call` existed hold only the
@@ -25,6 +25,7 @@ import json
 import multiprocessing
 import statistics
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from collectors.bundle import Bundle, from_bundle  # noqa: E402  (after the path set-up)
 
 WARMUP_CALLS = 50
+WARMUP_SECONDS = 2.0
 TIMED_CALLS = 300
 CI_GOAL, SPREAD_GOAL = 0.03, 0.02
 
@@ -49,11 +51,17 @@ def reference_cell(model_name: str, conversion: str, batch_size: int, device: st
     forward = alma_module("alma.conversions.select").select_forward_call_function(
         model, conversion, data, torch.device(device))
     with torch.no_grad():
-        for _ in range(WARMUP_CALLS):
-            forward(data)
-        torch.cuda.synchronize()
+        _warm_up(torch, lambda: forward(data))
         return {"per_call": _event_median(torch, lambda: forward(data), wait_each=True),
                 "back_to_back": _event_median(torch, lambda: forward(data), wait_each=False)}
+
+
+def _warm_up(torch, call) -> None:
+    calls, deadline = 0, time.perf_counter() + WARMUP_SECONDS
+    while calls < WARMUP_CALLS or time.perf_counter() < deadline:
+        call()
+        torch.cuda.synchronize()
+        calls += 1
 
 
 def _event_median(torch, call, *, wait_each: bool) -> float:
@@ -89,7 +97,8 @@ def run_reference(folder: Path, device: str) -> None:
                 print(f"reference {model} {conversion} bs{batch_size}: {error}", file=sys.stderr)
         print(f"reference {model} {conversion} bs{batch_size}: {results.get(f'{model}|{conversion}|{batch_size}')}",
               flush=True)
-    (folder / "reference.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+        # After every cell, so that a step cut off by its time limit keeps what it measured.
+        (folder / "reference.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 
 
 def table(folder: Path) -> str:

@@ -1,49 +1,61 @@
 #!/usr/bin/env bash
-# The H200 check of Parity's timer (benchmarks/README.md), on a machine with 2 GPUs: resnet18 on
-# GPU 0 and resnet50 on GPU 1 in parallel, each pinned to its own half of the CPU cores so that
-# one model's compile cannot disturb the other's timing.
+# The H200 check of Parity's timer (benchmarks/README.md), on one quiet GPU, one process at a time:
 #
-#   benchmarks/run_h200.sh first  WORK   # repeat 0 (Parity + Alma, bundle), repeat 1 (Parity)
-#   benchmarks/run_h200.sh second WORK   # repeat 2 (Parity), then gpu_reference.py reference
+#   benchmarks/run_h200.sh WORK STEP [STEP ...]
 #
-# WORK/<model>/ gets bundle-r<N>.json, reference.json and log.txt; `second` needs `first`'s files.
-# `second` also runs one ONNX_GPU cell straight through the worker, bypassing the probe (which
-# marks ONNX_GPU unavailable when ONNX Runtime has no CUDA provider), to show the wrong_device check.
+# STEP is MODEL/r0 (`--timer both`: Parity and Alma's own loop, all five conversions; the bundle
+# committed under data/examples/), MODEL/reference (gpu_reference.py's independent reference of
+# the cells that WORK/MODEL's first bundle ran), MODEL/r1 or MODEL/r2 (repeats, `--timer synced`),
+# or MODEL/onnx (one ONNX_GPU cell straight through the worker, bypassing the probe, which marks
+# ONNX_GPU unavailable when ONNX Runtime has no CUDA provider: shows the wrong_device check).
+# The steps are split over several device calls of at most 10 minutes, in the order
+#
+#   resnet50/r0 resnet50/reference resnet50/r1 | resnet50/r2 resnet18/r0 resnet18/reference |
+#   resnet18/r1 resnet18/r2 resnet18/onnx
+#
+# WORK/MODEL/ gets bundle-r<N>.json, reference.json, onnx_gpu.json and log.txt; WORK/clocks.csv
+# logs the SM clock, temperature, power and utilisation every 500 ms. Each step has its own time
+# limit, so that one slow step cannot take the others' results with it.
 set -u
-phase=$1 work=$2
+work=$1; shift
 conversions=EAGER,FP16+EAGER,COMPILE_INDUCTOR_DEFAULT,COMPILE_CUDAGRAPHS,ONNX_GPU
 timed=${conversions%,ONNX_GPU}  # the repeats skip the cell that cannot run on this GPU
 
-pin() {  # CORES COMMAND...: run COMMAND on those cores where taskset exists
-    local cores=$1; shift
-    if command -v taskset >/dev/null; then taskset -c "$cores" "$@"; else "$@"; fi
+bench() {  # MODEL REPEAT TIMER CONVERSIONS LIMIT_S
+    timeout "$5" python3 -m reporter.cli bench --model "$1" --conversion "$4" --batch-size 1,32 \
+        --device cuda --max-seconds 4 --timeout 120 --timer "$3" --label "h200-r$2" \
+        --out "$work/$1/bundle-r$2.json"
 }
 
-bench() {  # GPU CORES MODEL REPEAT TIMER CONVERSIONS
-    CUDA_VISIBLE_DEVICES=$1 pin "$2" python3 -m reporter.cli bench --model "$3" --conversion "$6" \
-        --batch-size 1,32 --device cuda --max-seconds 10 --timeout 240 --timer "$5" \
-        --label "h200-r$4" --out "$work/$3/bundle-r$4.json" >>"$work/$3/log.txt" 2>&1
+onnx_gpu() {  # MODEL
+    local scratch
+    scratch=$(mktemp -d)
+    echo "{\"model\": \"$1\", \"conversion\": \"ONNX_GPU\", \"batch_size\": 1, \"device\": \"cuda\",
+           \"timer\": \"synced\", \"target_ci\": 0.01, \"max_seconds\": 2, \"alma_batches\": 16, \"threads\": 4}" \
+        >"$scratch/request.json"
+    (cd "$scratch" && PYTHONPATH="$OLDPWD:${PYTHONPATH:-}" timeout 90 python3 -m collectors.worker request.json result.json)
+    cp "$scratch/result.json" "$work/$1/onnx_gpu.json"
 }
 
-per_gpu() {  # GPU CORES MODEL
-    mkdir -p "$work/$3"
-    case $phase in
-        first) bench "$1" "$2" "$3" 0 both "$conversions"; bench "$1" "$2" "$3" 1 synced "$timed" ;;
-        second) bench "$1" "$2" "$3" 2 synced "$timed"
-                CUDA_VISIBLE_DEVICES=$1 pin "$2" python3 benchmarks/gpu_reference.py reference "$work/$3" \
-                    >>"$work/$3/log.txt" 2>&1 ;;
+step() {  # MODEL/WHAT
+    local model=${1%/*} what=${1#*/}
+    case $what in
+        r0) bench "$model" 0 both "$conversions" 230 ;;
+        r[12]) bench "$model" "${what#r}" synced "$timed" 190 ;;
+        reference) timeout 160 python3 benchmarks/gpu_reference.py reference "$work/$model" ;;
+        onnx) onnx_gpu "$model" ;;
+        *) echo "unknown step $1" >&2; return 2 ;;
     esac
 }
 
-half=$(( $(nproc) / 2 ))
-per_gpu 0 "0-$((half - 1))" resnet18 &
-per_gpu 1 "$half-$((2 * half - 1))" resnet50 &
-wait
-
-if [ "$phase" = second ]; then
-    mkdir -p "$work/onnx_gpu"
-    echo '{"model": "resnet18", "conversion": "ONNX_GPU", "batch_size": 1, "device": "cuda", "timer": "synced",
-           "target_ci": 0.01, "max_seconds": 5, "alma_batches": 16, "threads": 4}' >"$work/onnx_gpu/request.json"
-    (cd "$work/onnx_gpu" && PYTHONPATH="$OLDPWD:${PYTHONPATH:-}" CUDA_VISIBLE_DEVICES=0 \
-        python3 -m collectors.worker request.json result.json >log.txt 2>&1)
-fi
+mkdir -p "$work"
+nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,temperature.gpu,power.draw,utilization.gpu \
+    --format=csv -lms 500 >"$work/clocks.csv" 2>/dev/null &
+clocks=$!
+for s in "$@"; do
+    mkdir -p "$work/${s%/*}"
+    echo "== $s $(date +%T)" >>"$work/${s%/*}/log.txt"
+    step "$s" >>"$work/${s%/*}/log.txt" 2>&1
+    echo "== $s ended $(date +%T) status $?" >>"$work/${s%/*}/log.txt"
+done
+kill "$clocks"
