@@ -37,11 +37,43 @@ WARMUP_CALLS = 50
 WARMUP_SECONDS = 2.0
 TIMED_CALLS = 300
 CI_GOAL, SPREAD_GOAL = 0.03, 0.02
+PAIRED_ROUNDS = 2
 
 
 def reference_cell(model_name: str, conversion: str, batch_size: int, device: str) -> dict[str, float]:
     """Median CUDA-event times (ms) of the converted call, per call and back to back; runs in a
     fresh spawned process."""
+    import torch
+
+    forward = _converted_call(model_name, conversion, batch_size, device)
+    with torch.no_grad():
+        _warm_up(torch, forward)
+        return {"per_call": _event_median(torch, forward, wait_each=True),
+                "back_to_back": _event_median(torch, forward, wait_each=False)}
+
+
+def paired_cell(model_name: str, conversion: str, batch_size: int, device: str) -> dict[str, list[float]]:
+    """Parity's timer and the per-call reference taking turns on one converted call in one process
+    (P R P R): the level of host-bound cells differs between processes, so only a same-process
+    comparison checks the timer itself."""
+    import torch
+
+    from collectors.timer import CudaEvents, TimerSettings, time_calls
+
+    forward = _converted_call(model_name, conversion, batch_size, device)
+    settings = TimerSettings(max_seconds=3.0)
+    figures: dict[str, list[float]] = {"parity": [], "per_call": []}
+    with torch.no_grad():
+        _warm_up(torch, forward)
+        for _ in range(PAIRED_ROUNDS):
+            timing = time_calls(forward, torch.cuda.synchronize, settings, events=CudaEvents(torch))
+            figures["parity"].append(statistics.median(timing.samples))
+            figures["per_call"].append(_event_median(torch, forward, wait_each=True))
+    return figures
+
+
+def _converted_call(model_name: str, conversion: str, batch_size: int, device: str):
+    """Alma's converted forward call on the cell's input, as a function of no arguments."""
     import torch
 
     from collectors.alma_compat import alma_module
@@ -50,10 +82,7 @@ def reference_cell(model_name: str, conversion: str, batch_size: int, device: st
     model, data = model_and_input(model_name, conversion, batch_size, device)
     forward = alma_module("alma.conversions.select").select_forward_call_function(
         model, conversion, data, torch.device(device))
-    with torch.no_grad():
-        _warm_up(torch, lambda: forward(data))
-        return {"per_call": _event_median(torch, lambda: forward(data), wait_each=True),
-                "back_to_back": _event_median(torch, lambda: forward(data), wait_each=False)}
+    return lambda: forward(data)
 
 
 def _warm_up(torch, call) -> None:
@@ -87,18 +116,27 @@ def load_runs(folder: Path) -> list[list]:
 def run_reference(folder: Path, device: str) -> None:
     cells = sorted({(m.model, m.conversion, m.batch_size) for m in load_runs(folder)[0]
                     if m.method == "synced-e2e" and m.status == "ok"})
+    _run_cells(reference_cell, cells, device, folder / "reference.json")
+
+
+def run_paired(folder: Path, device: str, model: str, conversions: list[str], batch_sizes: list[int]) -> None:
+    cells = [(model, conversion, batch) for conversion in conversions for batch in batch_sizes]
+    _run_cells(paired_cell, cells, device, folder / "paired.json")
+
+
+def _run_cells(measure, cells: list[tuple[str, str, int]], device: str, path: Path) -> None:
+    """`measure` of each cell in a fresh spawned process, saved to `path` after every cell (so
+    that a step cut off by its time limit keeps what it measured)."""
     results = {}
     for model, conversion, batch_size in cells:
+        key = f"{model}|{conversion}|{batch_size}"
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             try:
-                results[f"{model}|{conversion}|{batch_size}"] = pool.submit(
-                    reference_cell, model, conversion, batch_size, device).result(timeout=600)
+                results[key] = pool.submit(measure, model, conversion, batch_size, device).result(timeout=600)
             except Exception as error:  # noqa: BLE001 - one bad cell must not lose the others
-                print(f"reference {model} {conversion} bs{batch_size}: {error}", file=sys.stderr)
-        print(f"reference {model} {conversion} bs{batch_size}: {results.get(f'{model}|{conversion}|{batch_size}')}",
-              flush=True)
-        # After every cell, so that a step cut off by its time limit keeps what it measured.
-        (folder / "reference.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+                print(f"{measure.__name__} {key}: {error}", file=sys.stderr)
+        print(f"{measure.__name__} {key}: {results.get(key)}", flush=True)
+        path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 
 
 def table(folder: Path) -> str:
@@ -154,12 +192,18 @@ def _pct(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=("reference", "table"))
+    parser.add_argument("step", choices=("reference", "paired", "table"))
     parser.add_argument("folder", type=Path)
     parser.add_argument("--device", default="cuda")
+    parser.add_argument("--model", default="resnet50", help="paired: the model")
+    parser.add_argument("--conversions", default="EAGER,FP16+EAGER,COMPILE_INDUCTOR_DEFAULT,COMPILE_CUDAGRAPHS")
+    parser.add_argument("--batch-sizes", default="1,32")
     args = parser.parse_args()
     if args.step == "reference":
         run_reference(args.folder, args.device)
+    elif args.step == "paired":
+        run_paired(args.folder, args.device, args.model, args.conversions.split(","),
+                   [int(b) for b in args.batch_sizes.split(",")])
     else:
         print(table(args.folder))
 

@@ -8,10 +8,12 @@
 # the cells that WORK/MODEL's first bundle ran), MODEL/r1 or MODEL/r2 (repeats, `--timer synced`),
 # or MODEL/onnx (one ONNX_GPU cell straight through the worker, bypassing the probe, which marks
 # ONNX_GPU unavailable when ONNX Runtime has no CUDA provider: shows the wrong_device check).
-# The steps are split over several device calls of at most 10 minutes, in the order
+# The steps are split over device calls of at most 10 minutes. Seen on the lent H200 for resnet50:
+# r0 about 250 s (cold compiles, Alma's loop too), r1 and r2 about 190 s each, the reference
+# about 40 s per cell (each recompiles), so for example
 #
-#   resnet50/r0 resnet50/reference resnet50/r1 | resnet50/r2 resnet18/r0 resnet18/reference |
-#   resnet18/r1 resnet18/r2 resnet18/onnx
+#   resnet50/r0 resnet50/r1 | resnet50/reference resnet50/r2 | resnet18/r0 resnet18/r1 |
+#   resnet18/reference resnet18/r2 resnet18/onnx
 #
 # WORK/MODEL/ gets bundle-r<N>.json, reference.json, onnx_gpu.json and log.txt; WORK/clocks.csv
 # logs the SM clock, temperature, power and utilisation every 500 ms. Each step has its own time
@@ -40,9 +42,9 @@ onnx_gpu() {  # MODEL
 step() {  # MODEL/WHAT
     local model=${1%/*} what=${1#*/}
     case $what in
-        r0) bench "$model" 0 both "$conversions" 230 ;;
-        r[12]) bench "$model" "${what#r}" synced "$timed" 190 ;;
-        reference) timeout 160 python3 benchmarks/gpu_reference.py reference "$work/$model" ;;
+        r0) bench "$model" 0 both "$conversions" 330 ;;
+        r[12]) bench "$model" "${what#r}" synced "$timed" 240 ;;
+        reference) timeout 400 python3 benchmarks/gpu_reference.py reference "$work/$model" ;;
         onnx) onnx_gpu "$model" ;;
         *) echo "unknown step $1" >&2; return 2 ;;
     esac

@@ -61,6 +61,7 @@ class BenchPlan(BaseModel):
     label: str | None = None
     alma_batches: PositiveInt = 16  # batches in Alma's own loop (n_samples = alma_batches × batch size)
     threads: PositiveInt | None = None  # torch/OpenMP threads in the worker; default: the usable cores
+    processes: PositiveInt = 1  # fresh processes per cell for Parity's timer (see measure_cell)
 
     @field_validator("models", "conversions")
     @classmethod
@@ -81,7 +82,7 @@ class BenchPlan(BaseModel):
 FLAGS = {"models": "--model", "conversions": "--conversion", "batch_sizes": "--batch-size", "device": "--device",
          "platform": "--platform", "target_ci": "--target-ci", "max_seconds": "--max-seconds",
          "timeout_s": "--timeout", "timer": "--timer", "label": "--label", "alma_batches": "alma_batches",
-         "threads": "threads"}
+         "threads": "threads", "processes": "--processes"}
 _PLAN_REASONS = {"greater_than": "must be a positive number", "finite_number": "must be a finite number",
                  "too_short": "give at least one value", "int_type": "must be an integer",
                  "int_parsing": "must be an integer", "float_type": "must be a number",
@@ -96,7 +97,7 @@ def plan_error(error) -> ParityError:
     field = str(first["loc"][0]) if first["loc"] else ""
     flag = FLAGS.get(field, field)
     reason = _PLAN_REASONS.get(first["type"], first["msg"])
-    if field in ("batch_sizes", "alma_batches", "threads") and first["type"] == "greater_than":
+    if field in ("batch_sizes", "alma_batches", "threads", "processes") and first["type"] == "greater_than":
         reason = "must be a positive integer"
     value = first.get("input")
     if first["type"] in ("too_short", "value_error"):
@@ -202,20 +203,45 @@ def run_plan(plan: BenchPlan, progress: Progress | None = None) -> BenchResult:
 
 
 def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: Availability) -> list[Measurement]:
-    """The measurements of one cell: `unavailable` rows, or the worker's results, or its failure."""
+    """The measurements of one cell: `unavailable` rows, or the worker's results, or its failure.
+
+    With `processes` > 1, Parity's timer runs in that many fresh processes (Alma's loop only in
+    the first): a cell's level can differ between processes by more than one process's CI shows
+    (benchmarks/README.md), so the processes' medians widen the CI. A failure in any process is
+    the cell's outcome.
+    """
     if not availability.runnable:
         message = f"{availability.reason}; fix: {availability.fix}" if availability.fix else availability.reason
         return _same_outcome(cell, plan, platform_name, "unavailable", availability.category, message)
-    outcome = _run_worker(_request(cell, plan), plan.timeout_s)
-    if isinstance(outcome, CellResult):
-        return [_measurement(cell, plan, platform_name, result) for result in outcome.results]
-    status, kind, message = outcome
-    return _same_outcome(cell, plan, platform_name, status, kind, message)
+    outcomes = [_run_worker(_request(cell, plan, plan.timer), plan.timeout_s)]
+    while len(outcomes) < plan.processes and _synced_ok(outcomes[-1]):
+        outcomes.append(_run_worker(_request(cell, plan, "synced"), plan.timeout_s))
+    failure = next((outcome for outcome in outcomes if not isinstance(outcome, CellResult)), None)
+    if failure:
+        status, kind, message = failure
+        where = f"process {len(outcomes)} of {plan.processes}: " if plan.processes > 1 else ""
+        return _same_outcome(cell, plan, platform_name, status, kind, where + message)
+    synced = [result for outcome in outcomes for result in outcome.results if result.method == "synced-e2e"]
+    return [_measurement(cell, plan, platform_name, *_pooled(result, synced)) for result in outcomes[0].results]
 
 
-def _request(cell: Cell, plan: BenchPlan) -> CellRequest:
+def _pooled(result: MethodResult, synced: list[MethodResult]) -> tuple[MethodResult, list[MethodResult]]:
+    """A method's result to record and the processes' results to pool: Parity's timer gets every
+    process's (the first failure among them stands for all), Alma's loop its one."""
+    if result.method != "synced-e2e":
+        return result, [result]
+    return next((r for r in synced if r.status != "ok"), result), synced
+
+
+def _synced_ok(outcome: CellResult | tuple[str, str, str]) -> bool:
+    """Worth another process: the worker ran and Parity's timer succeeded."""
+    return isinstance(outcome, CellResult) and any(r.method == "synced-e2e" and r.status == "ok"
+                                                   for r in outcome.results)
+
+
+def _request(cell: Cell, plan: BenchPlan, timer: str) -> CellRequest:
     return CellRequest(model=cell.model, conversion=cell.conversion.name, batch_size=cell.batch_size,
-                       device=plan.device, timer=plan.timer, target_ci=plan.target_ci,
+                       device=plan.device, timer=timer, target_ci=plan.target_ci,
                        max_seconds=plan.max_seconds, alma_batches=plan.alma_batches,
                        threads=plan.threads or _usable_cores())
 
@@ -289,7 +315,10 @@ def _tail(path: Path) -> str:
 
 # -- records -----------------------------------------------------------------------------------------
 
-def _measurement(cell: Cell, plan: BenchPlan, platform_name: str, result: MethodResult) -> Measurement:
+def _measurement(cell: Cell, plan: BenchPlan, platform_name: str, result: MethodResult,
+                 processes: list[MethodResult]) -> Measurement:
+    """The record of `result`; `processes` are the same method's results of every process (with
+    `result` first), whose samples are pooled."""
     common = dict(model=cell.model, platform=platform_name, precision=cell.conversion.precision,
                   batch_size=cell.batch_size, conversion=cell.conversion.name, device=result.device,
                   method=result.method, measured_at=utc_now(), compile_s=result.compile_s,
@@ -297,30 +326,41 @@ def _measurement(cell: Cell, plan: BenchPlan, platform_name: str, result: Method
     if result.status != "ok":
         return Measurement(status="failed", failure_kind=result.failure_kind, message=result.message, **common)
     if result.samples:
-        summary = stats.summarise(result.samples)
-        note = (_not_converged(result.samples, plan)
-                or f"{result.warmup_iterations} warm-up iterations; stopped by {result.stopped_by}")
+        per_process = [p.samples for p in processes]
+        summary = stats.summarise_processes(per_process)
         return Measurement(
-            status="ok", message=note, median=summary.median, mean=summary.mean, std=summary.std,
+            status="ok", message=_not_converged(summary, plan) or _how_it_stopped(processes),
+            median=summary.median, mean=summary.mean, std=summary.std,
             p05=summary.p05, p95=summary.p95, ci95_low=summary.ci95_low, ci95_high=summary.ci95_high,
             n_iterations=summary.n, throughput_sps=_throughput(cell.batch_size, summary.median),
-            samples=tuple(result.samples), gpu_samples=tuple(result.gpu_samples), **common)
+            samples=tuple(v for p in processes for v in p.samples),
+            gpu_samples=tuple(v for p in processes for v in p.gpu_samples),
+            process_medians=tuple(stats.median(s) for s in per_process) if len(processes) > 1 else (), **common)
     return Measurement(status="ok", median=result.median_ms, mean=result.median_ms,
                        n_iterations=result.n_iterations, throughput_sps=result.throughput_sps,
                        message="Alma's benchmark_model: total_inf_time / batches", **common)
 
 
-def _not_converged(samples: list[float], plan: BenchPlan) -> str | None:
-    """The message of an `ok` cell whose CI never reached --target-ci (the time cap came first),
-    else None. Its statistics are real but loose; the message starts with NOT_CONVERGED."""
-    width = stats.relative_ci_halfwidth(samples)
+def _how_it_stopped(processes: list[MethodResult]) -> str:
+    warmup = sum(p.warmup_iterations or 0 for p in processes)
+    stopped_by = sorted({p.stopped_by for p in processes if p.stopped_by})
+    where = f" in {len(processes)} processes" if len(processes) > 1 else ""
+    return f"{warmup} warm-up iterations{where}; stopped by {' and '.join(stopped_by)}"
+
+
+def _not_converged(summary: stats.Summary, plan: BenchPlan) -> str | None:
+    """The message of an `ok` cell whose CI is wider than --target-ci (the time cap came first, or
+    the processes disagree), else None. Its statistics are real but loose; the message starts
+    with NOT_CONVERGED."""
+    width = summary.relative_ci_halfwidth()
     if width <= plan.target_ci:
         return None
-    n = len(samples)
     target = f"{NOT_CONVERGED} ±{plan.target_ci * 100:.3g} % not reached"
-    if n < 2:
-        return f"{target}: {n} iteration in {plan.max_seconds:g} s (max-seconds), too few for a CI"
-    return f"{target}: ±{width * 100:.1f} % after {n} iterations in {plan.max_seconds:g} s (max-seconds)"
+    if summary.n < 2:
+        return f"{target}: {summary.n} iteration in {plan.max_seconds:g} s (max-seconds), too few for a CI"
+    budget = f"{plan.max_seconds:g} s (max-seconds)"
+    where = f"{plan.processes} processes of up to {budget} each" if plan.processes > 1 else budget
+    return f"{target}: ±{width * 100:.1f} % after {summary.n} iterations in {where}"
 
 
 def _same_outcome(cell: Cell, plan: BenchPlan, platform_name: str, status: str, kind: str | None,

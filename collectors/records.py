@@ -59,6 +59,7 @@ class Measurement:
     energy_mj: float | None = None
     samples: tuple[float, ...] = ()
     gpu_samples: tuple[float, ...] = ()  # CUDA-event times beside `samples`, on CUDA only
+    process_medians: tuple[float, ...] = ()  # the median of each fresh process, with `--processes` > 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _Z95 = 1.959963984540054
 _EXACT_LIMIT = 1000
@@ -25,6 +25,12 @@ class Summary:
     ci95_low: float | None  # None for one sample: one value says nothing about its spread
     ci95_high: float | None
     n: int
+
+    def relative_ci_halfwidth(self) -> float:
+        """As the function of that name, for this summary's interval."""
+        if self.ci95_low is None or self.ci95_high is None:
+            return math.inf
+        return _relative_halfwidth(self.median, self.ci95_low, self.ci95_high)
 
 
 def median(values: Sequence[float]) -> float:
@@ -82,8 +88,10 @@ def relative_ci_halfwidth(values: Sequence[float]) -> float:
     """
     if len(values) < 2:
         return math.inf
-    centre = median(values)
-    low, high = median_ci95(values)
+    return _relative_halfwidth(median(values), *median_ci95(values))
+
+
+def _relative_halfwidth(centre: float, low: float, high: float) -> float:
     if centre == 0:
         return 0.0 if low == high == 0 else math.inf
     return max(centre - low, high - centre) / abs(centre)
@@ -102,6 +110,24 @@ def summarise(values: Sequence[float]) -> Summary:
     low, high = median_ci95(values) if n >= 2 else (None, None)
     return Summary(median(values), mean, math.sqrt(variance), percentile(values, 5),
                    percentile(values, 95), low, high, n)
+
+
+def summarise_processes(per_process: Sequence[Sequence[float]]) -> Summary:
+    """The summary of samples taken in several fresh processes: statistics of all samples pooled,
+    with a CI of the median that also covers where the processes' own medians lie.
+
+    A process's samples share its state (memory layout, the cores it ran on, a neighbour's load
+    on the host), so its level can differ from the next process's by more than its own CI says;
+    the pooled samples alone would hide that. The processes' medians give the interval from
+    order statistics (with fewer than 6 processes: their range), and the reported CI is the union
+    of both. ValueError if there are no samples.
+    """
+    pooled = summarise([value for samples in per_process for value in samples])
+    medians = [median(samples) for samples in per_process if samples]
+    if len(medians) < 2 or pooled.ci95_low is None or pooled.ci95_high is None:
+        return pooled
+    low, high = median_ci95(medians)
+    return replace(pooled, ci95_low=min(pooled.ci95_low, low), ci95_high=max(pooled.ci95_high, high))
 
 
 def halves_agree(values: Sequence[float], tolerance: float = 0.05) -> bool:

@@ -130,3 +130,11 @@ def _views(db: duckdb.DuckDBPyConnection) -> None:
          AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = 'EAGER'
         WHERE m.status = 'ok' AND e.status = 'ok' AND m.median > 0""")
 
+
+
+@migration(3, "process medians")
+def _process_medians(db: duckdb.DuckDBPyConnection) -> None:
+    # `parity bench --processes N` measures a cell in N fresh processes; one median per process.
+    # NULL for a cell measured in one process (every run before this column existed).
+    db.execute("ALTER TABLE measurements ADD COLUMN process_medians DOUBLE[]")
+    _views(db)  # a view keeps the column list it was created with: `latest` would not show it

@@ -239,6 +239,7 @@ def _prediction_row(p: Prediction, source_id: str) -> dict[str, Any]:
 def _measurement_row(m: Measurement, measurement_id: int, run_id: str, source_id: str | None) -> dict[str, Any]:
     row = record_fields(m)
     del row["samples"], row["gpu_samples"]  # they go to the samples table
+    row["process_medians"] = list(m.process_medians) or None  # NULL: one process
     return {**row, "measurement_id": measurement_id, "run_id": run_id, "source_id": source_id}
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import torch
+
+PROCESS_LOG_ENV = "PARITY_TEST_PROCESS_LOG"  # a file counting the processes that built a model below
 
 
 class _Tiny(torch.nn.Module):
@@ -21,6 +24,10 @@ class _Tiny(torch.nn.Module):
         self.fault = fault
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fault == "sleep-5":
+            time.sleep(0.005)
+        if self.fault == "sleep-8":
+            time.sleep(0.008)
         if self.fault == "raise":
             raise RuntimeError("planted failure in forward")
         if self.fault == "abort":
@@ -48,3 +55,22 @@ def aborting() -> torch.nn.Module:
 def hanging() -> torch.nn.Module:
     """Its forward sleeps for an hour."""
     return _Tiny("hang")
+
+
+def _process_number() -> int:
+    """1 for the first process that calls this with $PARITY_TEST_PROCESS_LOG set, 2 for the next, …"""
+    log, pid = Path(os.environ[PROCESS_LOG_ENV]), str(os.getpid())
+    with log.open("a") as file:
+        file.write(f"{pid}\n")
+    return list(dict.fromkeys(log.read_text().split())).index(pid) + 1  # a process may build twice
+
+
+def process_dependent() -> torch.nn.Module:
+    """Sleeps 5 ms per forward in odd-numbered processes and 8 ms in even ones: a cell whose level
+    depends on the process, as host-bound cells' did on the lent H200."""
+    return _Tiny("sleep-5" if _process_number() % 2 else "sleep-8")
+
+
+def failing_in_second_process() -> torch.nn.Module:
+    """Works in the first process; its forward raises in the second."""
+    return _Tiny("raise" if _process_number() == 2 else None)

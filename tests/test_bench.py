@@ -270,6 +270,7 @@ def test_cuda_bench_without_cuda_is_refused_up_front(capsys, monkeypatch, tmp_pa
     (["--target-ci", "0"], "--target-ci 0.0: must be a positive number"),
     (["--max-seconds", "nan"], "--max-seconds nan: must be a finite number"),
     (["--timeout", "-1"], "--timeout -1.0: must be a positive number"),
+    (["--processes", "0"], "--processes 0: must be a positive integer"),
 ])
 def test_plan_errors_speak_in_flags(capsys, flags: list[str], message: str) -> None:
     args = {"--model": "resnet18", "--conversion": "EAGER", "--batch-size": "1", **dict(zip(flags[::2], flags[1::2]))}
@@ -293,7 +294,7 @@ def _cell_result(samples: list[float], target_ci: float = 0.01, max_seconds: flo
                      max_seconds=max_seconds)
     result = MethodResult(method="synced-e2e", status="ok", device="cpu", samples=samples, warmup_iterations=3,
                           stopped_by="max-seconds")
-    return _measurement(Cell("resnet18", by_name()["EAGER"], 1), plan, "cpu-x", result)
+    return _measurement(Cell("resnet18", by_name()["EAGER"], 1), plan, "cpu-x", result, [result])
 
 
 def test_a_cell_that_never_converged_says_so() -> None:

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from collectors.bench import BenchPlan, run_plan
+from collectors.bench import NOT_CONVERGED, BenchPlan, run_plan
+from collectors.bundle import Bundle, from_bundle
 from collectors.worker import CellRequest, run_cell
 from reporter.cli import main
 from reporter.ingest import ingest
 from reporter.store import Store
+from tests.models_for_tests import PROCESS_LOG_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +55,41 @@ def test_faults_are_recorded_and_the_run_goes_on() -> None:
     assert outcome["hanging"][:2] == ("timeout", "timeout")
     assert outcome["hanging"][2].startswith("no result after 12 s; the worker was killed")
     assert outcome["tiny"][:2] == ("ok", None)
+
+
+def test_processes_pool_their_samples_and_widen_the_ci_to_cover_their_medians(tmp_path: Path, capsys,
+                                                                             monkeypatch) -> None:
+    monkeypatch.setenv(PROCESS_LOG_ENV, str(tmp_path / "processes.log"))
+    db, bundle = tmp_path / "p.duckdb", tmp_path / "run.json"
+    code = main(["bench", "--model", "tests.models_for_tests:process_dependent", "--conversion", "EAGER",
+                 "--batch-size", "1", "--max-seconds", "1", "--timer", "both", "--processes", "3",
+                 "--db", str(db), "--out", str(bundle)])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "or their processes' medians disagree" in out.out  # 5 against 8 ms: no CI of ±1 %
+    with Store.open(db, read_only=True) as store:
+        synced = store.execute("""SELECT process_medians, ci95_low, ci95_high, n_iterations, message
+                                  FROM measurements WHERE method = 'synced-e2e'""").rows[0]
+        samples = store.execute("SELECT count(*) FROM samples").single_value()
+        alma = store.execute("SELECT count(*), any_value(process_medians) FROM measurements WHERE method = 'alma'").rows
+    medians, low, high, n, message = synced
+    assert [round(m) for m in medians] == [5, 8, 5]  # ms: odd processes sleep 5, even ones 8
+    assert low <= min(medians) and high >= max(medians)
+    assert samples == n and message.startswith(NOT_CONVERGED)
+    assert alma == [(1, None)]  # Alma's loop ran in the first process only
+    assert len(set((tmp_path / "processes.log").read_text().split())) == 3
+    _, measurements = from_bundle(Bundle.model_validate_json(bundle.read_text()))
+    assert [round(m) for m in next(m for m in measurements if m.method == "synced-e2e").process_medians] == [5, 8, 5]
+
+
+def test_a_failure_in_a_later_process_is_the_cells_outcome(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(PROCESS_LOG_ENV, str(tmp_path / "processes.log"))
+    plan = BenchPlan(models=["tests.models_for_tests:failing_in_second_process"], conversions=["EAGER"],
+                     batch_sizes=[1], timer="synced", max_seconds=0.5, processes=3)
+    [measurement] = run_plan(plan).measurements
+    assert (measurement.status, measurement.failure_kind) == ("failed", "exception")
+    assert measurement.message.startswith("RuntimeError: planted failure in forward")
+    assert len(set((tmp_path / "processes.log").read_text().split())) == 2  # none after the failure
 
 
 def test_onnx_gpu_on_the_cpu_provider_is_a_wrong_device_failure(tmp_path: Path, monkeypatch) -> None:

@@ -63,3 +63,19 @@ def test_halves_agree_needs_stable_medians_and_spreads() -> None:
 def test_stats_median_abs_dev_ignores_one_outlier():
     assert stats.median_abs_dev([1.0, 2.0, 3.0, 4.0, 100.0]) == 1.0
     assert stats.median_abs_dev([5.0, 5.0, 5.0]) == 0.0
+
+
+def test_processes_that_disagree_widen_the_ci_of_the_pooled_median() -> None:
+    tight = [1.0, 1.01, 0.99] * 20  # each process alone: CI within ±1 %
+    levels = [[v * level for v in tight] for level in (1.0, 1.6, 1.0)]
+    summary = stats.summarise_processes(levels)
+    assert summary.n == 180 and summary.median == pytest.approx(1.01)
+    assert (summary.ci95_low, summary.ci95_high) == (pytest.approx(1.0), pytest.approx(1.6))
+    assert summary.relative_ci_halfwidth() > 0.5
+    assert stats.summarise(levels[0]).relative_ci_halfwidth() <= 0.01
+
+
+def test_one_process_or_agreeing_ones_keep_the_pooled_ci() -> None:
+    one = [1.0, 1.01, 0.99] * 20
+    assert stats.summarise_processes([one]) == stats.summarise(one)
+    assert stats.summarise_processes([one, one]) == stats.summarise(one + one)

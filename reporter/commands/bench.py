@@ -16,7 +16,10 @@ written to a rescue bundle (the --out file, else `<db>.<run id>.bundle.json`) fo
 
 Timer (--timer): `synced` is Parity's (perf_counter around forward + device synchronise, CUDA
 events beside it on a GPU, until the 95 % CI of the median is within --target-ci); `alma` is
-Alma's own benchmark_model figure; `both` stores the two side by side. Example:
+Alma's own benchmark_model figure; `both` stores the two side by side. One process's CI does not
+see how far the next fresh process's level lies (on the lent H200, up to 1.7× apart for host-bound
+cells; benchmarks/README.md): --processes N times each cell in N fresh processes, pools their
+samples, stores each process's median, and widens the CI to cover them. Example:
 
   parity bench --model resnet18,resnet50 --conversion EAGER,COMPILE_INDUCTOR_DEFAULT \\
                --batch-size 1,32 --device cuda --out h200.json
@@ -51,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds before a cell's worker is killed and the cell recorded as timeout (default 900)")
     parser.add_argument("--timer", choices=("synced", "alma", "both"), default="both",
                         help="Parity's synced timer, Alma's own figure, or both (default)")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="time each cell in N fresh processes and widen its CI to cover their medians "
+                             "(default 1; Alma's loop runs in the first only)")
     parser.add_argument("--label", help="free text stored with the run (e.g. a PR number)")
     add_db_option(parser)
     parser.add_argument("--out", type=Path,
@@ -73,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         check_writable(db)
     with _ProgressBar() as bar:
         result = run_plan(plan, bar.update)
-    print(_summary_table(result.measurements, plan.max_seconds))
+    print(_summary_table(result.measurements, plan.max_seconds, plan.processes))
     for line in save_result(result, out=args.out, db=db):
         print(line)
     return 0
@@ -88,7 +94,7 @@ def _plan(args: argparse.Namespace):
         return BenchPlan(models=args.models, conversions=args.conversions, batch_sizes=args.batch_sizes,
                          device=args.device, platform=args.platform, target_ci=args.target_ci,
                          max_seconds=args.max_seconds, timeout_s=args.timeout, timer=args.timer,
-                         label=args.label)
+                         label=args.label, processes=args.processes)
     except ValidationError as error:
         raise plan_error(error) from None
 
@@ -128,7 +134,7 @@ class _ProgressBar:
         self._bar.close()
 
 
-def _summary_table(measurements, max_seconds: float | None = None) -> str:
+def _summary_table(measurements, max_seconds: float | None = None, processes: int = 1) -> str:
     """The end-of-run table; a `!` marks a cell whose CI never reached --target-ci, explained
     below the table."""
     from collectors.bench import NOT_CONVERGED
@@ -149,4 +155,7 @@ def _summary_table(measurements, max_seconds: float | None = None) -> str:
         budget = f" (now {max_seconds:g} s)" if max_seconds else ""
         table += (f"\n! {loose} cell(s) stopped at --max-seconds before the CI target: their median is "
                   f"uncertain (see the ci95 column); rerun them with a larger --max-seconds{budget}")
+        if processes > 1:
+            table += ("; or their processes' medians disagree by more than the target, which more time "
+                      "does not fix (see process_medians)")
     return table
