@@ -2,7 +2,8 @@
 
 A cell (model, platform, precision, batch size, conversion, device, for one timing method)
 changed only when its median moved by at least `threshold_pct` AND the move is statistically
-significant (`reporter.significance`: Mann–Whitney U on raw samples, else disjoint 95 % CIs);
+significant (`reporter.significance`: Mann–Whitney U on raw samples, else, or for cells measured
+in several processes, disjoint 95 % CIs);
 a cell with too little data for either test is "untested", never a change.
 Both halves are needed: with thousands of samples a 0.5 % drift is "significant", and a 20 %
 jump in a five-sample cell can be noise. Where the cell has a history before the base run, the
@@ -93,6 +94,7 @@ class Side:
     failure_kind: str | None = None
     message: str | None = None
     n_iterations: int | None = None  # what the CI came from where the samples were not stored
+    processes: int = 1  # fresh processes the samples came from (`parity bench --processes`)
 
     @property
     def ok(self) -> bool:
@@ -257,7 +259,8 @@ def classify(base: Side | None, head: Side | None, *, threshold_pct: float = DEF
         return (NEWLY_PASSING if head.ok else UNCHANGED), None, None
     change_pct = (head.median / base.median - 1) * 100
     test = significance(base.samples, head.samples, base.ci95, head.ci95, alpha=alpha,
-                        base_count=base.n_iterations, head_count=head.n_iterations)
+                        base_count=base.n_iterations, head_count=head.n_iterations,
+                        clustered=base.processes > 1 or head.processes > 1)
     if not test.tested:
         return UNTESTED, change_pct, test
     real = test.significant and abs(change_pct) >= threshold_pct and beyond_night_noise(change_pct, night_spread)
@@ -293,11 +296,12 @@ def load_sides(store: Store, run_id: str, method: str, platform: str | None = No
             SELECT c.model, c.platform, c.precision, c.batch_size, c.conversion, c.device, c.status,
                    c.median, c.ci95_low, c.ci95_high, c.failure_kind, c.message, c.n_iterations,
                    (SELECT list(s.latency_ms ORDER BY s.iteration) FROM samples s
-                    WHERE s.measurement_id = c.measurement_id) AS samples
+                    WHERE s.measurement_id = c.measurement_id) AS samples,
+                   coalesce(len(c.process_medians), 1) AS processes
             FROM cells c WHERE ? IS NULL OR c.platform = ?""",
         [run_id, method, platform, platform]).rows
     return {CellKey(*row[:6]): Side(row[6], row[7], (row[8], row[9]), tuple(row[13] or ()), row[10], row[11],
-                                    row[12]) for row in rows}
+                                    row[12], row[14]) for row in rows}
 
 
 def load_night_medians(store: Store, until: RunRef, method: str, nights: int,

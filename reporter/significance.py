@@ -134,6 +134,7 @@ def significance(
     alpha: float = DEFAULT_ALPHA,
     base_count: int | None = None,
     head_count: int | None = None,
+    clustered: bool = False,
 ) -> Significance:
     """Whether head differs from base: Mann–Whitney U on samples, else disjoint 95 % CIs.
 
@@ -145,10 +146,13 @@ def significance(
         alpha: significance level of the rank test.
         base_count, head_count: how many iterations a side's CI came from where its samples
             were not stored (None: unknown, the interval is taken at its word).
+        clustered: a side's samples come from several processes whose levels differ; they are
+            not independent draws, and a rank test on them would find a process's level shift
+            significant. The CIs, which cover the processes' medians, decide instead.
     Returns: a Significance naming the test used; "none", with a note, when neither test could
     be made (never significant).
     """
-    if len(base_samples) >= MIN_SAMPLES and len(head_samples) >= MIN_SAMPLES:
+    if len(base_samples) >= MIN_SAMPLES and len(head_samples) >= MIN_SAMPLES and not clustered:
         p_value = mann_whitney_u(base_samples, head_samples).p_value
         return Significance(p_value < alpha, "mann-whitney", p_value)
     problems = {side: _ci_problem(samples, ci, count) for side, samples, ci, count in (

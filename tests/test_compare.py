@@ -140,6 +140,18 @@ def test_compare_change_needs_both_size_and_significance(comparison):
     assert tiny.test.note == "too little data (base 1 sample(s), fewer than 6): change not tested"
 
 
+def test_compare_of_cells_measured_in_several_processes_trusts_their_widened_cis():
+    # Head pooled 20 % slower, but base's processes already spread 1.0 to 1.3 ms (its CI covers
+    # them): a process-level shift, not a change. The rank test on pooled samples would say regressed.
+    base = Side("ok", 1.0, (0.98, 1.3), tuple([1.0, 1.01, 0.99] * 10), processes=3)
+    head = Side("ok", 1.2, (1.18, 1.22), tuple([1.2, 1.21, 1.19] * 10), processes=3)
+    kind, change_pct, test = classify(base, head)
+    assert (kind, test.test) == ("unchanged", "ci-overlap") and change_pct == pytest.approx(20)
+    single = [Side(s.status, s.median, s.ci95, s.samples) for s in (base, head)]
+    assert classify(*single)[0] == "regressed"
+    assert classify(base, Side("ok", 1.5, (1.45, 1.55), tuple([1.5] * 30), processes=3))[0] == "regressed"
+
+
 def test_compare_both_failing_is_unchanged():
     failed = Side("failed", None, (None, None), ())
     assert classify(failed, failed)[0] == "unchanged"
