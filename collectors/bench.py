@@ -124,12 +124,18 @@ class BenchResult:
 
 @dataclass(frozen=True, slots=True)
 class CellProgress:
-    """Told to the progress callback before (`measurements` None) and after each cell."""
+    """Told to the progress callback before each process of a cell (`measurements` None) and
+    after the cell."""
 
     index: int
     total: int
     cell: Cell
     measurements: list[Measurement] | None = None
+    process: int = 1  # which of `processes` fresh processes is starting (`--processes`)
+    processes: int = 1
+
+    def label(self) -> str:
+        return self.cell.label() + (f" (process {self.process}/{self.processes})" if self.processes > 1 else "")
 
 
 Progress = Callable[[CellProgress], None]
@@ -193,28 +199,38 @@ def run_plan(plan: BenchPlan, progress: Progress | None = None) -> BenchResult:
     run = _new_run(plan, environment)
     measurements: list[Measurement] = []
     for index, cell in enumerate(cells):
-        if progress:
-            progress(CellProgress(index, len(cells), cell))
-        done = measure_cell(cell, plan, run.platform, availability[cell.conversion.name])
+        starting = _announcer(progress, index, len(cells), cell, plan.processes)
+        done = measure_cell(cell, plan, run.platform, availability[cell.conversion.name], starting)
         measurements += done
         if progress:
             progress(CellProgress(index, len(cells), cell, done))
     return BenchResult(replace(run, finished_at=utc_now()), measurements)
 
 
-def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: Availability) -> list[Measurement]:
+def _announcer(progress: Progress | None, index: int, total: int, cell: Cell,
+               processes: int) -> Callable[[int], None]:
+    """measure_cell's `starting` callback: tells `progress` which process of the cell starts."""
+    if progress is None:
+        return lambda process: None
+    return lambda process: progress(CellProgress(index, total, cell, process=process, processes=processes))
+
+
+def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: Availability,
+                 starting: Callable[[int], None] = lambda process: None) -> list[Measurement]:
     """The measurements of one cell: `unavailable` rows, or the worker's results, or its failure.
 
     With `processes` > 1, Parity's timer runs in that many fresh processes (Alma's loop only in
     the first): a cell's level can differ between processes by more than one process's CI shows
     (benchmarks/README.md), so the processes' medians widen the CI. A failure in any process is
-    the cell's outcome.
+    the cell's outcome. `starting(k)` is called before process k (from 1).
     """
+    starting(1)
     if not availability.runnable:
         message = f"{availability.reason}; fix: {availability.fix}" if availability.fix else availability.reason
         return _same_outcome(cell, plan, platform_name, "unavailable", availability.category, message)
     outcomes = [_run_worker(_request(cell, plan, plan.timer), plan.timeout_s)]
     while len(outcomes) < plan.processes and _synced_ok(outcomes[-1]):
+        starting(len(outcomes) + 1)
         outcomes.append(_run_worker(_request(cell, plan, "synced"), plan.timeout_s))
     failure = next((outcome for outcome in outcomes if not isinstance(outcome, CellResult)), None)
     if failure:

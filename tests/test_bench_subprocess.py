@@ -67,6 +67,7 @@ def test_processes_pool_their_samples_and_widen_the_ci_to_cover_their_medians(tm
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "or their processes' medians disagree" in out.out  # 5 against 8 ms: no CI of ±1 %
+    assert "process_dependent EAGER bs1 (process 3/3)" in out.err  # the progress bar
     with Store.open(db, read_only=True) as store:
         synced = store.execute("""SELECT process_medians, ci95_low, ci95_high, n_iterations, message
                                   FROM measurements WHERE method = 'synced-e2e'""").rows[0]

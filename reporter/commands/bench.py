@@ -124,7 +124,7 @@ class _ProgressBar:
     def update(self, event) -> None:
         self._bar.total = event.total
         if event.measurements is None:
-            self._bar.set_description(event.cell.label())
+            self._bar.set_description(event.label())
         else:
             self._bar.update()
 

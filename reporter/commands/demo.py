@@ -74,7 +74,7 @@ def _bench(store: Store, max_seconds: float) -> str:
 
 def _progress(step: CellProgress) -> None:
     if step.measurements is None:
-        print(f"    [{step.index + 1}/{step.total}] {step.cell.label()}", flush=True)
+        print(f"    [{step.index + 1}/{step.total}] {step.label()}", flush=True)
 
 
 def _write_platform_map(path: Path, platform: str) -> Path:
