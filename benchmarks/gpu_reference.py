@@ -1,21 +1,25 @@
 """Can users trust Parity's timer? Checks it against an independent CUDA-event reference.
 
-Three steps (see benchmarks/README.md for the commands and the H200 figures):
+Three steps, and a fourth check (see benchmarks/README.md for the commands and the H200 figures):
 
 1. `parity bench --out DIR/bundle-rN.json`, run N times (N = 0, 1, 2): Parity's medians and its
    run-to-run spread (goal: (max - min) / mean of the three medians within 2 %).
 2. `reference DIR`: for every cell that ran, the same converted call
    (`alma.conversions.select.select_forward_call_function`) timed by code that shares nothing
    with `collectors.timer`, in one fresh spawned process per cell: warm-up calls for at least 2 s
-   and 50 calls (GPU clocks take a while to ramp up), then 300 calls bracketed by CUDA events two ways: `per_call`, synchronising after each call (the
-   quantity Parity reports: one caller's latency), and `back_to_back`, one synchronise at the end
-   (the host's launches overlap the previous call's GPU work: throughput time). Medians. Goal:
+   and 50 calls (GPU clocks take a while to ramp up), then 300 calls bracketed by CUDA events two
+   ways: `per_call`, synchronising after each call (the quantity Parity reports: one caller's
+   latency), and `back_to_back`, one synchronise at the end (the host's launches overlap the
+   previous call's GPU work: throughput time). Medians. Goal:
    Parity's median within 3 % of `per_call`. Files from before `per_call` existed hold only the
    back-to-back figure, which the table then uses.
 3. `table DIR`: the Markdown table of both checks, plus Alma's own figure beside them.
+4. `paired DIR --model M`: Parity's timer and the per-call reference taking turns in one process
+   (DIR/paired.json), for machines whose speed drifts between processes.
 
   python benchmarks/gpu_reference.py reference DIR [--device cuda]
   python benchmarks/gpu_reference.py table DIR
+  python benchmarks/gpu_reference.py paired DIR --model resnet50 [--conversions ...] [--batch-sizes 1,32]
 """
 from __future__ import annotations
 
@@ -121,6 +125,7 @@ def run_reference(folder: Path, device: str) -> None:
 
 def run_paired(folder: Path, device: str, model: str, conversions: list[str], batch_sizes: list[int]) -> None:
     cells = [(model, conversion, batch) for conversion in conversions for batch in batch_sizes]
+    folder.mkdir(parents=True, exist_ok=True)
     _run_cells(paired_cell, cells, device, folder / "paired.json")
 
 
@@ -170,7 +175,9 @@ def _row(model: str, batch: int, conversion: str, cell: dict, figures: dict[str,
     ratio = first.median / ref if ref else None
     gpu = statistics.median(first.gpu_samples) if first.gpu_samples else None
     misses = [goal for goal, bad in (("ref>3%", ratio and abs(ratio - 1) > CI_GOAL),
-                                     ("spread>2%", spread is not None and spread > SPREAD_GOAL)) if bad]
+                                     ("spread>2%", spread is not None and spread > SPREAD_GOAL),
+                                     ("reference not run", ratio is None),
+                                     ("one run", spread is None)) if bad]
     alma_ratio = f"{alma.median / ref:.2f}" if alma and alma.median and ref else "–"
     return (f"| {model} | {batch} | {conversion} | {first.median:.3f} | {_num(gpu)} | {_num(figures.get('per_call'))} | "
             f"{_num(figures.get('back_to_back'))} | "

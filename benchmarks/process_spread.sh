@@ -9,6 +9,7 @@
 # local cores. OUT/spread.txt gets one line per process (cell, free/pinned, round, perf_counter
 # median ms, CUDA-event median ms, samples, why it stopped); OUT/host.txt the CPU and GPU topology.
 set -u
+mkdir -p "$1"
 out=$(realpath "$1")
 lscpu >"$out/host.txt" 2>&1
 nvidia-smi topo -m >>"$out/host.txt" 2>&1
@@ -29,9 +30,13 @@ for cell in "FP16+EAGER 1" "COMPILE_INDUCTOR_DEFAULT 32"; do
             OMP_NUM_THREADS=4 timeout 90 "${prefix[@]}" python3 -m collectors.worker request.json result.json >/dev/null 2>&1
             python3 -c "
 import json, statistics
-r = json.load(open('result.json'))['results'][0]
-print('$1', $2, '$mode', $round, round(statistics.median(r['samples']), 3), round(statistics.median(r['gpu_samples']), 3),
-      len(r['samples']), r['stopped_by'])" | tee -a "$out/spread.txt"
+try:
+    r = json.load(open('result.json'))['results'][0]
+    figures = [round(statistics.median(r['samples']), 3), round(statistics.median(r['gpu_samples']), 3),
+               len(r['samples']), r['stopped_by']]
+except (OSError, KeyError, ValueError, IndexError) as error:  # no result: the worker failed
+    figures = ['failed:', repr(error)]
+print('$1', $2, '$mode', $round, *figures)" | tee -a "$out/spread.txt"
             rm -f result.json
         done
     done

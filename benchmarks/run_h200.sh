@@ -19,6 +19,10 @@
 # logs the SM clock, temperature, power and utilisation every 500 ms. Each step has its own time
 # limit, so that one slow step cannot take the others' results with it.
 set -u
+if [ $# -lt 2 ]; then
+    echo "usage: benchmarks/run_h200.sh WORK STEP [STEP ...]   (STEP: MODEL/r0|r1|r2|reference|onnx)" >&2
+    exit 2
+fi
 work=$1; shift
 conversions=EAGER,FP16+EAGER,COMPILE_INDUCTOR_DEFAULT,COMPILE_CUDAGRAPHS,ONNX_GPU
 timed=${conversions%,ONNX_GPU}  # the repeats skip the cell that cannot run on this GPU
@@ -54,10 +58,11 @@ mkdir -p "$work"
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,temperature.gpu,power.draw,utilization.gpu \
     --format=csv -lms 500 >"$work/clocks.csv" 2>/dev/null &
 clocks=$!
+trap 'kill "$clocks" 2>/dev/null' EXIT
 for s in "$@"; do
     mkdir -p "$work/${s%/*}"
     echo "== $s $(date +%T)" >>"$work/${s%/*}/log.txt"
     step "$s" >>"$work/${s%/*}/log.txt" 2>&1
-    echo "== $s ended $(date +%T) status $?" >>"$work/${s%/*}/log.txt"
+    status=$?
+    echo "== $s ended $(date +%T) status $status" >>"$work/${s%/*}/log.txt"
 done
-kill "$clocks"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator
 
 import collectors
 from collectors import stats
@@ -41,7 +41,7 @@ from collectors.worker import CellRequest, CellResult, MethodResult
 REPO_ROOT = Path(collectors.__file__).resolve().parent.parent
 _METHODS = {"synced": ("synced-e2e",), "alma": ("alma",), "both": ("synced-e2e", "alma")}
 _STDERR_TAIL = 400
-NOT_CONVERGED = "CI target"  # how the message of an ok cell that hit --max-seconds first begins
+NOT_CONVERGED = "CI target"  # how the message of an ok cell whose CI is wider than --target-ci begins
 
 
 class BenchPlan(BaseModel):
@@ -56,7 +56,7 @@ class BenchPlan(BaseModel):
     platform: str | None = None  # default: detected from the fingerprint
     target_ci: float = Field(0.01, gt=0, allow_inf_nan=False)  # relative half-width of the 95 % CI of the median
     max_seconds: float = Field(30.0, gt=0, allow_inf_nan=False)  # per cell, warm-up plus timing (compile excluded)
-    timeout_s: float = Field(900.0, gt=0, allow_inf_nan=False)  # per cell, everything included; then the worker is killed
+    timeout_s: float = Field(900.0, gt=0, allow_inf_nan=False)  # per worker process, everything included; then it is killed
     timer: Literal["synced", "alma", "both"] = "both"
     label: str | None = None
     alma_batches: PositiveInt = 16  # batches in Alma's own loop (n_samples = alma_batches × batch size)
@@ -69,6 +69,14 @@ class BenchPlan(BaseModel):
         if any(not name.strip() for name in names):
             raise ValueError("empty name")
         return names
+
+    @field_validator("processes")
+    @classmethod
+    def _processes_need_parity_timer(cls, processes: int, info: ValidationInfo) -> int:
+        if processes > 1 and info.data.get("timer") == "alma":
+            raise ParityError(f"--processes {processes}: repeats Parity's timer, which --timer alma does not run "
+                              "(use --timer synced or both)")
+        return processes
 
     @field_validator("models")
     @classmethod
@@ -228,31 +236,24 @@ def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: 
     if not availability.runnable:
         message = f"{availability.reason}; fix: {availability.fix}" if availability.fix else availability.reason
         return _same_outcome(cell, plan, platform_name, "unavailable", availability.category, message)
-    outcomes = [_run_worker(_request(cell, plan, plan.timer), plan.timeout_s)]
-    while len(outcomes) < plan.processes and _synced_ok(outcomes[-1]):
-        starting(len(outcomes) + 1)
-        outcomes.append(_run_worker(_request(cell, plan, "synced"), plan.timeout_s))
-    failure = next((outcome for outcome in outcomes if not isinstance(outcome, CellResult)), None)
-    if failure:
-        status, kind, message = failure
-        where = f"process {len(outcomes)} of {plan.processes}: " if plan.processes > 1 else ""
-        return _same_outcome(cell, plan, platform_name, status, kind, where + message)
-    synced = [result for outcome in outcomes for result in outcome.results if result.method == "synced-e2e"]
-    return [_measurement(cell, plan, platform_name, *_pooled(result, synced)) for result in outcomes[0].results]
+    first = _run_worker(_request(cell, plan, plan.timer), plan.timeout_s)
+    if not isinstance(first, CellResult):
+        return _same_outcome(cell, plan, platform_name, *first)
+    return [_measurement(cell, plan, platform_name, _more_processes(cell, plan, result, starting))
+            for result in first.results]
 
 
-def _pooled(result: MethodResult, synced: list[MethodResult]) -> tuple[MethodResult, list[MethodResult]]:
-    """A method's result to record and the processes' results to pool: Parity's timer gets every
-    process's (the first failure among them stands for all), Alma's loop its one."""
-    if result.method != "synced-e2e":
-        return result, [result]
-    return next((r for r in synced if r.status != "ok"), result), synced
-
-
-def _synced_ok(outcome: CellResult | tuple[str, str, str]) -> bool:
-    """Worth another process: the worker ran and Parity's timer succeeded."""
-    return isinstance(outcome, CellResult) and any(r.method == "synced-e2e" and r.status == "ok"
-                                                   for r in outcome.results)
+def _more_processes(cell: Cell, plan: BenchPlan, first: MethodResult,
+                    starting: Callable[[int], None]) -> list[MethodResult]:
+    """`first` and, for Parity's timer with --processes N, the results of N - 1 more fresh
+    processes, stopping at the first that fails (its failure then stands for the cell's timer)."""
+    results = [first]
+    while first.method == "synced-e2e" and len(results) < plan.processes and results[-1].status == "ok":
+        starting(len(results) + 1)
+        outcome = _run_worker(_request(cell, plan, "synced"), plan.timeout_s)
+        results.append(outcome.results[0] if isinstance(outcome, CellResult) else MethodResult(
+            method="synced-e2e", status=outcome[0], device=plan.device, failure_kind=outcome[1], message=outcome[2]))
+    return results
 
 
 def _request(cell: Cell, plan: BenchPlan, timer: str) -> CellRequest:
@@ -331,27 +332,31 @@ def _tail(path: Path) -> str:
 
 # -- records -----------------------------------------------------------------------------------------
 
-def _measurement(cell: Cell, plan: BenchPlan, platform_name: str, result: MethodResult,
-                 processes: list[MethodResult]) -> Measurement:
-    """The record of `result`; `processes` are the same method's results of every process (with
-    `result` first), whose samples are pooled."""
+def _measurement(cell: Cell, plan: BenchPlan, platform_name: str, process_results: list[MethodResult]) -> Measurement:
+    """The record of one timing method: its result in each process it ran in (one, except for
+    Parity's timer with --processes), the samples pooled; a failure in any process is the record."""
+    result = process_results[0]
     common = dict(model=cell.model, platform=platform_name, precision=cell.conversion.precision,
                   batch_size=cell.batch_size, conversion=cell.conversion.name, device=result.device,
                   method=result.method, measured_at=utc_now(), compile_s=result.compile_s,
                   peak_memory_mb=result.peak_memory_mb)
-    if result.status != "ok":
-        return Measurement(status="failed", failure_kind=result.failure_kind, message=result.message, **common)
+    failed = next(((k, r) for k, r in enumerate(process_results, 1) if r.status != "ok"), None)
+    if failed:
+        where = f"process {failed[0]} of {plan.processes}: " if plan.processes > 1 else ""
+        return Measurement(status=failed[1].status, failure_kind=failed[1].failure_kind,
+                           message=where + (failed[1].message or ""), **common)
     if result.samples:
-        per_process = [p.samples for p in processes]
+        per_process = [p.samples for p in process_results]
         summary = stats.summarise_processes(per_process)
         return Measurement(
-            status="ok", message=_not_converged(summary, plan) or _how_it_stopped(processes),
+            status="ok", message=_not_converged(summary, plan, len(process_results)) or _how_it_stopped(process_results),
             median=summary.median, mean=summary.mean, std=summary.std,
             p05=summary.p05, p95=summary.p95, ci95_low=summary.ci95_low, ci95_high=summary.ci95_high,
             n_iterations=summary.n, throughput_sps=_throughput(cell.batch_size, summary.median),
-            samples=tuple(v for p in processes for v in p.samples),
-            gpu_samples=tuple(v for p in processes for v in p.gpu_samples),
-            process_medians=tuple(stats.median(s) for s in per_process) if len(processes) > 1 else (), **common)
+            samples=tuple(v for p in process_results for v in p.samples),
+            gpu_samples=tuple(v for p in process_results for v in p.gpu_samples),
+            process_medians=tuple(stats.median(s) for s in per_process if s) if len(per_process) > 1 else (),
+            **common)
     return Measurement(status="ok", median=result.median_ms, mean=result.median_ms,
                        n_iterations=result.n_iterations, throughput_sps=result.throughput_sps,
                        message="Alma's benchmark_model: total_inf_time / batches", **common)
@@ -364,7 +369,7 @@ def _how_it_stopped(processes: list[MethodResult]) -> str:
     return f"{warmup} warm-up iterations{where}; stopped by {' and '.join(stopped_by)}"
 
 
-def _not_converged(summary: stats.Summary, plan: BenchPlan) -> str | None:
+def _not_converged(summary: stats.Summary, plan: BenchPlan, processes: int) -> str | None:
     """The message of an `ok` cell whose CI is wider than --target-ci (the time cap came first, or
     the processes disagree), else None. Its statistics are real but loose; the message starts
     with NOT_CONVERGED."""
@@ -375,7 +380,7 @@ def _not_converged(summary: stats.Summary, plan: BenchPlan) -> str | None:
     if summary.n < 2:
         return f"{target}: {summary.n} iteration in {plan.max_seconds:g} s (max-seconds), too few for a CI"
     budget = f"{plan.max_seconds:g} s (max-seconds)"
-    where = f"{plan.processes} processes of up to {budget} each" if plan.processes > 1 else budget
+    where = f"{processes} processes of up to {budget} each" if processes > 1 else budget
     return f"{target}: ±{width * 100:.1f} % after {summary.n} iterations in {where}"
 
 

@@ -10,6 +10,7 @@ Format history (bump BUNDLE_VERSION and add a line whenever the shape changes; r
 every version listed here):
 
 - 1 (2026-11): first version: {format, version, run, measurements[]}; latencies in ms per batch.
+- 2 (2026-11): measurements[].process_medians (`parity bench --processes`; empty for one process).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from collectors.errors import InputError, ParityError
 from collectors.records import Measurement, RunInfo, positive_number, record_fields
 
 BUNDLE_FORMAT = "parity-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
 _SAMPLE_DECIMALS = 6
 
 OptionalFloat = float | None
@@ -78,7 +79,7 @@ class BundleMeasurement(_Strict):
 
 class Bundle(_Strict):
     format: Literal["parity-bundle"]
-    version: Literal[1]
+    version: Literal[1, 2]
     run: BundleRun
     measurements: list[BundleMeasurement]
 

@@ -119,7 +119,7 @@ def summarise_processes(per_process: Sequence[Sequence[float]]) -> Summary:
     A process's samples share its state (memory layout, the cores it ran on, a neighbour's load
     on the host), so its level can differ from the next process's by more than its own CI says;
     the pooled samples alone would hide that. The processes' medians give the interval from
-    order statistics (with fewer than 6 processes: their range), and the reported CI is the union
+    order statistics (up to 8 processes: their range), and the reported CI is the union
     of both. ValueError if there are no samples.
     """
     pooled = summarise([value for samples in per_process for value in samples])

@@ -48,7 +48,7 @@ class MethodResult(BaseModel):
     """What one timing method saw; statistics are computed by the parent from `samples`."""
 
     method: Literal["synced-e2e", "alma"]
-    status: Literal["ok", "failed"]
+    status: Literal["ok", "failed", "timeout"]  # timeout: set by the parent, which killed the worker
     device: str
     failure_kind: str | None = None
     message: str | None = None

@@ -141,7 +141,7 @@ def significance(
     Parameters:
         base_samples, head_samples: raw per-iteration latencies (may be empty).
         base_ci, head_ci: (low, high) 95 % confidence intervals of the median, used only when a
-            side has fewer than MIN_SAMPLES samples, and only when both are real intervals
+            side has fewer than MIN_SAMPLES samples or `clustered` is set, and only when both are real intervals
             (low < high) from at least MIN_CI_SAMPLES samples a side.
         alpha: significance level of the rank test.
         base_count, head_count: how many iterations a side's CI came from where its samples

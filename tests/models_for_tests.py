@@ -53,7 +53,9 @@ def aborting() -> torch.nn.Module:
 
 
 def hanging() -> torch.nn.Module:
-    """Its forward sleeps for an hour."""
+    """Its forward sleeps for an hour. Logs its process where $PARITY_TEST_PROCESS_LOG is set."""
+    if PROCESS_LOG_ENV in os.environ:
+        _process_number()
     return _Tiny("hang")
 
 

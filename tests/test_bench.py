@@ -9,6 +9,7 @@ import pytest
 from collectors.bench import BenchPlan, BenchResult, plan_cells
 from collectors.bundle import to_bundle, write_bundle, dumps
 from collectors.errors import ParityError
+from collectors.names import DATA_DIR
 from collectors.records import Measurement, RunInfo
 from reporter.cli import main
 from reporter.ingest import ingest
@@ -70,9 +71,17 @@ def test_bundle_is_deterministic_and_rounds_samples_to_the_nanosecond(tmp_path: 
     second = write_bundle(RUN, [OK, FAILED], tmp_path / "b.json")
     assert first.read_bytes() == second.read_bytes()
     document = json.loads(first.read_text())
-    assert (document["format"], document["version"]) == ("parity-bundle", 1)
+    assert (document["format"], document["version"]) == ("parity-bundle", 2)
     assert document["measurements"][0]["samples"] == [1.5, 1.5, 1.6]
     assert dumps(to_bundle(RUN, [OK])).endswith("\n")
+
+
+def test_a_version_1_bundle_still_ingests(tmp_path: Path) -> None:
+    shipped = DATA_DIR / "examples" / "parity-bundle-h200-resnet18.json"  # written before process_medians
+    assert json.loads(shipped.read_text())["version"] == 1
+    with Store.open(tmp_path / "central.duckdb") as store:
+        assert ingest(store, [shipped]).measurements == 20
+        assert store.execute("SELECT count(*) FROM measurements WHERE process_medians IS NULL").single_value() == 20
 
 
 def test_bundle_ingests_with_its_run_and_samples(tmp_path: Path) -> None:
@@ -271,6 +280,8 @@ def test_cuda_bench_without_cuda_is_refused_up_front(capsys, monkeypatch, tmp_pa
     (["--max-seconds", "nan"], "--max-seconds nan: must be a finite number"),
     (["--timeout", "-1"], "--timeout -1.0: must be a positive number"),
     (["--processes", "0"], "--processes 0: must be a positive integer"),
+    (["--processes", "3", "--timer", "alma"],
+     "--processes 3: repeats Parity's timer, which --timer alma does not run (use --timer synced or both)"),
 ])
 def test_plan_errors_speak_in_flags(capsys, flags: list[str], message: str) -> None:
     args = {"--model": "resnet18", "--conversion": "EAGER", "--batch-size": "1", **dict(zip(flags[::2], flags[1::2]))}
@@ -294,7 +305,7 @@ def _cell_result(samples: list[float], target_ci: float = 0.01, max_seconds: flo
                      max_seconds=max_seconds)
     result = MethodResult(method="synced-e2e", status="ok", device="cpu", samples=samples, warmup_iterations=3,
                           stopped_by="max-seconds")
-    return _measurement(Cell("resnet18", by_name()["EAGER"], 1), plan, "cpu-x", result, [result])
+    return _measurement(Cell("resnet18", by_name()["EAGER"], 1), plan, "cpu-x", [result])
 
 
 def test_a_cell_that_never_converged_says_so() -> None:

@@ -5,11 +5,16 @@ proof that a crash, an abort or a hang is recorded and the run goes on.
 """
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from collectors.bench import NOT_CONVERGED, BenchPlan, run_plan
+from collectors.bench import NOT_CONVERGED, REPO_ROOT, BenchPlan, run_plan
 from collectors.bundle import Bundle, from_bundle
 from collectors.worker import CellRequest, run_cell
 from reporter.cli import main
@@ -83,14 +88,33 @@ def test_processes_pool_their_samples_and_widen_the_ci_to_cover_their_medians(tm
     assert [round(m) for m in next(m for m in measurements if m.method == "synced-e2e").process_medians] == [5, 8, 5]
 
 
-def test_a_failure_in_a_later_process_is_the_cells_outcome(tmp_path: Path, monkeypatch) -> None:
+def test_a_failure_in_a_later_process_is_the_timers_outcome(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(PROCESS_LOG_ENV, str(tmp_path / "processes.log"))
     plan = BenchPlan(models=["tests.models_for_tests:failing_in_second_process"], conversions=["EAGER"],
-                     batch_sizes=[1], timer="synced", max_seconds=0.5, processes=3)
-    [measurement] = run_plan(plan).measurements
-    assert (measurement.status, measurement.failure_kind) == ("failed", "exception")
-    assert measurement.message.startswith("RuntimeError: planted failure in forward")
+                     batch_sizes=[1], timer="both", max_seconds=0.5, processes=3)
+    synced, alma = run_plan(plan).measurements
+    assert (synced.status, synced.failure_kind) == ("failed", "exception")
+    assert synced.message.startswith("process 2 of 3: RuntimeError: planted failure in forward")
+    assert alma.status == "ok"  # Alma's loop ran in the first process, which worked
     assert len(set((tmp_path / "processes.log").read_text().split())) == 2  # none after the failure
+
+
+def test_a_terminated_bench_takes_its_worker_with_it(tmp_path: Path) -> None:
+    log = tmp_path / "processes.log"
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "reporter.cli", "bench", "--model", "tests.models_for_tests:hanging",
+         "--conversion", "EAGER", "--batch-size", "1", "--timer", "synced", "--timeout", "120",
+         "--out", str(tmp_path / "run.json")],
+        cwd=REPO_ROOT, env={**os.environ, PROCESS_LOG_ENV: str(log)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (log.exists() and log.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    worker = int(log.read_text().split()[0])  # the worker has built the model and hangs in forward
+    bench.send_signal(signal.SIGTERM)
+    assert bench.wait(timeout=30) == 128 + signal.SIGTERM
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)
 
 
 def test_onnx_gpu_on_the_cpu_provider_is_a_wrong_device_failure(tmp_path: Path, monkeypatch) -> None:

@@ -27,6 +27,7 @@ samples, stores each process's median, and widens the CI to cover them. Example:
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -77,12 +78,19 @@ def run(args: argparse.Namespace) -> int:
         prepare_out(args.out)
     if db:
         check_writable(db)
+    # `timeout` and schedulers stop a run with SIGTERM, which would skip the `finally` that kills
+    # the running worker's process group and leave the worker measuring beside the next job.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with _ProgressBar() as bar:
         result = run_plan(plan, bar.update)
-    print(_summary_table(result.measurements, plan.max_seconds, plan.processes))
+    print(_summary_table(result.measurements, plan.max_seconds))
     for line in save_result(result, out=args.out, db=db):
         print(line)
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _plan(args: argparse.Namespace):
@@ -134,18 +142,19 @@ class _ProgressBar:
         self._bar.close()
 
 
-def _summary_table(measurements, max_seconds: float | None = None, processes: int = 1) -> str:
+def _summary_table(measurements, max_seconds: float | None = None) -> str:
     """The end-of-run table; a `!` marks a cell whose CI never reached --target-ci, explained
     below the table."""
     from collectors.bench import NOT_CONVERGED
     from reporter.formatting import milliseconds, text_table
 
-    rows, loose = [], 0
+    rows, loose, loose_processes = [], 0, False
     for m in measurements:
         ci = (f"±{max(m.median - m.ci95_low, m.ci95_high - m.median) / m.median:.1%}"
               if m.ci95_low is not None and m.ci95_high is not None and m.median else "")
         if m.status == "ok" and (m.message or "").startswith(NOT_CONVERGED):
             ci, loose = f"{ci}!", loose + 1
+            loose_processes = loose_processes or len(m.process_medians) > 1
         note = m.failure_kind or ""
         rows.append([m.model, m.conversion, str(m.batch_size), m.method, m.status, milliseconds(m.median),
                      milliseconds(m.p95), ci, str(m.n_iterations or ""), note])
@@ -155,7 +164,7 @@ def _summary_table(measurements, max_seconds: float | None = None, processes: in
         budget = f" (now {max_seconds:g} s)" if max_seconds else ""
         table += (f"\n! {loose} cell(s) stopped at --max-seconds before the CI target: their median is "
                   f"uncertain (see the ci95 column); rerun them with a larger --max-seconds{budget}")
-        if processes > 1:
+        if loose_processes:
             table += ("; or their processes' medians disagree by more than the target, which more time "
                       "does not fix (see process_medians)")
     return table
