@@ -346,17 +346,16 @@ def _measurement(cell: Cell, plan: BenchPlan, platform_name: str, process_result
         return Measurement(status=failed[1].status, failure_kind=failed[1].failure_kind,
                            message=where + (failed[1].message or ""), **common)
     if result.samples:
-        per_process = [p.samples for p in process_results]
-        summary = stats.summarise_processes(per_process)
+        samples = [value for p in process_results for value in p.samples]
+        medians = [stats.median(p.samples) for p in process_results if p.samples] if len(process_results) > 1 else []
+        summary = stats.covering_processes(stats.summarise(samples), medians)
         return Measurement(
             status="ok", message=_not_converged(summary, plan, len(process_results)) or _how_it_stopped(process_results),
             median=summary.median, mean=summary.mean, std=summary.std,
             p05=summary.p05, p95=summary.p95, ci95_low=summary.ci95_low, ci95_high=summary.ci95_high,
             n_iterations=summary.n, throughput_sps=_throughput(cell.batch_size, summary.median),
-            samples=tuple(v for p in process_results for v in p.samples),
-            gpu_samples=tuple(v for p in process_results for v in p.gpu_samples),
-            process_medians=tuple(stats.median(s) for s in per_process if s) if len(per_process) > 1 else (),
-            **common)
+            samples=tuple(samples), gpu_samples=tuple(v for p in process_results for v in p.gpu_samples),
+            process_medians=tuple(medians), **common)
     return Measurement(status="ok", median=result.median_ms, mean=result.median_ms,
                        n_iterations=result.n_iterations, throughput_sps=result.throughput_sps,
                        message="Alma's benchmark_model: total_inf_time / batches", **common)

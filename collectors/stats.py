@@ -112,21 +112,19 @@ def summarise(values: Sequence[float]) -> Summary:
                    percentile(values, 95), low, high, n)
 
 
-def summarise_processes(per_process: Sequence[Sequence[float]]) -> Summary:
-    """The summary of samples taken in several fresh processes: statistics of all samples pooled,
-    with a CI of the median that also covers where the processes' own medians lie.
+def covering_processes(pooled: Summary, process_medians: Sequence[float]) -> Summary:
+    """`pooled`, the summary of samples taken in several fresh processes, with its CI of the
+    median widened to cover where the processes' own medians lie.
 
     A process's samples share its state (memory layout, the cores it ran on, a neighbour's load
     on the host), so its level can differ from the next process's by more than its own CI says;
-    the pooled samples alone would hide that. The processes' medians give the interval from
-    order statistics (up to 8 processes: their range), and the reported CI is the union
-    of both. ValueError if there are no samples.
+    the pooled samples alone would hide that. The processes' medians give an interval from order
+    statistics (up to 8 processes: their range); the result's CI is the union of both. Fewer than
+    2 medians: `pooled` unchanged.
     """
-    pooled = summarise([value for samples in per_process for value in samples])
-    medians = [median(samples) for samples in per_process if samples]
-    if len(medians) < 2 or pooled.ci95_low is None or pooled.ci95_high is None:
+    if len(process_medians) < 2 or pooled.ci95_low is None or pooled.ci95_high is None:
         return pooled
-    low, high = median_ci95(medians)
+    low, high = median_ci95(process_medians)
     return replace(pooled, ci95_low=min(pooled.ci95_low, low), ci95_high=max(pooled.ci95_high, high))
 
 

@@ -68,7 +68,8 @@ def test_stats_median_abs_dev_ignores_one_outlier():
 def test_processes_that_disagree_widen_the_ci_of_the_pooled_median() -> None:
     tight = [1.0, 1.01, 0.99] * 20  # each process alone: CI within ±1 %
     levels = [[v * level for v in tight] for level in (1.0, 1.6, 1.0)]
-    summary = stats.summarise_processes(levels)
+    medians = [stats.median(level) for level in levels]
+    summary = stats.covering_processes(stats.summarise([v for level in levels for v in level]), medians)
     assert summary.n == 180 and summary.median == pytest.approx(1.01)
     assert (summary.ci95_low, summary.ci95_high) == (pytest.approx(1.0), pytest.approx(1.6))
     assert summary.relative_ci_halfwidth() > 0.5
@@ -77,5 +78,6 @@ def test_processes_that_disagree_widen_the_ci_of_the_pooled_median() -> None:
 
 def test_one_process_or_agreeing_ones_keep_the_pooled_ci() -> None:
     one = [1.0, 1.01, 0.99] * 20
-    assert stats.summarise_processes([one]) == stats.summarise(one)
-    assert stats.summarise_processes([one, one]) == stats.summarise(one + one)
+    assert stats.covering_processes(stats.summarise(one), [stats.median(one)]) == stats.summarise(one)
+    both = stats.summarise(one + one)
+    assert stats.covering_processes(both, [stats.median(one)] * 2) == both
