@@ -30,7 +30,7 @@ class Summary:
         """As the function of that name, for this summary's interval."""
         if self.ci95_low is None or self.ci95_high is None:
             return math.inf
-        return _relative_halfwidth(self.median, self.ci95_low, self.ci95_high)
+        return relative_halfwidth(self.median, self.ci95_low, self.ci95_high)
 
 
 def median(values: Sequence[float]) -> float:
@@ -48,7 +48,12 @@ def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100), linear interpolation between order statistics (numpy's default)."""
     if not values:
         raise ValueError("percentile of no values")
-    ordered = sorted(values)
+    return _percentile_of_sorted(sorted(values), q)
+
+
+# The *_of_sorted helpers take samples already in order: callers that need several order
+# statistics of one sample (the timer's CI check, `summarise`) sort it once.
+def _percentile_of_sorted(ordered: Sequence[float], q: float) -> float:
     position = (len(ordered) - 1) * q / 100
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
@@ -63,7 +68,10 @@ def median_ci95(values: Sequence[float]) -> tuple[float, float]:
     """
     if not values:
         raise ValueError("confidence interval of no values")
-    ordered = sorted(values)
+    return _ci95_of_sorted(sorted(values))
+
+
+def _ci95_of_sorted(ordered: Sequence[float]) -> tuple[float, float]:
     k = _lower_rank(len(ordered))
     return ordered[k], ordered[len(ordered) - 1 - k]
 
@@ -88,10 +96,12 @@ def relative_ci_halfwidth(values: Sequence[float]) -> float:
     """
     if len(values) < 2:
         return math.inf
-    return _relative_halfwidth(median(values), *median_ci95(values))
+    ordered = sorted(values)
+    return relative_halfwidth(_percentile_of_sorted(ordered, 50), *_ci95_of_sorted(ordered))
 
 
-def _relative_halfwidth(centre: float, low: float, high: float) -> float:
+def relative_halfwidth(centre: float, low: float, high: float) -> float:
+    """The larger distance from `centre` to `low` or `high`, relative to `centre` (inf for 0)."""
     if centre == 0:
         return 0.0 if low == high == 0 else math.inf
     return max(centre - low, high - centre) / abs(centre)
@@ -107,9 +117,10 @@ def summarise(values: Sequence[float]) -> Summary:
     n = len(values)
     mean = math.fsum(values) / n
     variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
-    low, high = median_ci95(values) if n >= 2 else (None, None)
-    return Summary(median(values), mean, math.sqrt(variance), percentile(values, 5),
-                   percentile(values, 95), low, high, n)
+    ordered = sorted(values)
+    low, high = _ci95_of_sorted(ordered) if n >= 2 else (None, None)
+    return Summary(_percentile_of_sorted(ordered, 50), mean, math.sqrt(variance), _percentile_of_sorted(ordered, 5),
+                   _percentile_of_sorted(ordered, 95), low, high, n)
 
 
 def covering_processes(pooled: Summary, process_medians: Sequence[float]) -> Summary:

@@ -145,12 +145,13 @@ class _ProgressBar:
 def _summary_table(measurements, max_seconds: float | None = None) -> str:
     """The end-of-run table; a `!` marks a cell whose CI never reached --target-ci, explained
     below the table."""
+    from collectors import stats
     from collectors.bench import NOT_CONVERGED
     from reporter.formatting import milliseconds, text_table
 
     rows, loose, loose_processes = [], 0, False
     for m in measurements:
-        ci = (f"±{max(m.median - m.ci95_low, m.ci95_high - m.median) / m.median:.1%}"
+        ci = (f"±{stats.relative_halfwidth(m.median, m.ci95_low, m.ci95_high):.1%}"
               if m.ci95_low is not None and m.ci95_high is not None and m.median else "")
         if m.status == "ok" and (m.message or "").startswith(NOT_CONVERGED):
             ci, loose = f"{ci}!", loose + 1
