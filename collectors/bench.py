@@ -89,8 +89,7 @@ class BenchPlan(BaseModel):
 # BenchPlan's fields as `parity bench` spells them, and what pydantic's complaints mean there.
 FLAGS = {"models": "--model", "conversions": "--conversion", "batch_sizes": "--batch-size", "device": "--device",
          "platform": "--platform", "target_ci": "--target-ci", "max_seconds": "--max-seconds",
-         "timeout_s": "--timeout", "timer": "--timer", "label": "--label", "alma_batches": "alma_batches",
-         "threads": "threads", "processes": "--processes"}
+         "timeout_s": "--timeout", "timer": "--timer", "label": "--label", "processes": "--processes"}
 _PLAN_REASONS = {"greater_than": "must be a positive number", "finite_number": "must be a finite number",
                  "too_short": "give at least one value", "int_type": "must be an integer",
                  "int_parsing": "must be an integer", "float_type": "must be a number",

@@ -28,6 +28,7 @@ from collectors.records import Measurement, RunInfo, positive_number, record_fie
 BUNDLE_FORMAT = "parity-bundle"
 BUNDLE_VERSION = 2
 _SAMPLE_DECIMALS = 6
+_SERIES = ("samples", "gpu_samples", "process_medians")  # tuples in a Measurement, lists in a bundle
 
 OptionalFloat = float | None
 
@@ -87,15 +88,13 @@ class Bundle(_Strict):
 def to_bundle(run: RunInfo, measurements: list[Measurement]) -> Bundle:
     return Bundle(
         format=BUNDLE_FORMAT, version=BUNDLE_VERSION, run=BundleRun(**record_fields(run)),
-        measurements=[BundleMeasurement(**{**record_fields(m), "samples": _rounded(m.samples),
-                                           "gpu_samples": _rounded(m.gpu_samples),
-                                           "process_medians": _rounded(m.process_medians)}) for m in measurements])
+        measurements=[BundleMeasurement(**{**record_fields(m), **{name: _rounded(getattr(m, name)) for name in _SERIES}})
+                      for m in measurements])
 
 
 def from_bundle(bundle: Bundle) -> tuple[RunInfo, list[Measurement]]:
     run = RunInfo(**bundle.run.model_dump())
-    measurements = [Measurement(**{**m.model_dump(), "samples": tuple(m.samples), "gpu_samples": tuple(m.gpu_samples),
-                                   "process_medians": tuple(m.process_medians)})
+    measurements = [Measurement(**{**m.model_dump(), **{name: tuple(getattr(m, name)) for name in _SERIES}})
                     for m in bundle.measurements]
     return run, measurements
 
@@ -169,7 +168,7 @@ def check_values(bundle: Bundle, path: Path | str) -> None:
                 positive_number(path, f"{where}.{name}", value, allow_zero=name in _NON_NEGATIVE)
         if m.n_iterations is not None and m.n_iterations < 0:
             raise InputError(path, f"{where}.n_iterations", m.n_iterations, "expected a count >= 0")
-        for name in ("samples", "gpu_samples", "process_medians"):
+        for name in _SERIES:
             for position, value in enumerate(getattr(m, name)):
                 positive_number(path, f"{where}.{name}[{position}]", value)
         if None not in (m.ci95_low, m.median, m.ci95_high) and not m.ci95_low <= m.median <= m.ci95_high:

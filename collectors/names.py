@@ -49,7 +49,7 @@ class Names:
         platforms, models = _load("platforms.json"), _load("models.json")
         if platform_map is not None:
             extra = read_platform_map(platform_map)
-            for key in ("aliases", "default_power_modes", "proxies"):
+            for key in PLATFORM_MAP_KEYS:
                 platforms[key] = {**platforms[key], **extra.get(key, {})}
         names = cls(
             platform_aliases={_fold(k): v for k, v in platforms["aliases"].items()},

@@ -105,9 +105,6 @@ class Records:
     run: RunInfo | None = None
     includes: list[Path] = field(default_factory=list)  # further files to ingest (a manifest's)
 
-    def __len__(self) -> int:
-        return len(self.predictions) + len(self.measurements) + len(self.subgraphs) + len(self.includes)
-
 
 def positive_number(path: Path | str, field_name: str, value: Any, *, allow_zero: bool = False) -> float:
     """`value` as a finite float > 0 (or >= 0), else an InputError naming the field."""

@@ -183,9 +183,7 @@ class _Frames:
 
     @classmethod
     def load(cls, store: Store) -> "_Frames":
-        # `latest` is a window over every measurement: computed once per report, not per query.
-        store.execute(f"CREATE OR REPLACE TEMP TABLE {LATEST} AS SELECT * FROM latest")
-        latest = _sorted(store.frame(f"SELECT * FROM {LATEST}"), CELL + ["conversion", "method", "device"])
+        latest = _sorted(store.frame("SELECT * FROM latest"), CELL + ["conversion", "method", "device"])
         return cls(
             comparisons=_sorted(store.frame(CURRENT_COMPARISONS),
                                 CELL + ["conversion", "method", "measured_platform", "device", "predictor"]),
@@ -209,8 +207,6 @@ class _Frames:
         """The predicted platforms whose declared proxy `platform` is."""
         return self.proxies.loc[self.proxies["measured_platform"] == platform, "predicted_platform"].tolist()
 
-
-LATEST = "report_latest"
 
 # The newest prediction per model, platform, precision, batch size and predictor: the store's view.
 NEWEST_PREDICTIONS = "SELECT * EXCLUDE (raw) FROM newest_predictions"
