@@ -47,7 +47,6 @@ class Headline:
     models: int
     platforms: int
     stats: ErrorStats  # direct comparisons; stats.count is their number
-    proxy_comparisons: int
     proxy_stats: ErrorStats  # comparisons whose measurements come from a declared proxy
 
 
@@ -324,7 +323,6 @@ def _headline(comparisons: pd.DataFrame, pairs: list[tuple[str, str]], platforms
         models=len({model for model, _ in pairs}),
         platforms=len(platforms),
         stats=error_stats(comparisons[~proxy]),
-        proxy_comparisons=int(proxy.sum()),
         proxy_stats=error_stats(comparisons[proxy]),
     )
 

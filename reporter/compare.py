@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,7 +158,7 @@ class Comparison:
         return [cell for cell in self.cells if cell.kind in kinds]
 
     def counts(self) -> dict[str, int]:
-        return {kind: len(self.of_kind(kind)) for kind in CLASSES if self.of_kind(kind)}
+        return count_kinds(self.cells)
 
     @property
     def has_regression(self) -> bool:
@@ -243,6 +244,12 @@ def _run_ref(store: Store, run_id: str) -> RunRef:
 
 
 # -- cells ---------------------------------------------------------------------------------------
+
+def count_kinds(changes: Sequence[CellChange]) -> dict[str, int]:
+    """How many cells of each class there are, in CLASSES order, classes with none left out."""
+    counted = Counter(change.kind for change in changes)
+    return {kind: counted[kind] for kind in CLASSES if counted[kind]}
+
 
 def classify(base: Side | None, head: Side | None, *, threshold_pct: float = DEFAULT_THRESHOLD_PCT,
              alpha: float = DEFAULT_ALPHA, night_spread: float | None = None,

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from reporter.compare import (
-    CLASSES,
     NEWLY_FAILING,
     NOTABLE_CLASSES,
     UNTESTED,
@@ -20,6 +19,7 @@ from reporter.compare import (
     PredictionShift,
     RunRef,
     Side,
+    count_kinds,
     version_text,
 )
 from reporter.formatting import json_value, markdown_text, milliseconds, percent, text_table
@@ -128,8 +128,7 @@ def render_markdown(comparison: Comparison, report: str | None) -> str:
 
 
 def _counts(changes: list[CellChange]) -> str:
-    return ", ".join(f"{sum(c.kind == kind for c in changes)} {kind}" for kind in CLASSES
-                     if any(c.kind == kind for c in changes))
+    return ", ".join(f"{n} {kind}" for kind, n in count_kinds(changes).items())
 
 
 def _icon_row(change: CellChange) -> list[str]:

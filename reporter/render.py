@@ -429,11 +429,11 @@ def _markdown_headline(index: IndexContext) -> list[str]:
     """Direct comparisons make the headline row; proxy ones, if any, a row of their own."""
     head = index.headline
     rows = [[str(head.models), str(head.platforms), str(head.stats.count), *_markdown_scores(head.stats)]]
-    if head.proxy_comparisons:
+    if head.proxy_stats.count:
         rows.append(["", "", f"{head.proxy_stats.count} proxy", *_markdown_scores(head.proxy_stats)])
     table = _markdown_table(
         ["models", "platforms", "comparisons", "median APE", "within ±10 %", "within ±30 %", "geomean ratio"], rows)
-    if head.proxy_comparisons:
+    if head.proxy_stats.count:
         table += ["", "The headline row scores direct comparisons only (measured on the predicted platform); "
                       "the proxy row scores those measured on a declared proxy platform instead."]
     return table
