@@ -62,8 +62,9 @@ def test_existing_bundle_is_refused_before_running(capsys, tmp_path: Path) -> No
 def test_plan_cells_cross_models_conversions_and_batches() -> None:
     plan = BenchPlan(models=["resnet18", "tests.models_for_tests:tiny"], conversions=["EAGER", "ONNX_CPU"],
                      batch_sizes=[1, 8])
-    cells = plan_cells(plan)
-    assert len(cells) == 8 and cells[0].label() == "resnet18 EAGER bs1"
+    assert [cell.label() for cell in plan_cells(plan)] == [  # models, then conversions, then batch sizes
+        f"{model} {conversion} bs{batch}" for model in ("resnet18", "tests.models_for_tests:tiny")
+        for conversion in ("EAGER", "ONNX_CPU") for batch in (1, 8)]
 
 
 def test_bundle_is_deterministic_and_rounds_samples_to_the_nanosecond(tmp_path: Path) -> None:
@@ -122,9 +123,14 @@ def test_plan_rejects_a_missing_factory_module() -> None:
 def test_fingerprint_collects_what_this_host_has() -> None:
     from collectors.fingerprint import fingerprint
 
+    import importlib.metadata
+    import os
+    import platform
+
     env = fingerprint()
-    assert env["python"] and env["torch_version"] and env["alma_version"] == "0.3.7"
-    assert env["cpu_count"] >= 1 and env["os"]
+    assert (env["python"], env["torch_version"], env["alma_version"]) == (
+        platform.python_version(), importlib.metadata.version("torch"), "0.3.7")
+    assert env["cpu_count"] == os.cpu_count() and env["os"]
     json.dumps(env)  # it goes into the bundle and the runs table as JSON
 
 

