@@ -1,0 +1,54 @@
+"""The words Parity's data speaks, each spelled once: timing methods, statuses, the keys that
+identify a cell or a series, and graphs' acceptance thresholds.
+
+Every module takes these from here, and the templates see them as `vocab` (reporter.templating),
+so a method name, a key or a threshold never drifts between two copies. SQL builders join the
+key tuples with `columns()`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+# -- how a figure was measured (`measurements.method`) ---------------------------------------------
+SYNCED_E2E = "synced-e2e"  # Parity's timer: perf_counter around the call and a device synchronise
+ALMA = "alma"  # Alma's own benchmark loop: GPU work is not synchronised, so it is shown, never scored
+LAYERWISE_SUM = "layerwise-sum"  # graphs calibration files: the sum of per-subgraph timings
+METHODS = (SYNCED_E2E, ALMA, LAYERWISE_SUM)
+UNSCORED_METHODS = (ALMA,)  # never compared with a prediction
+Method = Literal[METHODS]  # type: ignore[valid-type]
+METHOD_HELP = {
+    SYNCED_E2E: "Parity's timer: end-to-end latency with a device synchronise",
+    ALMA: "Alma's own loop: not synchronised, shown for reference, never scored",
+    LAYERWISE_SUM: "graphs calibration: the sum of per-subgraph timings, each subgraph timed alone",
+}
+
+# -- the outcome of a measurement (`measurements.status`) -------------------------------------------
+OK, FAILED, UNAVAILABLE, TIMEOUT = "ok", "failed", "unavailable", "timeout"
+STATUSES = (OK, FAILED, UNAVAILABLE, TIMEOUT)
+Status = Literal[STATUSES]  # type: ignore[valid-type]
+
+# -- which side of graphs' per-subgraph detail a row is (`subgraphs.side`) -------------------------
+PREDICTED, MEASURED = "predicted", "measured"
+
+# -- conversions ------------------------------------------------------------------------------------
+EAGER = "EAGER"  # the baseline every speedup is measured against
+
+# -- keys -------------------------------------------------------------------------------------------
+CELL = ("model", "platform", "precision", "batch_size")  # what one prediction is of
+PREDICTION_KEY = (*CELL, "predictor")  # one predictor's newest prediction of a cell
+# One measured series: a cell measured through one conversion, by one method, on one device. A
+# platform benched on CPU and CUDA is two series; the `latest` view keeps the newest of each.
+SERIES = (*CELL, "conversion", "method", "device")
+# The series of one model x platform page (the page fixes model and platform; the conversion is
+# the x axis or the line).
+PAGE_SERIES = ("precision", "batch_size", "method", "platform", "device")
+
+# -- scoring ----------------------------------------------------------------------------------------
+GRAPHS_GATE_PCT = 30.0  # graphs' own acceptance gate: median absolute error at most this
+ERROR_BANDS_PCT = (10.0, 30.0)  # the shares within ±10 % and ±30 % that every summary reports
+
+
+def columns(keys: tuple[str, ...], alias: str | None = None) -> str:
+    """Key columns as SQL text: `columns(CELL, "m")` is "m.model, m.platform, m.precision, m.batch_size"."""
+    return ", ".join(f"{alias}.{key}" if alias else key for key in keys)
