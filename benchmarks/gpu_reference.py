@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from collectors.bundle import Bundle, from_bundle  # noqa: E402  (after the path set-up)
+from collectors.bundle import read_bundle  # noqa: E402  (after the path set-up)
 
 WARMUP_CALLS = 50
 WARMUP_SECONDS = 2.0
@@ -113,7 +113,7 @@ def load_runs(folder: Path) -> list[list]:
     """The measurements of each bundle-r*.json in `folder`, in repeat order."""
     runs = []
     for path in sorted(folder.glob("bundle-r*.json")):
-        runs.append(from_bundle(Bundle.model_validate_json(path.read_text()))[1])
+        runs.append(read_bundle(path.read_bytes(), path)[1])
     return runs
 
 

@@ -17,86 +17,57 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from collectors.errors import InputError, ParityError
-from collectors.records import Measurement, RunInfo, positive_number, record_fields
+from collectors.records import Measurement, RunInfo, series_fields
+from collectors.values import field_path, problem
 
 BUNDLE_FORMAT = "parity-bundle"
 BUNDLE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 _SAMPLE_DECIMALS = 6
-_SERIES = ("samples", "gpu_samples", "process_medians")  # tuples in a Measurement, lists in a bundle
-
-OptionalFloat = float | None
 
 
-class _Strict(BaseModel):
+class Bundle(BaseModel):
+    """The file's shape: the run and the measurements are the records themselves (their fields and
+    constraints are declared once, in collectors.records)."""
+
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
-
-class BundleRun(_Strict):
-    run_id: str = Field(min_length=1)
-    kind: str
-    started_at: str
-    finished_at: str | None
-    host: str | None
-    platform: str | None
-    label: str | None
-    git_sha: str | None
-    environment: dict[str, Any]
-
-
-class BundleMeasurement(_Strict):
-    model: str = Field(min_length=1)
-    platform: str = Field(min_length=1)
-    precision: str
-    batch_size: int = Field(gt=0)
-    conversion: str
-    device: str
-    method: Literal["synced-e2e", "alma", "layerwise-sum"]
-    status: Literal["ok", "failed", "unavailable", "timeout"]
-    measured_at: str | None = None
-    failure_kind: str | None = None
-    message: str | None = None
-    median: OptionalFloat = None
-    mean: OptionalFloat = None
-    std: OptionalFloat = None
-    p05: OptionalFloat = None
-    p95: OptionalFloat = None
-    ci95_low: OptionalFloat = None
-    ci95_high: OptionalFloat = None
-    n_iterations: int | None = None
-    throughput_sps: OptionalFloat = None
-    compile_s: OptionalFloat = None
-    peak_memory_mb: OptionalFloat = None
-    energy_mj: OptionalFloat = None
-    samples: list[float] = []
-    gpu_samples: list[float] = []
-    process_medians: list[float] = []
-
-
-class Bundle(_Strict):
     format: Literal["parity-bundle"]
-    version: Literal[1, 2]
-    run: BundleRun
-    measurements: list[BundleMeasurement]
+    version: Literal[READABLE_VERSIONS]  # type: ignore[valid-type]
+    run: RunInfo
+    measurements: list[Measurement]
 
 
 def to_bundle(run: RunInfo, measurements: list[Measurement]) -> Bundle:
-    return Bundle(
-        format=BUNDLE_FORMAT, version=BUNDLE_VERSION, run=BundleRun(**record_fields(run)),
-        measurements=[BundleMeasurement(**{**record_fields(m), **{name: _rounded(getattr(m, name)) for name in _SERIES}})
-                      for m in measurements])
+    series = series_fields(Measurement)
+    rounded = [replace(m, **{name: _rounded(getattr(m, name)) for name in series}) for m in measurements]
+    # Not validated: writing a bundle never refuses what was measured (reading it checks).
+    return Bundle.model_construct(format=BUNDLE_FORMAT, version=BUNDLE_VERSION, run=run, measurements=rounded)
 
 
-def from_bundle(bundle: Bundle) -> tuple[RunInfo, list[Measurement]]:
-    run = RunInfo(**bundle.run.model_dump())
-    measurements = [Measurement(**{**m.model_dump(), **{name: tuple(getattr(m, name)) for name in _SERIES}})
-                    for m in bundle.measurements]
-    return run, measurements
+def read_bundle(data: bytes | str, path: Path | str) -> tuple[RunInfo, list[Measurement]]:
+    """The run and measurements of a bundle's JSON text, validated against the records' fields.
+
+    Raises InputError naming the first bad field (`measurements[3].median = -1.0: expected a
+    positive number`), never a partly read bundle.
+    """
+    try:
+        bundle = Bundle.model_validate_json(data, strict=True)
+    except ValidationError as error:
+        location, value, reason = problem(error)
+        raise InputError(path, field_path(*location) or "bundle", value, reason) from None
+    for index, m in enumerate(bundle.measurements):
+        if None not in (m.ci95_low, m.median, m.ci95_high) and not m.ci95_low <= m.median <= m.ci95_high:
+            raise InputError(path, f"measurements[{index}].median", m.median,
+                             f"outside its own 95 % CI [{m.ci95_low}, {m.ci95_high}]")
+    return bundle.run, list(bundle.measurements)
 
 
 def dumps(bundle: Bundle) -> str:
@@ -147,34 +118,5 @@ def prepare_out(path: Path | str) -> Path:
     return path
 
 
-# -- checking a bundle that was read ---------------------------------------------------------------
-
-_POSITIVE = ("median", "mean", "p05", "p95", "ci95_low", "ci95_high", "throughput_sps")
-_NON_NEGATIVE = ("std", "compile_s", "peak_memory_mb", "energy_mj")
-
-
-def check_values(bundle: Bundle, path: Path | str) -> None:
-    """InputError for the first implausible measurement value, naming its field path (e.g.
-    `measurements[3].median = -1.0: expected a positive number`): non-finite or non-positive
-    latency statistics and samples, negative counts, a median outside its own CI.
-
-    Reading only: writing a bundle never refuses what was measured.
-    """
-    for index, m in enumerate(bundle.measurements):
-        where = f"measurements[{index}]"
-        for name in _POSITIVE + _NON_NEGATIVE:
-            value = getattr(m, name)
-            if value is not None:
-                positive_number(path, f"{where}.{name}", value, allow_zero=name in _NON_NEGATIVE)
-        if m.n_iterations is not None and m.n_iterations < 0:
-            raise InputError(path, f"{where}.n_iterations", m.n_iterations, "expected a count >= 0")
-        for name in _SERIES:
-            for position, value in enumerate(getattr(m, name)):
-                positive_number(path, f"{where}.{name}[{position}]", value)
-        if None not in (m.ci95_low, m.median, m.ci95_high) and not m.ci95_low <= m.median <= m.ci95_high:
-            raise InputError(path, f"{where}.median", m.median,
-                             f"outside its own 95 % CI [{m.ci95_low}, {m.ci95_high}]")
-
-
-def _rounded(values: tuple[float, ...]) -> list[float]:
-    return [round(v, _SAMPLE_DECIMALS) for v in values]
+def _rounded(values: tuple[float, ...]) -> tuple[float, ...]:
+    return tuple(round(v, _SAMPLE_DECIMALS) for v in values)

@@ -16,6 +16,15 @@ from pathlib import Path
 from collectors.errors import ParityError
 
 _OPTIONS_FILE = Path("conversions") / "conversion_options.py"
+KNOWN_BROKEN = {
+    "BF16+EAGER": "known broken in Alma 0.3.7: it returns a function that never calls the model "
+                  "(reports millions of samples/s)",
+    "NATIVE_CONVERT_AI8WI8_STATIC_QUANTIZED": "known broken in Alma 0.3.7: always fails "
+                                              "(name 'device' is not defined)",
+    "OPTIMIM_QUANTO_Wf8E5M2+COMPILE_CUDAGRAPHS": "known broken in Alma 0.3.7: option 42 is misspelt "
+                                                 "in its table, so no conversion code matches it",
+}
+
 _QUANTISED_MARKERS = ("AI8", "QUANTO", "TORCHAO", "QUANTIZED")
 
 
@@ -33,6 +42,11 @@ class Conversion:
     @property
     def precision(self) -> str:
         return precision_of(self.name)
+
+    def runs_on(self, device: str) -> str:
+        """Where this conversion runs when `device` is asked for: Alma forces some onto the CPU
+        (ONNX_CPU on a CUDA bench)."""
+        return "cpu" if self.device_override == "CPU" else device
 
 
 def precision_of(name: str) -> str:

@@ -17,6 +17,11 @@ class InputError(ParityError, ValueError):
         super().__init__(f"{path}: {field} = {_short(value)}: {reason}")
 
 
+class ContextError(InputError):
+    """A fact the file does not carry and the caller did not supply (Alma results name no model):
+    `field` is the name of the missing `Context` fact, which a command turns into its flag."""
+
+
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

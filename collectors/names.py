@@ -44,7 +44,7 @@ class Names:
             self._folded_builders.setdefault(builder.replace("_", ""), builder)
 
     @classmethod
-    def load(cls, platform_map: Path | None = None) -> "Names":
+    def load(cls, platform_map: Path | None = None) -> Names:
         """The shipped tables, extended by `platform_map` (same shape as data/platforms.json)."""
         platforms, models = _load("platforms.json"), _load("models.json")
         if platform_map is not None:

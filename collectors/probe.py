@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
 from collectors import alma_compat
-from collectors.catalogue import Conversion, load_catalogue
+from collectors.catalogue import KNOWN_BROKEN, Conversion, load_catalogue
 
 # import name -> pip package that provides it
 PIP_NAMES = {
@@ -26,14 +26,6 @@ PIP_NAMES = {
 }
 SYSTEM_SITE_GLOB = "/usr/lib/python3*/dist-packages"  # JetPack installs TensorRT here
 
-KNOWN_BROKEN = {
-    "BF16+EAGER": "known broken in Alma 0.3.7: it returns a function that never calls the model "
-                  "(reports millions of samples/s)",
-    "NATIVE_CONVERT_AI8WI8_STATIC_QUANTIZED": "known broken in Alma 0.3.7: always fails "
-                                              "(name 'device' is not defined)",
-    "OPTIMIM_QUANTO_Wf8E5M2+COMPILE_CUDAGRAPHS": "known broken in Alma 0.3.7: option 42 is misspelt "
-                                                 "in its table, so no conversion code matches it",
-}
 _OPENVINO_BROKEN = ("known broken in Alma 0.3.7: it never registers the OpenVINO torch.compile "
                     "backend (needs `import openvino.torch`)")
 
@@ -119,8 +111,7 @@ def check(conversion: Conversion, host: Host) -> Availability:
         unmet = rule(conversion, host)
         if unmet:
             return Availability(conversion.alma_id, conversion.name, False, **asdict(unmet))
-    runs_on = "cpu" if conversion.device_override == "CPU" else host.device
-    return Availability(conversion.alma_id, conversion.name, True, runs_on=runs_on)
+    return Availability(conversion.alma_id, conversion.name, True, runs_on=conversion.runs_on(host.device))
 
 
 # -- rules, in order: the first unmet one is the reason -------------------------------------------
@@ -138,7 +129,7 @@ def _needs_cuda(c: Conversion) -> bool:
 
 
 def _cuda(c: Conversion, host: Host) -> _Unmet | None:
-    if c.device_override == "CPU":
+    if c.runs_on("cuda") == "cpu":  # forced onto the CPU whatever was asked for: needs no CUDA
         return None
     if host.device == "cpu" and _needs_cuda(c):
         return _Unmet("needs-cuda", "runs only on CUDA", "run with --device cuda on a CUDA machine")

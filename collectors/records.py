@@ -1,18 +1,25 @@
-"""The records every collector produces and the store consumes.
+"""The records every collector produces and the store consumes: the one declaration of each field.
 
-Plain frozen dataclasses: validation happens at the boundary (the format modules and the
-pydantic models they use), so a record that exists is already normalised and checked.
+Plain frozen dataclasses: a record built in code is trusted (the collectors made it), and a record
+read from outside (a bundle) is validated at that boundary by pydantic against the same fields and
+their annotated constraints (`collectors.values`). The store's columns, the bundle's shape and what
+a bench worker reports are all derived from these classes, so a new measured quantity is a new
+field here, a migration that adds its column (reporter/schema.py), and the code that measures it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from collectors.errors import InputError
+from collectors.values import Amount, Count, Milliseconds, Name, Positive, Tally, Timestamp
+from collectors.vocabulary import Method, Status
 
+# Read from outside, a record must not carry a field this version does not know (a typo would
+# otherwise vanish silently); pydantic reads this when it validates the dataclass.
+_STRICT_FIELDS = {"extra": "forbid"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,32 +41,40 @@ class Prediction:
 
 @dataclass(frozen=True, slots=True)
 class Measurement:
-    model: str
-    platform: str
-    precision: str
-    batch_size: int
-    conversion: str
-    device: str
-    method: str
-    status: str
-    measured_at: str | None = None
+    """One measured cell by one method. Latency statistics are in ms per batch; tuple fields are
+    series (the store keeps `samples` and `gpu_samples` in the samples table, others as lists)."""
+
+    __pydantic_config__ = _STRICT_FIELDS
+
+    model: Name
+    platform: Name
+    precision: Name
+    batch_size: Count
+    conversion: Name
+    device: str | None
+    method: Method
+    status: Status
+    measured_at: Timestamp | None = None
     failure_kind: str | None = None
     message: str | None = None
-    median: float | None = None  # latency statistics, ms per batch
-    mean: float | None = None
-    std: float | None = None
-    p05: float | None = None
-    p95: float | None = None
-    ci95_low: float | None = None
-    ci95_high: float | None = None
-    n_iterations: int | None = None
-    throughput_sps: float | None = None
-    compile_s: float | None = None
-    peak_memory_mb: float | None = None
-    energy_mj: float | None = None
-    samples: tuple[float, ...] = ()
-    gpu_samples: tuple[float, ...] = ()  # CUDA-event times beside `samples`, on CUDA only
-    process_medians: tuple[float, ...] = ()  # the median of each fresh process, with `--processes` > 1
+    median: Milliseconds | None = None
+    mean: Milliseconds | None = None
+    std: Amount | None = None
+    p05: Milliseconds | None = None
+    p95: Milliseconds | None = None
+    ci95_low: Milliseconds | None = None
+    ci95_high: Milliseconds | None = None
+    n_iterations: Tally | None = None
+    throughput_sps: Positive | None = None
+    compile_s: Amount | None = None
+    peak_memory_mb: Amount | None = None
+    energy_mj: Amount | None = None
+    warmup_iterations: Tally | None = None
+    stopped_by: str | None = None  # which rule ended the timing: target-ci, max-seconds (+ when processes differ)
+    converged: bool | None = None  # the CI of the median reached the target (None: not timed by Parity)
+    samples: tuple[Milliseconds, ...] = ()
+    gpu_samples: tuple[Milliseconds, ...] = ()  # CUDA-event times beside `samples`, on CUDA only
+    process_medians: tuple[Milliseconds, ...] = ()  # the median of each fresh process, with `--processes` > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +99,12 @@ class Subgraph:
 class RunInfo:
     """A run carried inside a file (a Parity bundle); ingest of plain files makes its own run."""
 
-    run_id: str
+    __pydantic_config__ = _STRICT_FIELDS
+
+    run_id: Name
     kind: str
-    started_at: str
-    finished_at: str | None
+    started_at: Timestamp
+    finished_at: Timestamp | None
     host: str | None
     platform: str | None
     label: str | None
@@ -106,22 +123,15 @@ class Records:
     includes: list[Path] = field(default_factory=list)  # further files to ingest (a manifest's)
 
 
-def positive_number(path: Path | str, field_name: str, value: Any, *, allow_zero: bool = False) -> float:
-    """`value` as a finite float > 0 (or >= 0), else an InputError naming the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(path, field_name, value, "expected a number")
-    number = float(value)
-    if math.isnan(number) or math.isinf(number):
-        raise InputError(path, field_name, value, "expected a finite number")
-    if number < 0 or (number == 0 and not allow_zero):
-        raise InputError(path, field_name, value, "expected a positive number")
-    return number
-
-
 def record_fields(record: Any) -> dict[str, Any]:
     """A record's fields as a dict, shallow: `dataclasses.asdict` deep-copies and costs ~10x more
     per row, which shows when a bulk write turns a million records into rows."""
     return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+def series_fields(record_type: type) -> tuple[str, ...]:
+    """The fields of a record type that hold a series of values (declared as tuples)."""
+    return tuple(f.name for f in fields(record_type) if str(f.type).startswith("tuple["))
 
 
 def utc_now() -> str:

@@ -20,12 +20,14 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from collectors.alma_compat import alma_module, import_alma
+from collectors.vocabulary import ALMA, FAILED, OK, SYNCED_E2E
 
+WRONG_DEVICE = "wrong_device"  # failure_kind: the conversion ran on another device than asked
 DEFAULT_IMAGE_SIZE = 224
 
 
@@ -44,23 +46,10 @@ class CellRequest(BaseModel):
     seed: int = 0
 
 
-class MethodResult(BaseModel):
-    """What one timing method saw; statistics are computed by the parent from `samples`."""
-
-    method: Literal["synced-e2e", "alma"]
-    status: Literal["ok", "failed", "timeout"]  # timeout: set by the parent, which killed the worker
-    device: str
-    failure_kind: str | None = None
-    message: str | None = None
-    samples: list[float] = []
-    gpu_samples: list[float] = []
-    median_ms: float | None = None  # Alma's figure, which has no samples
-    n_iterations: int | None = None
-    throughput_sps: float | None = None  # Alma's; the parent derives Parity's from the median
-    compile_s: float | None = None
-    peak_memory_mb: float | None = None
-    warmup_iterations: int | None = None
-    stopped_by: str | None = None
+# What one method of a cell measured: `collectors.records.Measurement` fields by their own names
+# (method, status, device, samples, compile_s, ...). The parent adds the cell's identity and the
+# statistics of the samples; a new measured quantity is one more key here, no new declaration.
+MethodResult = dict[str, Any]
 
 
 class CellResult(BaseModel):
@@ -111,21 +100,23 @@ def run_cell(request: CellRequest) -> CellResult:
     torch.set_num_threads(request.threads)
     results = []
     if request.timer in ("synced", "both"):
-        results.append(_guarded("synced-e2e", request, _parity_timing))
+        results.append(_guarded(SYNCED_E2E, request, _parity_timing))
     if request.timer in ("alma", "both"):
-        results.append(_guarded("alma", request, _alma_timing))
+        results.append(_guarded(ALMA, request, _alma_timing))
     return CellResult(results=_flag_silent_fallback(results))
 
 
 def _flag_silent_fallback(results: list[MethodResult]) -> list[MethodResult]:
     """Alma reports ONNX_GPU as a success on the CPU provider; once Parity has seen that happen in
     this cell, Alma's figure is a CPU figure and is recorded as the same failure."""
-    if not any(r.failure_kind == "wrong_device" for r in results):
+    if not any(r.get("failure_kind") == WRONG_DEVICE for r in results):
         return results
-    return [r.model_copy(update=dict(status="failed", failure_kind="wrong_device", median_ms=None,
-                                     n_iterations=None, throughput_sps=None,
-                                     message="Alma reported success, but ONNX Runtime ran on the CPU provider"))
-            if r.method == "alma" and r.status == "ok" else r for r in results]
+    return [_failed(ALMA, r["device"], WRONG_DEVICE, "Alma reported success, but ONNX Runtime ran on the CPU provider")
+            if r["method"] == ALMA and r["status"] == OK else r for r in results]
+
+
+def _failed(method: str, device: str, kind: str, message: str, **fields: Any) -> MethodResult:
+    return {"method": method, "status": FAILED, "device": device, "failure_kind": kind, "message": message, **fields}
 
 
 def _guarded(method: str, request: CellRequest, measure) -> MethodResult:
@@ -135,8 +126,7 @@ def _guarded(method: str, request: CellRequest, measure) -> MethodResult:
     except BaseException as error:  # noqa: BLE001 - any failure of the conversion is a result
         if isinstance(error, KeyboardInterrupt):
             raise
-        return MethodResult(method=method, status="failed", device=request.device,
-                            failure_kind=_failure_kind(error), message=_message(error))
+        return _failed(method, request.device, _failure_kind(error), _message(error))
 
 
 def _failure_kind(error: BaseException) -> str:
@@ -179,16 +169,14 @@ def _parity_timing(request: CellRequest) -> MethodResult:
         forward, compile_s = _convert(model, data, request.conversion, device, synchronise)
         provider = _onnx_provider(forward)
         if request.conversion == "ONNX_GPU" and provider != "CUDAExecutionProvider":
-            return MethodResult(method="synced-e2e", status="failed", device=request.device,
-                                failure_kind="wrong_device", compile_s=compile_s,
-                                message=f"ONNX Runtime ran the model on {provider}, not CUDAExecutionProvider")
+            return _failed(SYNCED_E2E, request.device, WRONG_DEVICE,
+                           f"ONNX Runtime ran the model on {provider}, not CUDAExecutionProvider", compile_s=compile_s)
         settings = TimerSettings(target_ci=request.target_ci, max_seconds=request.max_seconds)
         timing = time_calls(lambda: forward(data), synchronise, settings, events=CudaEvents(torch) if on_cuda else None)
-    return MethodResult(
-        method="synced-e2e", status="ok", device=_device_used(request, provider), samples=timing.samples,
-        gpu_samples=timing.gpu_samples, compile_s=compile_s,
-        peak_memory_mb=_peak_memory_mb(torch, device, rss_before),
-        warmup_iterations=timing.warmup_iterations, stopped_by=timing.stopped_by)
+    return {"method": SYNCED_E2E, "status": OK, "device": _device_used(request, provider), "samples": timing.samples,
+            "gpu_samples": timing.gpu_samples, "compile_s": compile_s,
+            "peak_memory_mb": _peak_memory_mb(torch, device, rss_before),
+            "warmup_iterations": timing.warmup_iterations, "stopped_by": timing.stopped_by}
 
 
 def _convert(model, data, conversion: str, device, synchronise) -> tuple[Callable, float]:
@@ -205,8 +193,7 @@ def _convert(model, data, conversion: str, device, synchronise) -> tuple[Callabl
 def _device_used(request: CellRequest, provider: str | None) -> str:
     from collectors.catalogue import by_name
 
-    on_cpu = by_name()[request.conversion].device_override == "CPU" or provider == "CPUExecutionProvider"
-    return "cpu" if on_cpu else request.device
+    return "cpu" if provider == "CPUExecutionProvider" else by_name()[request.conversion].runs_on(request.device)
 
 
 def _onnx_provider(forward) -> str | None:
@@ -249,13 +236,14 @@ def _alma_timing(request: CellRequest) -> MethodResult:
     result = alma.benchmark_model(model, config, conversions=[request.conversion], data=sample)[request.conversion]
     if result.get("status") != "success":
         error = str(result.get("error") or "Alma reported an error").strip().splitlines()
-        return MethodResult(method="alma", status="failed", device=request.device,
-                            failure_kind="exception", message=f"Alma: {error[-1] if error else ''}"[:1000])
+        return _failed(ALMA, request.device, "exception", f"Alma: {error[-1] if error else ''}"[:1000])
     n_batches = -(-result["total_samples"] // request.batch_size)
-    override = by_name()[request.conversion].device_override
-    return MethodResult(method="alma", status="ok", device="cpu" if override == "CPU" else str(result["device"]).split(":")[0],
-                        median_ms=result["total_inf_time"] / n_batches * 1000, n_iterations=n_batches,
-                        throughput_sps=result["throughput"])
+    per_batch_ms = result["total_inf_time"] / n_batches * 1000
+    # Alma keeps only a total, so the mean per batch stands in for the median comparisons use.
+    device_used = by_name()[request.conversion].runs_on(str(result["device"]).split(":")[0])
+    return {"method": ALMA, "status": OK, "device": device_used,
+            "median": per_batch_ms, "mean": per_batch_ms, "n_iterations": n_batches,
+            "throughput_sps": result["throughput"], "message": "Alma's benchmark_model: total_inf_time / batches"}
 
 
 def main(argv: list[str]) -> int:

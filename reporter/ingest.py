@@ -50,13 +50,14 @@ class IngestReport:
     already_stored: int = 0
     duplicates: int = 0  # same content as another file of this command
     errors: list[InputError] = field(default_factory=list)
-    refused: bool = False  # --strict and a bad file: nothing was written
+    warnings: list[str] = field(default_factory=list)  # files not stored, and why (not errors)
+    refused: bool = False  # strict and a bad file: nothing was written
 
     def summary(self) -> list[str]:
         """A few lines for the terminal."""
         stored = sum(self.stored_by_format.values())
         if self.refused:
-            return [f"nothing stored: {len(self.errors)} bad file(s) and --strict"]
+            return [f"nothing stored: {len(self.errors)} bad file(s) in strict mode"]
         by_format = ", ".join(f"{name} {count}" for name, count in sorted(self.stored_by_format.items()))
         lines = [f"stored {stored} file(s)" + (f": {by_format}" if by_format else "")]
         if stored:
@@ -177,8 +178,7 @@ class _Reader:
         records = module.to_records(doc, self.context)
         if records.run and records.run.run_id in self.runs:
             self.report.already_stored += 1  # a bundle whose run is in the database already
-            print(f"parity ingest: warning: {_stored_run_note(self.store, records.run.run_id, path)}",
-                  file=sys.stderr)
+            self.report.warnings.append(_stored_run_note(self.store, records.run.run_id, path))
             return None, []
         if records.run:
             self.runs.add(records.run.run_id)

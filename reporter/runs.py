@@ -11,7 +11,8 @@ from pathlib import Path
 from collectors.bench import BenchResult
 from collectors.bundle import write_bundle
 from collectors.errors import ParityError
-from reporter.store import Store, default_db_path
+from reporter.location import default_db_path
+from reporter.store import Store
 
 
 def store_result(store: Store, result: BenchResult) -> list[int]:
@@ -44,7 +45,8 @@ def save_result(result: BenchResult, *, out: Path | None, db: Path | None) -> li
     fails, the measurements still end up in a bundle (a rescue bundle if need be), and the
     ParityError raised says where and how to ingest it."""
     run_id = result.run.run_id
-    problems, bundle, saved = [], None, []
+    problems, saved = [], []
+    bundle = stored = None
     if out:
         try:
             bundle = write_bundle(result.run, result.measurements, out)
@@ -55,13 +57,14 @@ def save_result(result: BenchResult, *, out: Path | None, db: Path | None) -> li
         try:
             with Store.open(db) as store:
                 store_result(store, result)
+            stored = db
             saved.append(f"database: {db} (run {run_id})")
         except Exception as error:  # noqa: BLE001 - the measurements must not be lost
             problems.append(f"could not store run {run_id} in {db}: {_one_line(error)}")
     if not problems:
         return saved
-    if bundle is None and db is not None and not any(p.startswith("could not store") for p in problems):
-        raise ParityError("; ".join(problems) + f" (the run is stored in {db})")
+    if stored:  # only the bundle failed: nothing is lost
+        raise ParityError("; ".join(problems) + f" (the run is stored in {stored})")
     rescue = bundle or _rescue_bundle(result, [db.parent if db else None, out.parent if out else None,
                                                Path.cwd()], db or out)
     where = f" --db {db}" if db else ""

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import duckdb
 
+from collectors.vocabulary import EAGER, PREDICTION_KEY, SERIES, UNSCORED_METHODS, columns
+
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
 
@@ -67,12 +69,14 @@ def _tables(db: duckdb.DuckDBPyConnection) -> None:
 
 @migration(2, "views")
 def _views(db: duckdb.DuckDBPyConnection) -> None:
-    # The newest measurement of every cell, per timing method.
-    db.execute("""
+    # Views are re-created by later migrations (see `_process_medians`), always from today's
+    # definitions: a change to one is a new migration that calls this again.
+    # The newest measurement of every series (a cell, by conversion, method and device).
+    db.execute(f"""
         CREATE OR REPLACE VIEW latest AS
         SELECT * FROM measurements
         QUALIFY row_number() OVER (
-            PARTITION BY model, platform, precision, batch_size, conversion, method, device
+            PARTITION BY {columns(SERIES)}
             ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1""")
     # The one definition of how a prediction meets a measurement, and of the error formulas. A
     # table macro over any two relations (tables, views, temp tables, CTE names), so that the
@@ -101,24 +105,25 @@ def _views(db: duckdb.DuckDBPyConnection) -> None:
         WHERE m.status = 'ok' AND m.median > 0""")
     # The newest prediction of every cell by each predictor: one graphs release writes the same
     # prediction into several files (report, verdict, CSV), which must count once.
-    db.execute("""
+    db.execute(f"""
         CREATE OR REPLACE VIEW newest_predictions AS
         SELECT * FROM predictions
         QUALIFY row_number() OVER (
-            PARTITION BY model, platform, precision, batch_size, predictor
+            PARTITION BY {columns(PREDICTION_KEY)}
             ORDER BY predicted_at DESC NULLS LAST, source_id DESC, latency_ms) = 1""")
     # Every prediction in history (all predictor versions) against the newest successful
     # measurement of the same model, platform (power mode included, or a declared proxy),
     # precision and batch size. Alma's own loop is never scored: its GPU figures are launch times.
-    db.execute("""
+    scored = f"method NOT IN ({', '.join(repr(m) for m in UNSCORED_METHODS)})"
+    db.execute(f"""
         CREATE OR REPLACE VIEW comparisons AS
-        SELECT * FROM pair_latencies(predictions, latest) WHERE method <> 'alma'""")
+        SELECT * FROM pair_latencies(predictions, latest) WHERE {scored}""")
     # What the report scores: the newest prediction of each cell against the newest measurements.
-    db.execute("""
+    db.execute(f"""
         CREATE OR REPLACE VIEW current_comparisons AS
-        SELECT * FROM pair_latencies(newest_predictions, latest) WHERE method <> 'alma'""")
+        SELECT * FROM pair_latencies(newest_predictions, latest) WHERE {scored}""")
     # Speed of every conversion against EAGER in the same run, model, platform and batch size.
-    db.execute("""
+    db.execute(f"""
         CREATE OR REPLACE VIEW speedups AS
         SELECT m.run_id, m.model, m.platform, m.batch_size, m.method, m.device, m.conversion,
                m.precision, e.median AS eager_ms, m.median AS conversion_ms,
@@ -127,7 +132,7 @@ def _views(db: duckdb.DuckDBPyConnection) -> None:
         JOIN measurements e
           ON e.run_id = m.run_id AND e.model = m.model AND e.platform = m.platform
          AND e.batch_size = m.batch_size AND e.method = m.method
-         AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = 'EAGER'
+         AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = '{EAGER}'
         WHERE m.status = 'ok' AND e.status = 'ok' AND m.median > 0""")
 
 
@@ -140,3 +145,12 @@ def _process_medians(db: duckdb.DuckDBPyConnection) -> None:
     # The views are CREATE OR REPLACE, so re-running today's definitions is safe; a later change
     # to a view belongs in a new migration that runs `_views` again in the same way.
     _views(db)
+
+
+@migration(4, "how the timing ended")
+def _timing_outcome(db: duckdb.DuckDBPyConnection) -> None:
+    # Fields, so that nothing reads state back out of a message's text.
+    db.execute("ALTER TABLE measurements ADD COLUMN warmup_iterations INTEGER")
+    db.execute("ALTER TABLE measurements ADD COLUMN stopped_by VARCHAR")
+    db.execute("ALTER TABLE measurements ADD COLUMN converged BOOLEAN")
+    _views(db)  # `latest` selects * and must show the new columns

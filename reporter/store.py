@@ -6,7 +6,6 @@ was) and through DuckDB's columnar path (Arrow tables), never row-by-row SQL.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,19 +16,19 @@ import duckdb
 import pyarrow as pa
 
 from collectors.errors import ParityError
-from collectors.records import Measurement, Prediction, RunInfo, Subgraph, record_fields
+from collectors.records import Measurement, Prediction, RunInfo, Subgraph, record_fields, series_fields
+from reporter.location import default_db_path
 from reporter.schema import MIGRATIONS
 
-DEFAULT_DB = Path("data") / "parity.duckdb"
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+# A Measurement's series that go to the `samples` table, by column there; its other series are
+# list columns of `measurements`.
+SAMPLE_COLUMNS = {"samples": "latency_ms", "gpu_samples": "gpu_ms"}
+_MEASUREMENT_SERIES = tuple(name for name in series_fields(Measurement) if name not in SAMPLE_COLUMNS)
 
 
 class StoreError(ParityError):
     """A store problem the user can act on (missing file, refused statement, bad SQL)."""
-
-
-def default_db_path() -> Path:
-    return Path(os.environ.get("PARITY_DB") or DEFAULT_DB)
 
 
 @dataclass(frozen=True)
@@ -238,8 +237,10 @@ def _prediction_row(p: Prediction, source_id: str) -> dict[str, Any]:
 
 def _measurement_row(m: Measurement, measurement_id: int, run_id: str, source_id: str | None) -> dict[str, Any]:
     row = record_fields(m)
-    del row["samples"], row["gpu_samples"]  # they go to the samples table
-    row["process_medians"] = list(m.process_medians) or None  # NULL: one process
+    for name in SAMPLE_COLUMNS:
+        del row[name]  # they go to the samples table
+    for name in _MEASUREMENT_SERIES:
+        row[name] = list(row[name]) or None  # a list column; NULL where nothing was measured
     return {**row, "measurement_id": measurement_id, "run_id": run_id, "source_id": source_id}
 
 
@@ -250,5 +251,7 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"{path}: cannot open the database: {_first_line(error)}") from None
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
+def _first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type where the message is empty)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -6,26 +6,25 @@ from pathlib import Path
 
 import pytest
 
-from collectors.bench import BenchPlan, BenchResult, plan_cells
-from collectors.bundle import to_bundle, write_bundle, dumps
+from collectors.bench import BenchResult
+from collectors.bundle import dumps, to_bundle, write_bundle
 from collectors.errors import ParityError
 from collectors.names import DATA_DIR
-from collectors.records import Measurement, RunInfo
+from collectors.plan import BenchPlan, plan_cells
+from collectors.records import Measurement
 from reporter.cli import main
 from reporter.ingest import ingest
 from reporter.runs import store_result
 from reporter.store import Store
+from tests.builders import measurement, run_info
 
-RUN = RunInfo(run_id="bench-20261128T170000-0000abcd", kind="bench", started_at="2026-11-28T17:00:00+00:00",
-              finished_at="2026-11-28T17:01:00+00:00", host="h", platform="nvidia-h200", label="t",
-              git_sha=None, environment={"torch_version": "2.11.0", "gpu_name": "NVIDIA H200"})
-OK = Measurement(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1, conversion="EAGER",
-                 device="cuda", method="synced-e2e", status="ok", median=1.5, mean=1.52, std=0.01, p05=1.49,
-                 p95=1.6, ci95_low=1.495, ci95_high=1.505, n_iterations=3, throughput_sps=666.7,
-                 compile_s=0.4, peak_memory_mb=88.0, samples=(1.5, 1.4999999999, 1.6), gpu_samples=(1.45, 1.46, 1.55),
-                 measured_at="2026-11-28T17:00:30+00:00")
-FAILED = Measurement(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1, conversion="ONNX_GPU",
-                     device="cuda", method="synced-e2e", status="failed", failure_kind="wrong_device",
+RUN = run_info("bench-20261128T170000-0000abcd", started_at="2026-11-28T17:00:00+00:00",
+               finished_at="2026-11-28T17:01:00+00:00", host="h", label="t",
+               environment={"torch_version": "2.11.0", "gpu_name": "NVIDIA H200"})
+OK = measurement(median=1.5, mean=1.52, std=0.01, p05=1.49, p95=1.6, ci95_low=1.495, ci95_high=1.505, n_iterations=3,
+                 throughput_sps=666.7, compile_s=0.4, peak_memory_mb=88.0, samples=(1.5, 1.4999999999, 1.6),
+                 gpu_samples=(1.45, 1.46, 1.55), measured_at="2026-11-28T17:00:30+00:00")
+FAILED = measurement(conversion="ONNX_GPU", status="failed", failure_kind="wrong_device", median=None,
                      message="ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider")
 
 
@@ -49,7 +48,7 @@ def test_unknown_model_is_refused_with_suggestions(capsys) -> None:
 
 def test_bad_batch_size_is_one_line(capsys) -> None:
     error = bench_error(capsys, "--model", "resnet18", "--conversion", "EAGER", "--batch-size", "0")
-    assert error == "parity bench: error: --batch-size 0: must be a positive integer"
+    assert error == "parity bench: error: --batch-size 0: expected a positive number"
 
 
 def test_existing_bundle_is_refused_before_running(capsys, tmp_path: Path) -> None:
@@ -121,11 +120,11 @@ def test_plan_rejects_a_missing_factory_module() -> None:
 
 
 def test_fingerprint_collects_what_this_host_has() -> None:
-    from collectors.fingerprint import fingerprint
-
     import importlib.metadata
     import os
     import platform
+
+    from collectors.fingerprint import fingerprint
 
     env = fingerprint()
     assert (env["python"], env["torch_version"], env["alma_version"]) == (
@@ -148,12 +147,12 @@ def test_platform_id_prefers_jetson_then_gpu_then_cpu(env: dict, platform: str) 
 
 
 def test_alma_figure_of_a_silent_cpu_fallback_is_the_same_failure() -> None:
-    from collectors.worker import MethodResult, _flag_silent_fallback
+    from collectors.worker import _flag_silent_fallback
 
-    synced = MethodResult(method="synced-e2e", status="failed", device="cuda", failure_kind="wrong_device")
-    alma = MethodResult(method="alma", status="ok", device="cuda", median_ms=225.0, n_iterations=16)
+    synced = {"method": "synced-e2e", "status": "failed", "device": "cuda", "failure_kind": "wrong_device"}
+    alma = {"method": "alma", "status": "ok", "device": "cuda", "median": 225.0, "n_iterations": 16}
     flagged = _flag_silent_fallback([synced, alma])[1]
-    assert (flagged.status, flagged.failure_kind, flagged.median_ms) == ("failed", "wrong_device", None)
+    assert (flagged["status"], flagged["failure_kind"], flagged.get("median")) == ("failed", "wrong_device", None)
     assert _flag_silent_fallback([alma]) == [alma]
 
 
@@ -275,19 +274,19 @@ def test_cuda_bench_without_cuda_is_refused_up_front(capsys, monkeypatch, tmp_pa
     db = tmp_path / "p.duckdb"
     error = bench_error(capsys, *BENCH, "--device", "cuda", "--db", str(db))
     assert error == ("parity bench: error: no CUDA device here (torch.cuda.is_available() is False): "
-                     "run with --device cpu or on a GPU machine")
+                     "measure on the CPU (the default device) or on a GPU machine")
     assert not db.exists()
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--batch-size", "0"], "--batch-size 0: must be a positive integer"),
+    (["--batch-size", "0"], "--batch-size 0: expected a positive number"),
     (["--conversion", ","], "--conversion: give at least one value"),
-    (["--target-ci", "0"], "--target-ci 0.0: must be a positive number"),
-    (["--max-seconds", "nan"], "--max-seconds nan: must be a finite number"),
-    (["--timeout", "-1"], "--timeout -1.0: must be a positive number"),
-    (["--processes", "0"], "--processes 0: must be a positive integer"),
+    (["--target-ci", "0"], "--target-ci 0.0: expected a positive number"),
+    (["--max-seconds", "nan"], "--max-seconds nan: expected a finite number"),
+    (["--timeout", "-1"], "--timeout -1.0: expected a positive number"),
+    (["--processes", "0"], "--processes 0: expected a positive number"),
     (["--processes", "3", "--timer", "alma"],
-     "--processes 3: repeats Parity's timer, which --timer alma does not run (use --timer synced or both)"),
+     "--processes 3: repeats Parity's timer, which the timer 'alma' does not run (use synced or both)"),
 ])
 def test_plan_errors_speak_in_flags(capsys, flags: list[str], message: str) -> None:
     args = {"--model": "resnet18", "--conversion": "EAGER", "--batch-size": "1", **dict(zip(flags[::2], flags[1::2]))}
@@ -303,15 +302,15 @@ def test_a_standard_library_callable_is_not_a_model() -> None:
 
 
 def _cell_result(samples: list[float], target_ci: float = 0.01, max_seconds: float = 2.0) -> Measurement:
-    from collectors.bench import Cell, _measurement
     from collectors.catalogue import by_name
-    from collectors.worker import MethodResult
+    from collectors.cell_records import cell_measurement
+    from collectors.plan import Cell
 
     plan = BenchPlan(models=["resnet18"], conversions=["EAGER"], batch_sizes=[1], target_ci=target_ci,
                      max_seconds=max_seconds)
-    result = MethodResult(method="synced-e2e", status="ok", device="cpu", samples=samples, warmup_iterations=3,
-                          stopped_by="max-seconds")
-    return _measurement(Cell("resnet18", by_name()["EAGER"], 1), plan, "cpu-x", [result])
+    result = {"method": "synced-e2e", "status": "ok", "device": "cpu", "samples": samples, "warmup_iterations": 3,
+              "stopped_by": "max-seconds"}
+    return cell_measurement(Cell("resnet18", by_name()["EAGER"], 1), plan, "cpu-x", [result])
 
 
 def test_a_cell_that_never_converged_says_so() -> None:
@@ -325,7 +324,9 @@ def test_a_cell_that_never_converged_says_so() -> None:
     assert wide.message.startswith("CI target ±1 % not reached: ±") and wide.message.endswith(
         " % after 13 iterations in 2 s (max-seconds)")
     tight = _cell_result([1.0] * 30)
-    assert tight.message == "3 warm-up iterations; stopped by max-seconds"
+    assert (tight.message, tight.converged, tight.stopped_by, tight.warmup_iterations) == (
+        "CI target reached", True, "max-seconds", 3)
+    assert (single.converged, wide.converged) == (False, False)
     table = _summary_table([single, wide, tight], 2.0).splitlines()
     assert ["!" in line for line in table[2:5]] == [True, True, False]
     assert table[2].split()[9] == "!" and table[3].split()[9].endswith("%!")  # "900 ms" is two words
@@ -344,7 +345,10 @@ def test_one_sample_cell_round_trips_through_a_bundle(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("field", "value", "reason"), [
     ("median", -1, "expected a positive number"),
     ("p95", float("inf"), "expected a finite number"),
-    ("n_iterations", -3, "expected a count >= 0"),
+    ("n_iterations", -3, "expected a non-negative number"),
+    ("n_iterations", 2**40, "too large"),
+    ("measured_at", "garbage", "Invalid isoformat string: 'garbage'"),
+    ("method", "guess", "not one of the allowed values"),
     ("samples", [1.5, 0.0], "expected a positive number"),
     ("ci95_high", 1.4, "outside its own 95 % CI [1.495, 1.4]"),
 ])
@@ -355,18 +359,17 @@ def test_bundle_with_an_implausible_measurement_names_the_field(tmp_path: Path, 
     path.write_text(json.dumps(document))  # json writes inf as Infinity, which Python's reader takes
     with Store.open(tmp_path / "central.duckdb") as store:
         (error,) = ingest(store, [path]).errors
-    shown = -1.0 if field == "median" else value  # a bundle's statistics are floats
-    where = {"samples": "samples[1] = 0.0", "ci95_high": "median = 1.5"}.get(field, f"{field} = {shown!r}")
+    where = {"samples": "samples[1] = 0.0", "ci95_high": "median = 1.5"}.get(field, f"{field} = {value!r}")
     assert str(error) == f"{path}: measurements[0].{where}: {reason}"
 
 
 def test_a_different_bundle_of_a_stored_run_is_named_not_silently_skipped(tmp_path: Path, capsys) -> None:
     first = write_bundle(RUN, [OK], tmp_path / "first.json")
     second = write_bundle(RUN, [OK, FAILED], tmp_path / "second.json")
-    with Store.open(tmp_path / "central.duckdb") as store:
-        ingest(store, [first])
-        capsys.readouterr()
-        assert ingest(store, [second]).already_stored == 1
+    db = tmp_path / "central.duckdb"
+    assert main(["ingest", str(first), "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["ingest", str(second), "--db", str(db)]) == 0
     assert capsys.readouterr().err.strip() == (
         f"parity ingest: warning: {second}: run {RUN.run_id} is already stored from {first.resolve()}, "
         "whose content differs from this file; this file was not stored")

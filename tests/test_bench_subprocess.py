@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors.bench import NOT_CONVERGED, REPO_ROOT, BenchPlan, run_plan
-from collectors.bundle import Bundle, from_bundle
+from collectors.bench import run_plan
+from collectors.bundle import read_bundle
+from collectors.plan import BenchPlan
+from collectors.pool import REPO_ROOT
 from collectors.worker import CellRequest, run_cell
 from reporter.cli import main
 from reporter.ingest import ingest
@@ -74,17 +76,17 @@ def test_processes_pool_their_samples_and_widen_the_ci_to_cover_their_medians(tm
     assert "or their processes' medians disagree" in out.out  # 5 against 8 ms: no CI of ±1 %
     assert "process_dependent EAGER bs1 (process 3/3)" in out.err  # the progress bar
     with Store.open(db, read_only=True) as store:
-        synced = store.execute("""SELECT process_medians, ci95_low, ci95_high, n_iterations, message
+        synced = store.execute("""SELECT process_medians, ci95_low, ci95_high, n_iterations, converged
                                   FROM measurements WHERE method = 'synced-e2e'""").rows[0]
         samples = store.execute("SELECT count(*) FROM samples").single_value()
         alma = store.execute("SELECT count(*), any_value(process_medians) FROM measurements WHERE method = 'alma'").rows
-    medians, low, high, n, message = synced
+    medians, low, high, n, converged = synced
     assert [round(m) for m in medians] == [5, 8, 5]  # ms: odd processes sleep 5, even ones 8
     assert low <= min(medians) and high >= max(medians)
-    assert samples == n and message.startswith(NOT_CONVERGED)
+    assert samples == n and converged is False
     assert alma == [(1, None)]  # Alma's loop ran in the first process only
     assert len(set((tmp_path / "processes.log").read_text().split())) == 3
-    _, measurements = from_bundle(Bundle.model_validate_json(bundle.read_text()))
+    _, measurements = read_bundle(bundle.read_bytes(), bundle)
     assert [round(m) for m in next(m for m in measurements if m.method == "synced-e2e").process_medians] == [5, 8, 5]
 
 
@@ -124,6 +126,6 @@ def test_onnx_gpu_on_the_cpu_provider_is_a_wrong_device_failure(tmp_path: Path, 
     request = CellRequest(model="tests.models_for_tests:tiny", conversion="ONNX_GPU", batch_size=1, device="cpu",
                           timer="synced", target_ci=0.01, max_seconds=0.5, alma_batches=1, threads=1)
     (result,) = run_cell(request).results
-    assert (result.status, result.failure_kind) == ("failed", "wrong_device")
-    assert result.message == "ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider"
+    assert (result["status"], result["failure_kind"]) == ("failed", "wrong_device")
+    assert result["message"] == "ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider"
 

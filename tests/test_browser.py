@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reporter.analysis import load_site
-from reporter.render import SiteMap, render_site, render_single_file
+from reporter.render import SiteMap, render_single_file, render_site
 from reporter.store import Store
 from tests.report_db import CPU, HOSTILE_MODEL, build_report_db
 

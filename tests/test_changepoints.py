@@ -7,6 +7,7 @@ import random
 import pytest
 
 from reporter.changepoints import detect_change_points, find_change_points
+from tests.builders import measurement, run_info
 
 NIGHTS, STEP_AT = 60, 30
 
@@ -78,20 +79,18 @@ def test_changepoints_history_in_the_store_becomes_report_markers(db_path):
     """A cell whose median steps up 20 % at night 20 gets one marker on that night's model page."""
     import datetime as dt
 
-    from collectors.records import Measurement, RunInfo
     from reporter.nightly import history_change_points
     from reporter.store import Store
 
     with Store.open(db_path) as store, store.atomic():
         for night in range(30):
             at = dt.datetime(2026, 10, 1, 2) + dt.timedelta(days=night)
-            store.add_run(RunInfo(f"run-{night}", "bench", at.isoformat(), None, "host", "cpu-x", None, None, {}))
+            store.add_run(run_info(f"run-{night}", started_at=at.isoformat(), platform="cpu-x", environment={}))
             median = 10.0 if night < 20 else 12.0
-            cell = dict(model="resnet18", platform="cpu-x", precision="fp32", batch_size=1, conversion="EAGER",
-                        method="synced-e2e", status="ok", measured_at=at.isoformat())
+            cell = dict(platform="cpu-x", measured_at=at.isoformat())
             # The same cell on a second device, steady at 1 ms: its own series, never mixed in.
-            store.add_measurements([Measurement(**cell, device="cpu", median=median),
-                                    Measurement(**cell, device="cuda", median=1.0)], f"run-{night}", None)
+            store.add_measurements([measurement(**cell, device="cpu", median=median),
+                                    measurement(**cell, device="cuda", median=1.0)], f"run-{night}", None)
         markers = history_change_points(store)
     [marker] = markers[("resnet18", "cpu-x")]
     assert (marker.at, marker.series) == (dt.datetime(2026, 10, 21, 2), "EAGER")

@@ -59,7 +59,7 @@ def test_cli_ingest_strict_stores_nothing(fixtures, db_path, tmp_path, capsys):
     assert code == 1
     assert captured.err == (f"parity ingest: bad file: {tmp_path / 'bad.json'}: derived_metrics.latency_ms = -1: "
                             "expected a positive number\n")
-    assert captured.out == "nothing stored: 1 bad file(s) and --strict\n"
+    assert captured.out == "nothing stored: 1 bad file(s) in strict mode\n"
     assert _count(db_path, "runs") == _count(db_path, "predictions") == 0
 
 
@@ -68,7 +68,7 @@ def test_cli_ingest_alma_needs_model_platform_and_batch_size(fixtures, db_path, 
     assert main(["ingest", str(alma), "--db", str(db_path)]) == 1
     assert capsys.readouterr().err == (
         f"parity ingest: bad file: {alma}: --model = None: Alma results name no model, platform or batch size: "
-        "pass --model M --platform P --batch-size N\n")
+        "give all three (pass --model M --platform P --batch-size N)\n")
     assert main(["ingest", str(alma), "--db", str(db_path), "--model", "resnet18", "--platform", "intel-i7-12700k",
                  "--batch-size", "4"]) == 0
     assert "stored 1 file(s): alma-results 1" in capsys.readouterr().out

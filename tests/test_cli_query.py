@@ -5,16 +5,17 @@ import json
 
 import pytest
 
-from collectors.records import RunInfo
 from reporter.cli import main
 from reporter.store import Store
+from tests.builders import run_info
 
 
 @pytest.fixture
 def db_with_runs(db_path):
     with Store.open(db_path) as store, store.atomic():
         for n, label in enumerate(["nightly", "pr-42"]):
-            store.add_run(RunInfo(f"run-{n}", "bench", f"2026-11-2{n}T10:00:00", None, "h", "cpu-x", label, None, {}))
+            store.add_run(run_info(f"run-{n}", started_at=f"2026-11-2{n}T10:00:00", host="h", platform="cpu-x",
+                                   label=label, environment={}))
     return db_path
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from collectors.bench import BenchPlan, run_plan
+from collectors.bench import run_plan
 from collectors.bundle import write_bundle
+from collectors.plan import BenchPlan
 from reporter.cli import main
 from reporter.compare import compare_runs
 from reporter.ingest import ingest

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from collectors.errors import InputError
-from collectors.formats import FORMATS, Context, Document, detect
 from collectors.bundle import write_bundle
 from collectors.catalogue import precision_of
+from collectors.errors import InputError
+from collectors.formats import FORMATS, Context, Document, detect
 from collectors.names import Names
-from collectors.records import Measurement, RunInfo
+from tests.builders import measurement, run_info
 
 # One real sample per format module, relative to the fixtures folder (Parity's own bundle is
 # written by Parity, below). A new format module needs an entry here:
@@ -49,11 +49,9 @@ def _sample(name: str, fixtures: Path, tmp_path: Path) -> Path:
     return fixtures / SAMPLES[name]
 
 
-BUNDLE_RUN = RunInfo("bench-1", "bench", "2026-11-28T10:00:00", None, "orin-7", "jetson-orin-agx-64gb@30w",
-                     None, None, {"torch": "2.11"})
-BUNDLE_MEASUREMENT = Measurement(model="resnet18", platform="jetson-orin-agx-64gb@30w", precision="fp32",
-                                 batch_size=1, conversion="EAGER", device="cuda", method="synced-e2e",
-                                 status="ok", median=20.5, samples=(20.5, 20.4, 20.6))
+BUNDLE_RUN = run_info("bench-1", host="orin-7", platform="jetson-orin-agx-64gb@30w")
+BUNDLE_MEASUREMENT = measurement(platform="jetson-orin-agx-64gb@30w", median=20.5, samples=(20.5, 20.4, 20.6),
+                                 measured_at=None)
 
 
 def test_formats_every_module_has_a_sample():
@@ -182,7 +180,7 @@ def test_formats_alma_batch_size_must_produce_the_last_batch(fixtures):
     path = fixtures / SAMPLES["alma-results"]  # 10 samples, last batch 2: batches of 4 (or 8), not 3
     with pytest.raises(InputError) as error:
         _records(fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18", platform="h200", batch_size=3))
-    assert str(error.value) == (f"{path}: --batch-size = 3: 10 samples in batches of 3 end with a batch of 1, "
+    assert str(error.value) == (f"{path}: batch_size = 3: 10 samples in batches of 3 end with a batch of 1, "
                                 "but JIT_TRACE.batch_size (the last batch) is 2")
 
 
@@ -261,15 +259,15 @@ def test_formats_alma_without_flags_is_refused_clearly(fixtures):
     path = fixtures / SAMPLES["alma-results"]
     with pytest.raises(InputError) as caught:
         _records(fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18"))
-    assert str(caught.value) == (f"{path}: --platform = None: Alma results name no model, platform or batch size: "
-                                 "pass --model M --platform P --batch-size N")
+    assert str(caught.value) == (f"{path}: platform = None: Alma results name no model, platform or batch size: "
+                                 "give all three")
 
 
 def test_formats_alma_batch_size_must_be_positive(fixtures):
     path = fixtures / SAMPLES["alma-results"]
     with pytest.raises(InputError) as caught:
         _records(fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18", platform="h200", batch_size=0))
-    assert str(caught.value) == f"{path}: --batch-size = 0: expected a positive number"
+    assert str(caught.value) == f"{path}: batch_size = 0: expected a positive number"
 
 
 def test_formats_alma_zero_time_names_the_conversion(fixtures, context, tmp_path):

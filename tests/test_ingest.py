@@ -13,9 +13,10 @@ import collectors.formats
 from collectors.bundle import write_bundle
 from collectors.formats import Document
 from collectors.names import Names
-from collectors.records import Measurement, Records, RunInfo
+from collectors.records import Records
 from reporter.ingest import ingest
 from reporter.store import Store
+from tests.builders import measurement, run_info
 
 ORIN_30W = "jetson-orin-agx-64gb@30w"
 REPORT = "graphs/predictions/resnet18__Jetson-Orin-AGX__fp32__b1.json"
@@ -230,12 +231,9 @@ def _explode(*args, **kwargs):
 # A stand-in for the bench engineer's Parity bundle format: a file that carries its own run.
 def _bundle_records(doc: Document, context) -> Records:
     content = doc.json["fake_bundle"]
-    run = RunInfo(content["run_id"], "bench", "2026-11-28T10:00:00", "2026-11-28T10:05:00", "orin-7",
-                  ORIN_30W, None, None, {"torch": "2.11"})
-    measurement = Measurement(model="resnet18", platform=ORIN_30W, precision="fp32", batch_size=1, conversion="EAGER",
-                              device="cuda", method="synced-e2e", status="ok", median=content["median"],
-                              samples=(content["median"],) * 3)
-    return Records(measurements=[measurement], run=run)
+    run = run_info(content["run_id"], finished_at="2026-11-28T10:05:00", host="orin-7", platform=ORIN_30W)
+    measured = measurement(platform=ORIN_30W, median=content["median"], samples=(content["median"],) * 3)
+    return Records(measurements=[measured], run=run)
 
 
 FAKE_BUNDLE = types.SimpleNamespace(
@@ -258,9 +256,8 @@ def test_ingest_file_carrying_its_run_stores_that_run_once(db_path, tmp_path, mo
 
 
 def test_ingest_parity_bundle_keeps_its_run_and_samples(db_path, tmp_path):
-    run = RunInfo("bench-orin-2", "bench", "2026-11-28T10:00:00", None, "orin-7", ORIN_30W, None, None, {})
-    measured = Measurement(model="resnet18", platform=ORIN_30W, precision="fp32", batch_size=1, conversion="EAGER",
-                           device="cuda", method="synced-e2e", status="ok", median=20.5, samples=(20.5, 20.4, 20.6))
+    run = run_info("bench-orin-2", host="orin-7", platform=ORIN_30W, environment={})
+    measured = measurement(platform=ORIN_30W, median=20.5, samples=(20.5, 20.4, 20.6))
     bundle = write_bundle(run, [measured], tmp_path / "bundle.json")
     with Store.open(db_path) as store:
         first = ingest(store, [bundle])

@@ -10,12 +10,22 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from reporter import charts, render
 from reporter.analysis import HISTORY_POINTS, Marker, load_site
 from reporter.cli import main
 from reporter.ingest import ingest
-from reporter import charts, render
-from reporter.render import (GENERATED_LINE, PLOTLY_JS, SiteMap, predictor_label, render_site,
-                             render_single_file, slug, summary_markdown, views, write_report)
+from reporter.render import (
+    GENERATED_LINE,
+    PLOTLY_JS,
+    SiteMap,
+    predictor_label,
+    render_single_file,
+    render_site,
+    slug,
+    summary_markdown,
+    views,
+    write_report,
+)
 from reporter.store import Store
 from tests.report_db import CPU, HOSTILE_MODEL, TRAVERSAL_MODEL, build_report_db
 

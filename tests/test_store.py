@@ -6,17 +6,11 @@ import json
 import duckdb
 import pytest
 
-from collectors.records import Measurement, Prediction, RunInfo
 from reporter.schema import MIGRATIONS
 from reporter.store import Store, StoreError
+from tests.builders import measurement, prediction, run_info
 
-RUN = RunInfo("run-1", "bench", "2026-11-28T10:00:00", None, "host", "nvidia-h200", None, None, {"torch": "2.11"})
-
-
-def _measurement(conversion: str, median: float, **extra) -> Measurement:
-    return Measurement(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1,
-                       conversion=conversion, device="cuda", method="synced-e2e", status="ok",
-                       measured_at="2026-11-28T10:00:00", median=median, **extra)
+RUN = run_info()
 
 
 def test_store_new_file_has_every_contract_table(db_path):
@@ -45,7 +39,7 @@ def test_store_failed_transaction_leaves_nothing(db_path):
         with pytest.raises(RuntimeError):
             with store.atomic():
                 store.add_run(RUN)
-                store.add_measurements([_measurement("EAGER", 2.0, samples=(2.0, 2.1))], RUN.run_id, None)
+                store.add_measurements([measurement(median=2.0, samples=(2.0, 2.1))], RUN.run_id, None)
                 raise RuntimeError("killed half-way")
         assert store.execute("SELECT count(*) FROM runs").single_value() == 0
         assert store.execute("SELECT count(*) FROM measurements").single_value() == 0
@@ -56,7 +50,7 @@ def test_store_measurements_keep_samples_and_speedups(db_path):
     with Store.open(db_path) as store, store.atomic():
         store.add_run(RUN)
         ids = store.add_measurements(
-            [_measurement("EAGER", 4.0, samples=(4.0, 4.2, 3.9)), _measurement("COMPILE_CUDAGRAPHS", 1.0)],
+            [measurement(median=4.0, samples=(4.0, 4.2, 3.9)), measurement(conversion="COMPILE_CUDAGRAPHS", median=1.0)],
             RUN.run_id, None)
     with Store.open(db_path) as store:
         assert store.execute("SELECT latency_ms FROM samples WHERE measurement_id = ? ORDER BY iteration",
@@ -67,12 +61,11 @@ def test_store_measurements_keep_samples_and_speedups(db_path):
 
 
 def test_store_comparisons_match_power_mode_and_declared_proxies(db_path):
-    prediction = Prediction(model="resnet18", platform="h100-sxm5-80gb", precision="fp32", batch_size=1,
-                            latency_ms=2.0, predictor="graphs")
+    predicted = prediction(platform="h100-sxm5-80gb", latency_ms=2.0, predictor_version=None, predicted_at=None)
     with Store.open(db_path) as store, store.atomic():
         store.add_run(RUN)
-        store.add_predictions([prediction], "src-1")
-        store.add_measurements([_measurement("EAGER", 4.0)], RUN.run_id, None)
+        store.add_predictions([predicted], "src-1")
+        store.add_measurements([measurement(median=4.0)], RUN.run_id, None)
         assert store.execute("SELECT count(*) FROM comparisons").single_value() == 0
         store.add_proxies({"nvidia-h200": "h100-sxm5-80gb"})
         row = store.execute("SELECT is_proxy, ratio, signed_error_pct, abs_error_pct FROM comparisons").dicts()

@@ -19,8 +19,15 @@ from types import ModuleType
 
 from collectors.errors import InputError
 from collectors.formats import (
-    alma_results, graphs_batch_verdict, graphs_calibration, graphs_csv, graphs_manifest, graphs_report,
-    graphs_subgraph_csv, graphs_verdict, parity_bundle,
+    alma_results,
+    graphs_batch_verdict,
+    graphs_calibration,
+    graphs_csv,
+    graphs_manifest,
+    graphs_report,
+    graphs_subgraph_csv,
+    graphs_verdict,
+    parity_bundle,
 )
 from collectors.formats._document import Context, Document
 

@@ -26,7 +26,7 @@ class Document:
         self.bytes = data
 
     @classmethod
-    def read(cls, path: Path) -> "Document":
+    def read(cls, path: Path) -> Document:
         try:
             return cls(path, path.read_bytes())
         except OSError as error:

@@ -1,40 +1,26 @@
 """Helpers every format module shares: pydantic validation with field paths, and name normalisation.
 
-Each format declares the JSON (or CSV row) shape it reads as pydantic models built from the
-types below, validates through `validate`, and turns the result into records through
-`prediction` / `normalised_platform` / `normalised_precision`, so that every format reports a bad
-value the same way: one InputError naming the file, the field path and the value.
+Each format declares the JSON (or CSV row) shape it reads as pydantic models built from the value
+types of `collectors.values`, validates through `validate`, and gives every record canonical names
+through `canonical` (or `prediction`), so that every format reports a bad value the same way: one
+InputError naming the file, the field path and the value.
 """
+
 from __future__ import annotations
 
-import datetime as dt
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from collectors.errors import InputError
 from collectors.formats._document import Context
 from collectors.names import precision as normalised_precision
 from collectors.records import Prediction
+from collectors.values import Count, Milliseconds, Name, OptionalAmount, field_path, problem
 
-
-def _utc_timestamp(text: str) -> str:
-    """ISO 8601 text as naive UTC ISO text: the store's TIMESTAMP columns would silently drop an
-    offset. A ValueError here is reported by pydantic with the field path."""
-    moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return moment.isoformat()
-
-
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Milliseconds = Positive
-Seconds = Positive
-OptionalAmount = Annotated[float | None, Field(default=None, ge=0, allow_inf_nan=False)]
-Count = Annotated[int, Field(gt=0, lt=2**31)]  # the store's INTEGER columns
-Timestamp = Annotated[str, AfterValidator(_utc_timestamp)]
-Name = Annotated[str, Field(min_length=1)]
+RecordT = TypeVar("RecordT")
 
 
 class Shape(BaseModel):
@@ -44,24 +30,6 @@ class Shape(BaseModel):
 
 
 ShapeT = TypeVar("ShapeT", bound=Shape)
-
-# pydantic's wording for the failures users hit most, in the words `positive_number` uses.
-_REASONS = {
-    "greater_than": "expected a positive number",
-    "greater_than_equal": "expected a non-negative number",
-    "less_than": "too large",
-    "finite_number": "expected a finite number",
-    "float_type": "expected a number",
-    "float_parsing": "expected a number",
-    "int_type": "expected an integer",
-    "int_parsing": "expected an integer",
-    "int_from_float": "expected an integer",
-    "missing": "missing",
-    "string_type": "expected text",
-    "list_type": "expected a list",
-    "model_type": "expected an object",
-    "dict_type": "expected an object",
-}
 
 
 def validate(shape: type[ShapeT], data: Any, path: Path, *, prefix: str = "", strict: bool = True) -> ShapeT:
@@ -73,22 +41,8 @@ def validate(shape: type[ShapeT], data: Any, path: Path, *, prefix: str = "", st
     try:
         return shape.model_validate(data, strict=strict)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        field = field_path(prefix, *first["loc"])
-        value = None if first["type"] == "missing" else first["input"]
-        reason = _REASONS.get(first["type"], first["msg"].removeprefix("Value error, "))
-        raise InputError(path, field, value, reason) from None
-
-
-def field_path(*parts: str | int) -> str:
-    """("configs", 2, "latency_ms") as "configs[2].latency_ms"."""
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part:
-            text += f".{part}" if text else str(part)
-    return text
+        location, value, reason = problem(error)
+        raise InputError(path, field_path(prefix, *location), value, reason) from None
 
 
 def normalised_platform(context: Context, path: Path, field: str, name: str, power_mode: str | None = None) -> str:
@@ -96,6 +50,19 @@ def normalised_platform(context: Context, path: Path, field: str, name: str, pow
         return context.names.platform(name, power_mode)
     except ValueError as error:
         raise InputError(path, field, name, str(error)) from None
+
+
+def canonical(record: RecordT, context: Context, path: Path, where: str = "", *, platform_field: str = "platform",
+              precision_field: str = "precision", power_mode: str | None = None) -> RecordT:
+    """`record` (a Measurement, Subgraph or Prediction) with canonical model, platform and
+    precision names. For error messages: `where` is the record's field path in the file, and the
+    two fields are named as the file names them."""
+    return replace(
+        record,
+        model=context.names.model(record.model),
+        platform=normalised_platform(context, path, field_path(where, platform_field), record.platform, power_mode),
+        precision=normalised_precision(path, field_path(where, precision_field), record.precision),
+    )
 
 
 def prediction(context: Context, path: Path, *, hardware_field: str, precision_field: str, model: str,

@@ -11,12 +11,13 @@ import math
 import re
 from typing import Any
 
-from collectors.catalogue import precision_of
-from collectors.errors import InputError
+from collectors.catalogue import KNOWN_BROKEN, precision_of
+from collectors.errors import ContextError
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import Count, Seconds, Shape, normalised_platform, validate
-from collectors.probe import KNOWN_BROKEN
+from collectors.formats._shared import Shape, canonical, validate
 from collectors.records import Measurement, Records
+from collectors.values import Count, Seconds
+from collectors.vocabulary import ALMA, FAILED, OK
 
 NAME = "alma-results"
 # Alma's conversion names: upper-case words joined by "_" and "+" (a few have a lower-case 'f8').
@@ -43,34 +44,34 @@ def recognise(doc: Document) -> bool:
 
 
 def to_records(doc: Document, context: Context) -> Records:
-    _require_flags(doc, context)
+    _require_context(doc, context)
     return Records(measurements=[
         _measurement(doc, context, conversion, result) for conversion, result in doc.json.items()
     ])
 
 
-def _require_flags(doc: Document, context: Context) -> None:
-    for flag, value in (("--model", context.model), ("--platform", context.platform),
-                        ("--batch-size", context.batch_size)):
-        if value is None:
-            raise InputError(doc.path, flag, None,
-                             "Alma results name no model, platform or batch size: "
-                             "pass --model M --platform P --batch-size N")
+def _require_context(doc: Document, context: Context) -> None:
+    for name in ("model", "platform", "batch_size"):
+        value = getattr(context, name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ContextError(doc.path, name, value, "Alma results name no model, platform or batch size: "
+                                                      "give all three")
     if context.batch_size < 1:
-        raise InputError(doc.path, "--batch-size", context.batch_size, "expected a positive number")
+        raise ContextError(doc.path, "batch_size", context.batch_size, "expected a positive number")
 
 
 def _measurement(doc: Document, context: Context, conversion: str, result: dict[str, Any]) -> Measurement:
-    common = dict(
-        model=context.names.model(context.model), batch_size=context.batch_size, conversion=conversion,
-        platform=normalised_platform(context, doc.path, "--platform", context.platform),
-        precision=precision_of(conversion), method="alma",
-    )
+    return canonical(_alma_measurement(doc, context, conversion, result), context, doc.path)
+
+
+def _alma_measurement(doc: Document, context: Context, conversion: str, result: dict[str, Any]) -> Measurement:
+    common = dict(model=context.model, platform=context.platform, batch_size=context.batch_size,
+                  conversion=conversion, precision=precision_of(conversion), method=ALMA)
     if result["status"] != "success":
         failure = validate(Failure, result, doc.path, prefix=conversion)
-        return Measurement(**common, device=failure.device, status="failed", failure_kind="error", message=failure.error)
+        return Measurement(**common, device=failure.device, status=FAILED, failure_kind="error", message=failure.error)
     if conversion in KNOWN_BROKEN:  # e.g. BF16+EAGER "succeeds" without ever calling the model
-        return Measurement(**common, device=result.get("device"), status="failed", failure_kind="known-broken",
+        return Measurement(**common, device=result.get("device"), status=FAILED, failure_kind="known-broken",
                            message=f"Alma reported success, but this conversion is {KNOWN_BROKEN[conversion]}")
     success = validate(Success, result, doc.path, prefix=conversion)
     _check_last_batch(doc, context, conversion, success)
@@ -78,14 +79,14 @@ def _measurement(doc: Document, context: Context, conversion: str, result: dict[
     per_batch_ms = success.total_inf_time * 1000 / batches
     # Alma keeps only a total, so the mean per batch stands in for the median comparisons use; its
     # throughput is recomputed (the same formula) because the file may hold it as text.
-    return Measurement(**common, device=success.device, status="ok", median=per_batch_ms, mean=per_batch_ms,
+    return Measurement(**common, device=success.device, status=OK, median=per_batch_ms, mean=per_batch_ms,
                        n_iterations=batches, throughput_sps=success.total_samples / success.total_inf_time)
 
 
 def _check_last_batch(doc: Document, context: Context, conversion: str, success: Success) -> None:
-    """--batch-size must be able to produce the last batch Alma recorded (the remainder)."""
+    """The batch size given must be able to produce the last batch Alma recorded (the remainder)."""
     last = success.total_samples % context.batch_size or context.batch_size
     if last != success.batch_size:
-        raise InputError(doc.path, "--batch-size", context.batch_size,
+        raise ContextError(doc.path, "batch_size", context.batch_size,
                          f"{success.total_samples} samples in batches of {context.batch_size} end with a batch "
                          f"of {last}, but {conversion}.batch_size (the last batch) is {success.batch_size}")

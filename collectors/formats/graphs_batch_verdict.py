@@ -10,8 +10,9 @@ from typing import Any
 from pydantic import Field
 
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import Shape, field_path, flat_prediction, validate
+from collectors.formats._shared import Shape, flat_prediction, validate
 from collectors.records import Records
+from collectors.values import field_path
 
 NAME = "graphs-batch-verdict"
 CONFIG_LISTS = ("configs", "passing_configs", "failing_configs")

@@ -10,11 +10,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import (
-    Count, Milliseconds, Name, OptionalAmount, Shape, Timestamp, normalised_platform, normalised_precision,
-    subgraph_id, validate,
-)
+from collectors.formats._shared import Shape, canonical, subgraph_id, validate
 from collectors.records import Measurement, Records, Subgraph
+from collectors.values import Count, Milliseconds, Name, OptionalAmount, Timestamp
+from collectors.vocabulary import EAGER, LAYERWISE_SUM, MEASURED, OK
 
 NAME = "graphs-calibration"
 
@@ -63,20 +62,19 @@ def to_records(doc: Document, context: Context) -> Records:
 
 def _measurement(calibration: Calibration, doc: Document, context: Context) -> Measurement:
     summary = calibration.model_summary
-    return Measurement(
-        model=context.names.model(calibration.model),
-        platform=normalised_platform(context, doc.path, "hardware_id", calibration.hardware_id,
-                                     calibration.thermal_profile),
-        precision=normalised_precision(doc.path, "precision", calibration.precision),
-        batch_size=calibration.batch_size, conversion="EAGER", device=calibration.device, method="layerwise-sum",
-        status="ok", measured_at=calibration.measurement_date, median=summary.total_latency_ms,
+    measured = Measurement(
+        model=calibration.model, platform=calibration.hardware_id, precision=calibration.precision,
+        batch_size=calibration.batch_size, conversion=EAGER, device=calibration.device, method=LAYERWISE_SUM,
+        status=OK, measured_at=calibration.measurement_date, median=summary.total_latency_ms,
         std=summary.total_latency_std_ms, throughput_sps=summary.throughput_fps,
     )
+    # The hardware id is read as the platform; the power mode comes from thermal_profile.
+    return canonical(measured, context, doc.path, platform_field="hardware_id", power_mode=calibration.thermal_profile)
 
 
 def _subgraph(row: CalibrationSubgraph, of: Measurement) -> Subgraph:
     return Subgraph(
-        side="measured", model=of.model, platform=of.platform, precision=of.precision, batch_size=of.batch_size,
+        side=MEASURED, model=of.model, platform=of.platform, precision=of.precision, batch_size=of.batch_size,
         subgraph_id=subgraph_id(row.subgraph_id), ops=row.fusion_pattern, flops=row.flops, bytes=row.total_bytes,
         latency_ms=row.measured_latency.mean, latency_std_ms=row.measured_latency.std,
     )

@@ -14,7 +14,7 @@ REQUIRED = {"model", "hardware", "batch_size", "precision", "latency_ms"}
 
 def recognise(doc: Document) -> bool:
     header = doc.csv_header
-    return header is not None and REQUIRED <= set(header) and "subgraph_id" not in header
+    return header is not None and set(header) >= REQUIRED and "subgraph_id" not in header
 
 
 def to_records(doc: Document, context: Context) -> Records:

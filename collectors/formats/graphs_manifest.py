@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collectors.errors import InputError
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import Name, Shape, field_path, validate
+from collectors.formats._shared import Shape, validate
 from collectors.records import Records
+from collectors.values import Name, field_path
 
 NAME = "graphs-calibration-manifest"
 LISTS_FILES = True  # ingest follows the list again when the manifest itself is stored already

@@ -6,8 +6,9 @@ the file carries no power mode (the device's default applies) and no schema vers
 from __future__ import annotations
 
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import Count, Milliseconds, Name, OptionalAmount, Shape, Timestamp, prediction, validate
+from collectors.formats._shared import Shape, prediction, validate
 from collectors.records import Records
+from collectors.values import Count, Milliseconds, Name, OptionalAmount, Timestamp
 
 NAME = "graphs-report"
 

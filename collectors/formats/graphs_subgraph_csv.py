@@ -6,10 +6,10 @@ prediction, only Subgraph rows (side "predicted").
 from __future__ import annotations
 
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import (
-    Count, Name, OptionalAmount, Shape, normalised_platform, normalised_precision, subgraph_id, validate,
-)
+from collectors.formats._shared import Shape, canonical, subgraph_id, validate
 from collectors.records import Records, Subgraph
+from collectors.values import Count, Name, OptionalAmount
+from collectors.vocabulary import PREDICTED
 
 NAME = "graphs-subgraph-csv"
 
@@ -40,10 +40,9 @@ def to_records(doc: Document, context: Context) -> Records:
 
 def _subgraph(doc: Document, context: Context, data: dict[str, str], where: str) -> Subgraph:
     row = validate(SubgraphRow, data, doc.path, prefix=where, strict=False)
-    return Subgraph(
-        side="predicted", model=context.names.model(row.model),
-        platform=normalised_platform(context, doc.path, f"{where}.hardware", row.hardware),
-        precision=normalised_precision(doc.path, f"{where}.precision", row.precision),
+    subgraph = Subgraph(
+        side=PREDICTED, model=row.model, platform=row.hardware, precision=row.precision,
         batch_size=row.batch_size, subgraph_id=subgraph_id(row.subgraph_id), ops=None, flops=row.flops,
         bytes=row.memory_bytes, latency_ms=row.latency_ms, energy_mj=row.energy_mj,
     )
+    return canonical(subgraph, context, doc.path, where, platform_field="hardware")

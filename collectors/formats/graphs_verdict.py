@@ -8,10 +8,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import (
-    Count, Milliseconds, Name, OptionalAmount, Shape, Timestamp, prediction, subgraph_id, validate,
-)
+from collectors.formats._shared import Shape, prediction, subgraph_id, validate
 from collectors.records import Prediction, Records, Subgraph
+from collectors.values import Count, Milliseconds, Name, OptionalAmount, Timestamp
 
 NAME = "graphs-verdict"
 

@@ -2,13 +2,15 @@
 
 Recognised by `"format": "parity-bundle"`; its shape and format history are in `collectors.bundle`.
 The records carry the bundle's own run, so its measurements keep the run id they were measured
-under, and ingesting the same bundle twice stores it once.
+under, and ingesting the same bundle twice stores it once. Names go through the same
+normalisation as every other format's.
 """
+
 from __future__ import annotations
 
-from collectors.bundle import BUNDLE_FORMAT, Bundle, check_values, from_bundle
+from collectors.bundle import BUNDLE_FORMAT, read_bundle
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import validate
+from collectors.formats._shared import canonical
 from collectors.records import Records
 
 NAME = BUNDLE_FORMAT
@@ -20,8 +22,6 @@ def recognise(doc: Document) -> bool:
 
 
 def to_records(doc: Document, context: Context) -> Records:
-    bundle = validate(Bundle, doc.json, doc.path)
-    check_values(bundle, doc.path)
-    run, measurements = from_bundle(bundle)
-    return Records(measurements=measurements, run=run)
-
+    run, measurements = read_bundle(doc.bytes, doc.path)
+    return Records(measurements=[canonical(m, context, doc.path, f"measurements[{index}]")
+                                 for index, m in enumerate(measurements)], run=run)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reporter.store import default_db_path
+from reporter.location import default_db_path
 
 
 class ListOption(argparse.Action):

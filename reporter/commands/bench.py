@@ -31,6 +31,7 @@ import signal
 import sys
 from pathlib import Path
 
+from collectors.errors import ParityError
 from reporter.commands import ListOption, add_db_option
 
 HELP = "measure models × conversions × batch sizes on this machine"
@@ -65,9 +66,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "only the bundle (no database)")
 
 
+# BenchPlan's fields as this command spells them: a plan error names the flag the user typed.
+FLAGS = {"models": "--model", "conversions": "--conversion", "batch_sizes": "--batch-size", "device": "--device",
+         "platform": "--platform", "target_ci": "--target-ci", "max_seconds": "--max-seconds",
+         "timeout_s": "--timeout", "timer": "--timer", "label": "--label", "processes": "--processes"}
+
+
 def run(args: argparse.Namespace) -> int:
-    from collectors.bench import check_device, plan_cells, run_plan
+    from collectors.bench import run_plan
     from collectors.bundle import prepare_out
+    from collectors.plan import check_device, plan_cells
     from reporter.runs import check_writable, database_for, save_result
 
     plan = _plan(args)
@@ -96,7 +104,7 @@ def _exit_on_sigterm(signum: int, frame) -> None:
 def _plan(args: argparse.Namespace):
     from pydantic import ValidationError
 
-    from collectors.bench import BenchPlan, plan_error
+    from collectors.plan import BenchPlan
 
     try:
         return BenchPlan(models=args.models, conversions=args.conversions, batch_sizes=args.batch_sizes,
@@ -104,7 +112,20 @@ def _plan(args: argparse.Namespace):
                          max_seconds=args.max_seconds, timeout_s=args.timeout, timer=args.timer,
                          label=args.label, processes=args.processes)
     except ValidationError as error:
-        raise plan_error(error) from None
+        raise _flag_error(error) from None
+
+
+def _flag_error(error) -> ParityError:
+    """A plan's validation error in the words of the command line: `--batch-size 0: expected a
+    positive number`."""
+    from collectors.values import problem
+
+    location, value, reason = problem(error)
+    flag = FLAGS.get(str(location[0]), str(location[0])) if location else "bench"
+    if isinstance(value, list) or value is None:  # the whole list is wrong (empty, or an empty name)
+        return ParityError(f"{flag}: {reason}")
+    shown = value if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
+    return ParityError(f"{flag} {shown}: {reason}")
 
 
 class _ProgressBar:
@@ -146,14 +167,13 @@ def _summary_table(measurements, max_seconds: float | None = None) -> str:
     """The end-of-run table; a `!` marks a cell whose CI never reached --target-ci, explained
     below the table."""
     from collectors import stats
-    from collectors.bench import NOT_CONVERGED
     from reporter.formatting import milliseconds, text_table
 
     rows, loose, loose_processes = [], 0, False
     for m in measurements:
         ci = (f"±{stats.relative_halfwidth(m.median, m.ci95_low, m.ci95_high):.1%}"
               if m.ci95_low is not None and m.ci95_high is not None and m.median else "")
-        if m.status == "ok" and (m.message or "").startswith(NOT_CONVERGED):
+        if m.converged is False:
             ci, loose = f"{ci}!", loose + 1
             loose_processes = loose_processes or len(m.process_medians) > 1
         note = m.failure_kind or ""

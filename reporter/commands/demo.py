@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _bench(store: Store, max_seconds: float) -> str:
     """Measure the demo's cells on this CPU, store them; returns the platform they were measured on."""
-    from collectors.bench import BenchPlan, run_plan
+    from collectors.bench import run_plan
+    from collectors.plan import BenchPlan
     from reporter.runs import store_result
 
     plan = BenchPlan(models=MODELS, conversions=CONVERSIONS, batch_sizes=[1], max_seconds=max_seconds, label="demo")

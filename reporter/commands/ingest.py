@@ -32,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="store nothing if any file is bad")
 
 
+# The facts a file may lack (collectors.formats.Context), as this command's flags.
+FLAGS = {"model": "--model", "platform": "--platform", "batch_size": "--batch-size"}
+
+
 def run(args: argparse.Namespace) -> int:
     from collectors.names import Names
     from reporter.ingest import ingest
@@ -41,7 +45,19 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(args.db) as store:
         report = ingest(store, args.paths, names=names, model=args.model, platform=args.platform,
                         batch_size=args.batch_size, strict=args.strict)
+    for warning in report.warnings:
+        print(f"parity ingest: warning: {warning}", file=sys.stderr)
     for error in report.errors:
-        print(f"parity ingest: bad file: {error}", file=sys.stderr)
+        print(f"parity ingest: bad file: {_in_flags(error)}", file=sys.stderr)
     print("\n".join(report.summary()))
     return 1 if report.errors else 0
+
+
+def _in_flags(error) -> str:
+    """A bad file's line; a fact the file lacks is named by the flag that supplies it."""
+    from collectors.errors import ContextError, InputError
+
+    if not isinstance(error, ContextError):
+        return str(error)
+    hint = " (pass --model M --platform P --batch-size N)" if error.value is None else ""
+    return str(InputError(error.path, FLAGS.get(error.field, error.field), error.value, error.reason + hint))

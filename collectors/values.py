@@ -1,0 +1,85 @@
+"""What a value must be for the store to take it, declared once and checked at every boundary.
+
+The annotated types below carry their constraints (pydantic reads them; a plain dataclass built in
+code ignores them), so the records in `collectors.records`, the input formats and the bundle all
+check a latency, a count or a time stamp the same way, and a value that passed can be inserted:
+DuckDB's INTEGER columns stop at 2**31 - 1, and its TIMESTAMP columns would silently drop an offset.
+
+`problem()` turns pydantic's first complaint into (field path, value, reason) in Parity's words;
+the input formats make an InputError of it, `parity bench` a line about a flag.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, ValidationError
+
+INTEGER_LIMIT = 2**31  # DuckDB INTEGER: values must stay below
+
+
+def utc_timestamp(text: str) -> str:
+    """ISO 8601 text as naive UTC ISO text (an offset is applied, then dropped). ValueError else."""
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment.isoformat()
+
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Milliseconds = Positive
+Seconds = Positive
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # zero allowed: a memory rise, a compile
+OptionalAmount = Annotated[float | None, Field(default=None, ge=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(gt=0, lt=INTEGER_LIMIT)]
+Tally = Annotated[int, Field(ge=0, lt=INTEGER_LIMIT)]  # a count that may be zero
+Timestamp = Annotated[str, AfterValidator(utc_timestamp)]
+Name = Annotated[str, Field(min_length=1)]
+
+# pydantic's wording for the failures users hit most, in Parity's words.
+REASONS = {
+    "greater_than": "expected a positive number",
+    "greater_than_equal": "expected a non-negative number",
+    "less_than": "too large",
+    "finite_number": "expected a finite number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "int_type": "expected an integer",
+    "int_parsing": "expected an integer",
+    "int_from_float": "expected an integer",
+    "missing": "missing",
+    "string_type": "expected text",
+    "string_too_short": "expected a non-empty text",
+    "list_type": "expected a list",
+    "tuple_type": "expected a list",
+    "model_type": "expected an object",
+    "dict_type": "expected an object",
+    "dataclass_type": "expected an object",
+    "literal_error": "not one of the allowed values",
+    "extra_forbidden": "unknown field",
+    "unexpected_keyword_argument": "unknown field",
+    "too_short": "give at least one value",
+    "json_invalid": "invalid JSON",
+}
+
+
+def problem(error: ValidationError) -> tuple[tuple[str | int, ...], Any, str]:
+    """The first problem pydantic found: (location, offending value or None, reason)."""
+    first = error.errors(include_url=False)[0]
+    value = None if first["type"] == "missing" else first.get("input")
+    reason = REASONS.get(first["type"], first["msg"].removeprefix("Value error, "))
+    if first["type"] == "json_invalid":
+        reason = f"invalid JSON ({first['ctx'].get('error', '')})" if first.get("ctx") else reason
+    return tuple(first["loc"]), value, reason
+
+
+def field_path(*parts: str | int) -> str:
+    """("configs", 2, "latency_ms") as "configs[2].latency_ms"."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part:
+            text += f".{part}" if text else str(part)
+    return text
