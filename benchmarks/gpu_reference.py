@@ -81,7 +81,7 @@ def _converted_call(model_name: str, conversion: str, batch_size: int, device: s
     import torch
 
     from collectors.alma_compat import alma_module
-    from collectors.worker import model_and_input
+    from collectors.models import model_and_input
 
     model, data = model_and_input(model_name, conversion, batch_size, device)
     forward = alma_module("alma.conversions.select").select_forward_call_function(

@@ -1,4 +1,4 @@
-"""Measure every cell (model × conversion × batch size) of a plan, each in a fresh subprocess.
+"""Measure every cell (model × conversion × batch size) of a plan in worker processes.
 
 The library behind `parity bench`, and the API for other code (`parity demo`, tests):
 
@@ -8,8 +8,10 @@ The library behind `parity bench`, and the API for other code (`parity demo`, te
 
 Names are checked against Alma's catalogue before anything runs (collectors.plan). Conversions the
 probe finds unavailable are recorded as `unavailable` with its reason, not attempted. Every other
-cell runs in a worker process (collectors.pool) with a timeout: an exception, a crash (segfault,
-abort), an out-of-memory kill or a hang becomes a recorded failure and the run goes on.
+cell runs in a worker (collectors.pool) with a timeout: an exception, a crash (segfault, abort),
+an out-of-memory kill or a hang becomes a recorded failure and the run goes on. With a journal
+(collectors.journal) each finished cell is on disk before the next starts, and a run killed
+half-way is continued by `run_plan(plan, resume=read_journal(...))` under its own run id.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ import subprocess
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from collectors.cell_records import cell_measurement, outcome_measurements
+from collectors.errors import ParityError
 from collectors.fingerprint import fingerprint, platform_id
+from collectors.journal import Journal, JournalContent
 from collectors.names import Names
 from collectors.plan import BenchPlan, Cell, check_device, plan_cells
-from collectors.pool import REPO_ROOT, run_worker
+from collectors.pool import REPO_ROOT, Outcome, WorkerPool
 from collectors.probe import Availability, Host, probe
 from collectors.records import Measurement, RunInfo, new_run_id, utc_now
 from collectors.vocabulary import ALMA, OK, SYNCED_E2E, UNAVAILABLE
@@ -43,7 +48,7 @@ class BenchResult:
 @dataclass(frozen=True, slots=True)
 class CellProgress:
     """Told to the progress callback before each process of a cell (`measurements` None) and
-    after the cell."""
+    after the cell (`skipped`: measured before, by the run being resumed)."""
 
     index: int
     total: int
@@ -51,6 +56,7 @@ class CellProgress:
     measurements: list[Measurement] | None = None
     process: int = 1  # which of `processes` fresh processes is starting (`--processes`)
     processes: int = 1
+    skipped: bool = False
 
     def label(self) -> str:
         return self.cell.label() + (f" (process {self.process}/{self.processes})" if self.processes > 1 else "")
@@ -59,36 +65,92 @@ class CellProgress:
 Progress = Callable[[CellProgress], None]
 
 
-def run_plan(plan: BenchPlan, progress: Progress | None = None) -> BenchResult:
-    """Measure every cell of `plan`; returns the run and one measurement per cell and method.
+@dataclass(frozen=True, slots=True)
+class Session:
+    """How a plan is run, beside what it measures.
+
+    journal: where each finished cell is written at once (None: nowhere until the end).
+    out, db: where the run is to be stored afterwards, noted in the journal for a resume.
+    resume: a killed run's journal content: its run id and cells are kept, the rest measured.
+    compile_cache: the folder inductor's and Triton's caches are kept in between runs (None: theirs).
+    isolate: a fresh worker process for every cell instead of one per model.
+    """
+
+    journal: Path | None = None
+    out: Path | None = None
+    db: Path | None = None
+    resume: JournalContent | None = None
+    compile_cache: Path | None = None
+    isolate: bool = False
+
+
+def run_plan(plan: BenchPlan, progress: Progress | None = None, session: Session = Session()) -> BenchResult:
+    """Measure every cell of `plan` not measured yet; returns the run and one measurement per cell
+    and method (a resumed run's earlier cells included).
 
     Raises UnknownConversion / ParityError for bad names, before anything runs.
     """
     cells = plan_cells(plan)
     check_device(plan.device)
-    host = Host(plan.device)
-    availability = {a.conversion: a for a in probe(plan.device, [c.conversion for c in cells], host)}
-    environment = fingerprint()
-    run = _new_run(plan, environment)
-    measurements: list[Measurement] = []
-    for index, cell in enumerate(cells):
-        starting = _announcer(progress, index, len(cells), cell, plan.processes)
-        done = measure_cell(cell, plan, run.platform, availability[cell.conversion.name], starting)
-        measurements += done
-        if progress:
-            progress(CellProgress(index, len(cells), cell, done))
+    availability = {a.conversion: a for a in probe(plan.device, [c.conversion for c in cells], Host(plan.device))}
+    run, earlier = _run_and_earlier_cells(plan, session)
+    journal = _open_journal(session, run)
+    measurements = [m for cell in earlier for m in cell]
+    done = {_key_of(cell[0]) for cell in earlier}
+    pool = WorkerPool(plan.threads or _usable_cores(), reuse=not session.isolate, compile_cache=session.compile_cache)
+    try:
+        for index, cell in enumerate(cells):
+            if cell.key() in done:
+                _tell(progress, CellProgress(index, len(cells), cell, skipped=True))
+                continue
+            starting = _announcer(progress, index, len(cells), cell, plan.processes)
+            measured = measure_cell(cell, plan, run.platform, availability[cell.conversion.name], pool, starting)
+            if journal:
+                journal.record(measured)
+            measurements += measured
+            _tell(progress, CellProgress(index, len(cells), cell, measured))
+    finally:
+        pool.close()
+        if journal:
+            journal.close()
     return BenchResult(replace(run, finished_at=utc_now()), measurements)
+
+
+def _run_and_earlier_cells(plan: BenchPlan, session: Session) -> tuple[RunInfo, list[list[Measurement]]]:
+    if session.resume is None:
+        return _new_run(plan, fingerprint()), []
+    run = session.resume.run
+    here = _platform(plan, fingerprint())
+    if run.platform != here:
+        raise ParityError(f"run {run.run_id} was measured on {run.platform}, this machine is {here}: "
+                          "resume it where it started")
+    return run, session.resume.cells
+
+
+def _open_journal(session: Session, run: RunInfo) -> Journal | None:
+    if session.journal is None:
+        return None
+    if session.resume:
+        return Journal.reopen(session.journal)
+    return Journal.create(session.journal, run, out=session.out, db=session.db)
+
+
+def _key_of(measurement: Measurement) -> tuple[str, str, int]:
+    return measurement.model, measurement.conversion, measurement.batch_size
+
+
+def _tell(progress: Progress | None, event: CellProgress) -> None:
+    if progress:
+        progress(event)
 
 
 def _announcer(progress: Progress | None, index: int, total: int, cell: Cell,
                processes: int) -> Callable[[int], None]:
     """measure_cell's `starting` callback: tells `progress` which process of the cell starts."""
-    if progress is None:
-        return lambda process: None
-    return lambda process: progress(CellProgress(index, total, cell, process=process, processes=processes))
+    return lambda process: _tell(progress, CellProgress(index, total, cell, process=process, processes=processes))
 
 
-def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: Availability,
+def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: Availability, pool: WorkerPool,
                  starting: Callable[[int], None] = lambda process: None) -> list[Measurement]:
     """The measurements of one cell: `unavailable` rows, or the worker's results, or its failure.
 
@@ -102,21 +164,31 @@ def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: 
     if not availability.runnable:
         message = f"{availability.reason}; fix: {availability.fix}" if availability.fix else availability.reason
         return outcome_measurements(cell, plan, platform_name, methods, UNAVAILABLE, availability.category, message)
-    first = run_worker(_request(cell, plan, plan.timer), plan.timeout_s)
+    first = _in_worker(pool, _request(cell, plan, plan.timer), plan)
     if not isinstance(first, CellResult):
         return outcome_measurements(cell, plan, platform_name, methods, *first)
-    return [cell_measurement(cell, plan, platform_name, _more_processes(cell, plan, result, starting))
+    return [cell_measurement(cell, plan, platform_name, _more_processes(cell, plan, result, pool, starting))
             for result in first.results]
 
 
-def _more_processes(cell: Cell, plan: BenchPlan, first: MethodResult,
+def _in_worker(pool: WorkerPool, request: CellRequest, plan: BenchPlan) -> CellResult | Outcome:
+    """The worker's result, its start-up seconds added to the first method's phases where a worker
+    was started for this cell. With --processes every process is a fresh one."""
+    outcome, startup = pool.measure(request, plan.timeout_s, fresh=plan.processes > 1)
+    if isinstance(outcome, CellResult) and startup is not None:
+        first = outcome.results[0]
+        first["phase_s"] = {**(first.get("phase_s") or {}), "startup": startup}
+    return outcome
+
+
+def _more_processes(cell: Cell, plan: BenchPlan, first: MethodResult, pool: WorkerPool,
                     starting: Callable[[int], None]) -> list[MethodResult]:
     """`first` and, for Parity's timer with --processes N, the results of N - 1 more fresh
     processes, stopping at the first that fails (its failure then stands for the cell's timer)."""
     results = [first]
     while first["method"] == SYNCED_E2E and len(results) < plan.processes and results[-1]["status"] == OK:
         starting(len(results) + 1)
-        outcome = run_worker(_request(cell, plan, "synced"), plan.timeout_s)
+        outcome = _in_worker(pool, _request(cell, plan, "synced"), plan)
         results.append(outcome.results[0] if isinstance(outcome, CellResult) else {
             "method": SYNCED_E2E, "status": outcome[0], "device": plan.device, "failure_kind": outcome[1],
             "message": outcome[2]})
@@ -138,7 +210,8 @@ def _new_run(plan: BenchPlan, environment: dict) -> RunInfo:
     started = utc_now()
     return RunInfo(run_id=new_run_id("bench", started, uuid.uuid4().hex[:8]), kind="bench", started_at=started,
                    finished_at=None, host=platform.node(), platform=_platform(plan, environment),
-                   label=plan.label, git_sha=_git_sha(), environment=environment)
+                   label=plan.label, git_sha=_git_sha(), environment=environment,
+                   settings=plan.model_dump(mode="json"))
 
 
 def _platform(plan: BenchPlan, environment: dict) -> str:
@@ -153,4 +226,3 @@ def _git_sha() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
-

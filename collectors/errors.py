@@ -9,6 +9,11 @@ class ParityError(Exception):
     """A problem with the user's input, environment or request; the message says what and where."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a command that kept something: the message says what, and how to
+    go on (`parity bench` keeps its finished cells in a journal)."""
+
+
 class InputError(ParityError, ValueError):
     """A bad input file: says what, where (file, field) and which value, in one line."""
 

@@ -16,27 +16,28 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator
 
 from collectors.catalogue import Conversion, validate_names
+from collectors.defaults import BENCH_DEFAULTS
 from collectors.errors import ParityError
 
 
 class BenchPlan(BaseModel):
-    """What to measure and how."""
+    """What to measure and how (the defaults and their meaning: collectors.defaults)."""
 
     model_config = ConfigDict(frozen=True)
 
     models: list[str] = Field(min_length=1)  # torchvision builder names, or module.path:factory
     conversions: list[str] = Field(min_length=1)  # Alma conversion names
     batch_sizes: list[PositiveInt] = Field(min_length=1)
-    device: Literal["cpu", "cuda"] = "cpu"
+    device: Literal["cpu", "cuda"] = BENCH_DEFAULTS["device"]
     platform: str | None = None  # default: detected from the fingerprint
-    target_ci: float = Field(0.01, gt=0, allow_inf_nan=False)  # relative half-width of the 95 % CI of the median
-    max_seconds: float = Field(30.0, gt=0, allow_inf_nan=False)  # per cell, warm-up plus timing (compile excluded)
-    timeout_s: float = Field(900.0, gt=0, allow_inf_nan=False)  # per worker process, everything included
-    timer: Literal["synced", "alma", "both"] = "both"
+    target_ci: float = Field(BENCH_DEFAULTS["target_ci"], gt=0, allow_inf_nan=False)
+    max_seconds: float = Field(BENCH_DEFAULTS["max_seconds"], gt=0, allow_inf_nan=False)
+    timeout_s: float = Field(BENCH_DEFAULTS["timeout_s"], gt=0, allow_inf_nan=False)
+    timer: Literal["synced", "alma", "both"] = BENCH_DEFAULTS["timer"]
     label: str | None = None
-    alma_batches: PositiveInt = 16  # batches in Alma's own loop (n_samples = alma_batches × batch size)
+    alma_batches: PositiveInt = BENCH_DEFAULTS["alma_batches"]
     threads: PositiveInt | None = None  # torch/OpenMP threads in the worker; default: the usable cores
-    processes: PositiveInt = 1  # fresh processes per cell for Parity's timer (see bench.measure_cell)
+    processes: PositiveInt = BENCH_DEFAULTS["processes"]  # fresh processes per cell for Parity's timer
 
     @field_validator("models", "conversions")
     @classmethod
@@ -68,6 +69,10 @@ class Cell:
 
     def label(self) -> str:
         return f"{self.model} {self.conversion.name} bs{self.batch_size}"
+
+    def key(self) -> tuple[str, str, int]:
+        """What identifies the cell among a run's measurements: model, conversion, batch size."""
+        return self.model, self.conversion.name, self.batch_size
 
 
 def plan_cells(plan: BenchPlan) -> list[Cell]:

@@ -72,6 +72,8 @@ class Measurement:
     warmup_iterations: Tally | None = None
     stopped_by: str | None = None  # which rule ended the timing: target-ci, max-seconds (+ when processes differ)
     converged: bool | None = None  # the CI of the median reached the target (None: not timed by Parity)
+    compile_cache: str | None = None  # inductor's FX graph cache: hit, miss or partial (None: not used)
+    phase_s: dict[str, Amount] = field(default_factory=dict)  # seconds per phase: startup, build, convert, ...
     samples: tuple[Milliseconds, ...] = ()
     gpu_samples: tuple[Milliseconds, ...] = ()  # CUDA-event times beside `samples`, on CUDA only
     process_medians: tuple[Milliseconds, ...] = ()  # the median of each fresh process, with `--processes` > 1
@@ -110,6 +112,7 @@ class RunInfo:
     label: str | None
     git_sha: str | None
     environment: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)  # what a bench was asked (its plan), to resume it
 
 
 @dataclass(slots=True)

@@ -38,6 +38,7 @@ class Timing:
     samples: list[float] = field(default_factory=list)  # ms, perf_counter + synchronise
     gpu_samples: list[float] = field(default_factory=list)  # ms, CUDA events (CUDA only)
     warmup_iterations: int = 0
+    warmup_seconds: float = 0.0
     stopped_by: str = ""  # "target-ci" or "max-seconds"
 
 
@@ -72,6 +73,7 @@ def time_calls(call: Callable[[], object], synchronise: Callable[[], None], sett
     warmup_cap = settings.max_seconds * WARMUP_SHARE
     warmup_floor = started + min(settings.warmup_min_seconds, warmup_cap)
     _warm_up(call, synchronise, settings, timing, clock, warmup_floor, started + warmup_cap)
+    timing.warmup_seconds = clock() - started
     next_check = settings.min_iterations
     earliest_stop = clock() + min(settings.min_seconds, max(0.0, deadline - clock()))
     while True:

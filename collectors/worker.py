@@ -1,34 +1,38 @@
-"""One benchmark cell (model × conversion × batch size) in a fresh process.
+"""A bench worker: a process that measures cells (model × conversion × batch size) one at a time.
 
-Started by `collectors.bench` as `python -m collectors.worker REQUEST.json RESULT.json`, in its
-own process group and a scratch working directory (Alma's ONNX options write `model/model.onnx`
-relative to it). It writes RESULT.json only when it finishes; a crash, an abort or a kill leaves
-no result, and the parent records that as a failure.
+Started by `collectors.pool` as `python -m collectors.worker RESULT_FD`, in its own process group
+and a scratch working directory (Alma's ONNX options write `model/model.onnx` relative to it). It
+imports torch and Alma once, says it is ready, then reads one `CellRequest` per line on stdin and
+writes one result per line to the file descriptor RESULT_FD, until stdin closes. A crash, an abort
+or a kill leaves no result, and the parent records that as the cell's failure and starts a fresh
+worker for the next cell. The worker dies with its parent (PR_SET_PDEATHSIG), so a killed bench
+leaves no process measuring beside the next job.
 
-Models: a torchvision builder name (`resnet18`, built with weights=None), or `module.path:factory`
-for your own network, where `factory()` returns an `nn.Module`. The input is a random batch of the
-model's input shape: the crop size of the torchvision builder's default weights (299 for
-inception_v3), a ViT's own `image_size` (224 when built without weights), or, for a factory model,
-its `parity_input_shape` attribute (without the batch dimension; default (3, 224, 224)).
+Each result holds, per timing method, `collectors.records.Measurement` fields by their own names
+(`samples`, `compile_s`, `phase_s`, ...); the parent adds the cell's identity and statistics, so a
+new measured quantity is one more key written here.
 """
+
 from __future__ import annotations
 
-import importlib
-import resource
+import gc
+import json
+import os
+import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from collectors.alma_compat import alma_module, import_alma
 from collectors.vocabulary import ALMA, FAILED, OK, SYNCED_E2E
 
 WRONG_DEVICE = "wrong_device"  # failure_kind: the conversion ran on another device than asked
-DEFAULT_IMAGE_SIZE = 224
+MethodResult = dict[str, Any]  # Measurement fields by name, for one timing method
 
 
 class CellRequest(BaseModel):
@@ -46,63 +50,64 @@ class CellRequest(BaseModel):
     seed: int = 0
 
 
-# What one method of a cell measured: `collectors.records.Measurement` fields by their own names
-# (method, status, device, samples, compile_s, ...). The parent adds the cell's identity and the
-# statistics of the samples; a new measured quantity is one more key here, no new declaration.
-MethodResult = dict[str, Any]
-
-
 class CellResult(BaseModel):
     results: list[MethodResult]
 
 
-# -- models and inputs ------------------------------------------------------------------------------
-
-def build_model(spec: str):
-    """An `nn.Module` in eval mode: a torchvision builder name, or `module.path:factory`."""
-    if ":" in spec:
-        module_name, _, factory = spec.partition(":")
-        return getattr(importlib.import_module(module_name), factory)().eval()
-    import torchvision
-
-    return torchvision.models.get_model(spec, weights=None).eval()
+# -- serving ------------------------------------------------------------------------------------------
 
 
-def input_shape(spec: str, model) -> tuple[int, ...]:
-    """The shape of one input sample, without the batch dimension (see the module docstring)."""
-    if hasattr(model, "parity_input_shape"):
-        return tuple(model.parity_input_shape)
-    if hasattr(model, "image_size"):  # torchvision ViTs: the size they were built for
-        return (3, model.image_size, model.image_size)
-    if ":" in spec:
-        return (3, DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
-    size = _default_weights_crop(spec)
-    return (3, size, size)
+def serve(requests: Any, result_fd: int) -> None:
+    """Answer every request line on `requests` with one result line on `result_fd`."""
+    started = time.perf_counter()
+    _import_backends()
+    _send(result_fd, {"ready": True, "import_s": time.perf_counter() - started})
+    first = True
+    for line in requests:
+        result = run_cell(CellRequest.model_validate_json(line), first_in_process=first)
+        _send(result_fd, result.model_dump())
+        first = False
+        _release_memory()
 
 
-def _default_weights_crop(name: str) -> int:
-    import torchvision
+def _import_backends() -> None:
+    """torch and Alma, once per worker: their import is start-up, not any cell's time."""
+    import torch  # noqa: F401
 
-    try:
-        transforms = torchvision.models.get_model_weights(name).DEFAULT.transforms()
-    except (ValueError, AttributeError, KeyError):
-        return DEFAULT_IMAGE_SIZE
-    crop = getattr(transforms, "crop_size", None)
-    return int(crop[0]) if crop else DEFAULT_IMAGE_SIZE
+    from collectors.alma_compat import import_alma
+
+    import_alma()
 
 
-# -- one cell ------------------------------------------------------------------------------------------
+def _send(fd: int, message: dict[str, Any]) -> None:
+    data = (json.dumps(message) + "\n").encode()
+    while data:  # a large result takes several writes to a pipe
+        data = data[os.write(fd, data):]
 
-def run_cell(request: CellRequest) -> CellResult:
+
+def _release_memory() -> None:
+    """What one cell left behind must not weigh on the next: models, compiled graphs, GPU cache."""
+    import torch
+
+    torch._dynamo.reset()  # compiled graphs and guards of the previous conversion
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+# -- one cell -----------------------------------------------------------------------------------------
+
+
+def run_cell(request: CellRequest, *, first_in_process: bool = True) -> CellResult:
     import torch
 
     torch.manual_seed(request.seed)
     torch.set_num_threads(request.threads)
     results = []
     if request.timer in ("synced", "both"):
-        results.append(_guarded(SYNCED_E2E, request, _parity_timing))
+        results.append(_guarded(SYNCED_E2E, request, lambda: _parity_timing(request, first_in_process)))
     if request.timer in ("alma", "both"):
-        results.append(_guarded(ALMA, request, _alma_timing))
+        results.append(_guarded(ALMA, request, lambda: _alma_timing(request)))
     return CellResult(results=_flag_silent_fallback(results))
 
 
@@ -119,10 +124,10 @@ def _failed(method: str, device: str, kind: str, message: str, **fields: Any) ->
     return {"method": method, "status": FAILED, "device": device, "failure_kind": kind, "message": message, **fields}
 
 
-def _guarded(method: str, request: CellRequest, measure) -> MethodResult:
+def _guarded(method: str, request: CellRequest, measure: Callable[[], MethodResult]) -> MethodResult:
     """Run one method; an exception becomes a failed result with its kind and message."""
     try:
-        return measure(request)
+        return measure()
     except BaseException as error:  # noqa: BLE001 - any failure of the conversion is a result
         if isinstance(error, KeyboardInterrupt):
             raise
@@ -141,47 +146,71 @@ def _message(error: BaseException) -> str:
     return f"{type(error).__name__}: {first_line}{where}"[:1000]
 
 
-def model_and_input(spec: str, conversion: str, batch_size: int, device):
-    """The model on `device` and one random input batch there, in the conversion's data type:
-    what Parity's timer and benchmarks/gpu_reference.py both run."""
+class Phases(dict):
+    """Seconds per phase of a cell (`Measurement.phase_s`): `with phases.timed("build"): ...`."""
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + time.perf_counter() - started
+
+
+def _parity_timing(request: CellRequest, first_in_process: bool) -> MethodResult:
     import torch
 
-    from collectors.catalogue import by_name
-
-    model = build_model(spec).to(device)
-    dtype = getattr(torch, by_name()[conversion].data_dtype or "float32")
-    return model, torch.randn(batch_size, *input_shape(spec, model), device=device).to(dtype)
-
-
-def _parity_timing(request: CellRequest) -> MethodResult:
-    import torch
-
+    from collectors.memory import PeakMemory
+    from collectors.models import model_and_input
     from collectors.timer import CudaEvents, TimerSettings, time_calls
 
-    device = torch.device(request.device)
-    on_cuda = device.type == "cuda"
-    rss_before = _max_rss_mb()
-    if on_cuda:
-        torch.cuda.reset_peak_memory_stats()
-    model, data = model_and_input(request.model, request.conversion, request.batch_size, device)
-    synchronise = torch.cuda.synchronize if on_cuda else (lambda: None)
+    device, phases = torch.device(request.device), Phases()
+    memory = PeakMemory(torch, device)
+    memory.start(first_in_process=first_in_process)
+    with phases.timed("build"):
+        model, data = model_and_input(request.model, request.conversion, request.batch_size, device)
+    synchronise = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with torch.no_grad():
-        forward, compile_s = _convert(model, data, request.conversion, device, synchronise)
+        with phases.timed("convert"), _compile_cache_use() as cache:
+            forward, compile_s = _convert(model, data, request.conversion, device, synchronise)
         provider = _onnx_provider(forward)
         if request.conversion == "ONNX_GPU" and provider != "CUDAExecutionProvider":
             return _failed(SYNCED_E2E, request.device, WRONG_DEVICE,
                            f"ONNX Runtime ran the model on {provider}, not CUDAExecutionProvider", compile_s=compile_s)
         settings = TimerSettings(target_ci=request.target_ci, max_seconds=request.max_seconds)
-        timing = time_calls(lambda: forward(data), synchronise, settings, events=CudaEvents(torch) if on_cuda else None)
+        with phases.timed("timing"):
+            timing = time_calls(lambda: forward(data), synchronise, settings,
+                                events=CudaEvents(torch) if device.type == "cuda" else None)
+    phases["warmup"] = timing.warmup_seconds
+    phases["timing"] -= timing.warmup_seconds
     return {"method": SYNCED_E2E, "status": OK, "device": _device_used(request, provider), "samples": timing.samples,
-            "gpu_samples": timing.gpu_samples, "compile_s": compile_s,
-            "peak_memory_mb": _peak_memory_mb(torch, device, rss_before),
-            "warmup_iterations": timing.warmup_iterations, "stopped_by": timing.stopped_by}
+            "gpu_samples": timing.gpu_samples, "compile_s": compile_s, "peak_memory_mb": memory.peak_mb(),
+            "warmup_iterations": timing.warmup_iterations, "stopped_by": timing.stopped_by, "phase_s": phases,
+            "compile_cache": cache.get("use")}
 
 
-def _convert(model, data, conversion: str, device, synchronise) -> tuple[Callable, float]:
+@contextmanager
+def _compile_cache_use() -> Iterator[dict[str, str]]:
+    """Whether inductor's FX graph cache served the compile: {"use": "hit" | "miss" | "partial"},
+    or nothing for conversions that do not compile through inductor."""
+    from torch._dynamo.utils import counters
+
+    def looked_up() -> tuple[int, int]:
+        return counters["inductor"]["fxgraph_cache_hit"], counters["inductor"]["fxgraph_cache_miss"]
+
+    before, found = looked_up(), {}
+    yield found
+    hits, misses = (after - earlier for after, earlier in zip(looked_up(), before))
+    if hits or misses:
+        found["use"] = "partial" if hits and misses else "hit" if hits else "miss"
+
+
+def _convert(model: Any, data: Any, conversion: str, device: Any, synchronise: Callable[[], None]) -> tuple[Any, float]:
     """Alma's converted forward call, and the seconds to convert it plus its first call (which
     compiles, for most backends). Importing Alma is not part of that time."""
+    from collectors.alma_compat import alma_module
+
     select = alma_module("alma.conversions.select").select_forward_call_function
     started = time.perf_counter()
     forward = select(model, conversion, data, device)
@@ -196,7 +225,7 @@ def _device_used(request: CellRequest, provider: str | None) -> str:
     return "cpu" if provider == "CPUExecutionProvider" else by_name()[request.conversion].runs_on(request.device)
 
 
-def _onnx_provider(forward) -> str | None:
+def _onnx_provider(forward: Any) -> str | None:
     """The provider an ONNX Runtime session inside Alma's forward closure really uses, if any."""
     for cell in getattr(forward, "__closure__", None) or ():
         session = cell.cell_contents
@@ -205,52 +234,53 @@ def _onnx_provider(forward) -> str | None:
     return None
 
 
-def _max_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def _peak_memory_mb(torch, device, rss_before_mb: float) -> float:
-    """CUDA: torch's peak allocated bytes in this cell. CPU: growth of the process's peak RSS
-    (ru_maxrss) from before the model was built: weights, conversion and activations, without the
-    Python and torch runtime."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated() / 2**20
-    return max(0.0, _max_rss_mb() - rss_before_mb)
-
-
 def _alma_timing(request: CellRequest) -> MethodResult:
     """Alma's own `benchmark_model` figure for the same cell, on a freshly built model (some
     conversions change the model in place)."""
+    import importlib
+
     import torch
 
+    from collectors.alma_compat import import_alma
     from collectors.catalogue import by_name
+    from collectors.models import build_model, input_shape
 
-    alma = import_alma()
-    config_class = importlib.import_module("alma.benchmark").BenchmarkConfig
+    started = time.perf_counter()
     device = torch.device(request.device)
     model = build_model(request.model)
     sample = torch.randn(*input_shape(request.model, model))
-    config = config_class(n_samples=request.batch_size * request.alma_batches, batch_size=request.batch_size,
-                          device=device, allow_cuda=device.type == "cuda", multiprocessing=False,
-                          fail_on_error=False)
-    result = alma.benchmark_model(model, config, conversions=[request.conversion], data=sample)[request.conversion]
+    config = importlib.import_module("alma.benchmark").BenchmarkConfig(
+        n_samples=request.batch_size * request.alma_batches, batch_size=request.batch_size, device=device,
+        allow_cuda=device.type == "cuda", multiprocessing=False, fail_on_error=False)
+    result = import_alma().benchmark_model(model, config, conversions=[request.conversion], data=sample)
+    result = result[request.conversion]
     if result.get("status") != "success":
         error = str(result.get("error") or "Alma reported an error").strip().splitlines()
         return _failed(ALMA, request.device, "exception", f"Alma: {error[-1] if error else ''}"[:1000])
     n_batches = -(-result["total_samples"] // request.batch_size)
     per_batch_ms = result["total_inf_time"] / n_batches * 1000
     # Alma keeps only a total, so the mean per batch stands in for the median comparisons use.
-    device_used = by_name()[request.conversion].runs_on(str(result["device"]).split(":")[0])
-    return {"method": ALMA, "status": OK, "device": device_used,
-            "median": per_batch_ms, "mean": per_batch_ms, "n_iterations": n_batches,
-            "throughput_sps": result["throughput"], "message": "Alma's benchmark_model: total_inf_time / batches"}
+    return {"method": ALMA, "status": OK, "median": per_batch_ms, "mean": per_batch_ms, "n_iterations": n_batches,
+            "device": by_name()[request.conversion].runs_on(str(result["device"]).split(":")[0]),
+            "throughput_sps": result["throughput"], "message": "Alma's benchmark_model: total_inf_time / batches",
+            "phase_s": {"alma": time.perf_counter() - started}}
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the bench that started it dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's own kill of the group still applies
+        pass
 
 
 def main(argv: list[str]) -> int:
-    request_path, result_path = argv
-    request = CellRequest.model_validate_json(Path(request_path).read_text())
-    result = run_cell(request)
-    Path(result_path).write_text(result.model_dump_json())
+    _die_with_parent()
+    result_fd = int(argv[0])
+    os.set_inheritable(result_fd, False)  # a compile worker that outlives a crash must not hold the pipe open
+    serve(sys.stdin, result_fd)
     return 0
 
 

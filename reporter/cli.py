@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 import reporter.commands
-from collectors.errors import ParityError
+from collectors.errors import Interrupted, ParityError
 
 
 def command_modules() -> list[ModuleType]:
@@ -55,10 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"parity {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interruption:
         if args.debug:
             raise
-        print(f"parity {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
+        said = str(interruption) if isinstance(interruption, Interrupted) else "nothing half-written was kept"
+        print(f"parity {args.command}: interrupted; {said}", file=sys.stderr)
         return 130
 
 

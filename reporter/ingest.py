@@ -162,6 +162,8 @@ class _Reader:
         self.context, self.report, self.store = context, report, store
         self.stored_formats = dict(store.execute("SELECT source_id, format FROM sources").rows)
         self.runs = {row[0] for row in store.execute("SELECT run_id FROM runs").rows}
+        # A killed bench's run, stored from its journal: a later file of the same run replaces it.
+        self.unfinished = {row[0] for row in store.execute("SELECT run_id FROM runs WHERE finished_at IS NULL").rows}
         self.seen_ids: set[str] = set()
 
     def read(self, path: Path) -> tuple[ParsedFile | None, list[Path]]:
@@ -176,7 +178,9 @@ class _Reader:
             return None, self._listed_again(doc)
         module = detect(doc)
         records = module.to_records(doc, self.context)
-        if records.run and records.run.run_id in self.runs:
+        if records.run and records.run.run_id in self.unfinished:
+            self.unfinished.discard(records.run.run_id)  # replaced once: a second file of it is a duplicate
+        elif records.run and records.run.run_id in self.runs:
             self.report.already_stored += 1  # a bundle whose run is in the database already
             self.report.warnings.append(_stored_run_note(self.store, records.run.run_id, path))
             return None, []
@@ -206,6 +210,7 @@ def write(store: Store, parsed: Sequence[ParsedFile], names: Names, started_at: 
         run = _ingest_run(parsed, started_at)
         store.add_run(run)
         for carried in {p.records.run.run_id: p.records.run for p in parsed if p.records.run}.values():
+            store.remove_unfinished_run(carried.run_id)
             store.add_run(carried)
         store.insert_columns("sources", {
             "source_id": [p.source_id for p in parsed], "path": [str(p.path.resolve()) for p in parsed],

@@ -1,7 +1,13 @@
-"""Where a bench run measured on this machine goes: the database (the run row, its measurements
-and their raw samples, in one transaction) and/or a bundle, and a rescue bundle when storing
-fails, so that no measurement is lost. A bundle measured elsewhere goes through `parity ingest`,
-which stores the same rows (the bundle's run and measurements) plus the file as a source."""
+"""Where a bench run measured on this machine goes: its journal while it runs, then the database
+(the run row, its measurements and their raw samples, in one transaction) and/or a bundle, and a
+rescue bundle when storing fails, so that no measurement is lost. A bundle measured elsewhere goes
+through `parity ingest`, which stores the same rows (the bundle's run and measurements) plus the
+file as a source.
+
+The journal sits beside what the run is written to: `<bundle>.journal` with --out, else
+`<database>.journal`. A killed run leaves it there; `parity bench --resume` finds it by that path,
+by the bundle's path, or by the run id.
+"""
 from __future__ import annotations
 
 import os
@@ -10,16 +16,54 @@ from pathlib import Path
 
 from collectors.bench import BenchResult
 from collectors.bundle import write_bundle
-from collectors.errors import ParityError
+from collectors.errors import InputError, ParityError
+from collectors.journal import JournalContent, is_journal, read_journal
 from reporter.location import default_db_path
 from reporter.store import Store
 
 
 def store_result(store: Store, result: BenchResult) -> list[int]:
-    """Write `result` atomically; returns the new measurement ids."""
+    """Write `result` atomically; returns the new measurement ids. A resumed run whose unfinished
+    part was stored already (its journal, ingested) is replaced by the whole run."""
     with store.atomic():
+        store.remove_unfinished_run(result.run.run_id)
         store.add_run(result.run)
         return store.add_measurements(result.measurements, result.run.run_id, None)
+
+
+def journal_path(out: Path | None, db: Path | None) -> Path:
+    """Where a bench run keeps its finished cells until it is stored (see the module docstring)."""
+    target = out or db
+    return target.with_name(target.name + ".journal")
+
+
+def resumable(reference: str, journal: Path | None) -> JournalContent:
+    """The journal a `--resume` reference names: a journal's path, the bundle path it was kept
+    beside, or the id of the run whose journal is at `journal` (where this command would keep its
+    own). ParityError otherwise."""
+    candidates = [Path(reference), Path(reference + ".journal")]
+    found = next((path for path in candidates if path.is_file() and _is_journal(path)), None)
+    if found is not None:
+        return _read(found)
+    if journal is not None and journal.is_file():
+        content = _read(journal)
+        if content.run.run_id == reference:
+            return content
+        raise ParityError(f"--resume {reference}: no such journal; the one at {journal} is run {content.run.run_id}")
+    raise ParityError(f"--resume {reference}: no journal there{f', nor at {journal}' if journal else ''} "
+                      "(a run that was stored completely has none left to resume)")
+
+
+def _is_journal(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return is_journal(handle.readline(1 << 20).decode(errors="replace"))
+
+
+def _read(path: Path) -> JournalContent:
+    try:
+        return read_journal(path.read_bytes(), path)
+    except InputError as error:
+        raise ParityError(f"--resume: {error}") from None
 
 
 def database_for(db: Path | None, out: Path | None) -> Path | None:

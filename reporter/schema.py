@@ -154,3 +154,13 @@ def _timing_outcome(db: duckdb.DuckDBPyConnection) -> None:
     db.execute("ALTER TABLE measurements ADD COLUMN stopped_by VARCHAR")
     db.execute("ALTER TABLE measurements ADD COLUMN converged BOOLEAN")
     _views(db)  # `latest` selects * and must show the new columns
+
+
+@migration(5, "phases, compile cache, run settings")
+def _phases(db: duckdb.DuckDBPyConnection) -> None:
+    # Where a cell's time went, whether inductor's cache served its compile, and what a bench run
+    # was asked to measure (so that a killed run can be resumed and checked against the request).
+    db.execute("ALTER TABLE measurements ADD COLUMN compile_cache VARCHAR")
+    db.execute("ALTER TABLE measurements ADD COLUMN phase_s JSON")
+    db.execute("ALTER TABLE runs ADD COLUMN settings JSON")
+    _views(db)

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from collectors.errors import ParityError
-from collectors.records import Measurement, Prediction, RunInfo, Subgraph, record_fields, series_fields
+from collectors.records import Measurement, Prediction, RunInfo, Subgraph, record_fields
 from reporter.location import default_db_path
 from reporter.schema import MIGRATIONS
 
@@ -24,7 +24,6 @@ READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
 # A Measurement's series that go to the `samples` table, by column there; its other series are
 # list columns of `measurements`.
 SAMPLE_COLUMNS = {"samples": "latency_ms", "gpu_samples": "gpu_ms"}
-_MEASUREMENT_SERIES = tuple(name for name in series_fields(Measurement) if name not in SAMPLE_COLUMNS)
 
 
 class StoreError(ParityError):
@@ -159,15 +158,23 @@ class Store:
         finally:
             self._in_transaction = False
 
+    def remove_unfinished_run(self, run_id: str) -> bool:
+        """Delete a run that has no `finished_at` (a killed bench's journal, ingested) with its
+        measurements and samples, so that the whole run can take its place; False if none."""
+        if not self.execute("SELECT count(*) FROM runs WHERE run_id = ? AND finished_at IS NULL", [run_id]).single_value():
+            return False
+        with self.atomic():
+            self.db.execute("""DELETE FROM samples WHERE measurement_id IN
+                               (SELECT measurement_id FROM measurements WHERE run_id = ?)""", [run_id])
+            self.db.execute("DELETE FROM measurements WHERE run_id = ?", [run_id])
+            self.db.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+        return True
+
     def has_run(self, run_id: str) -> bool:
         return bool(self.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).single_value())
 
     def add_run(self, run: RunInfo) -> None:
-        self.db.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run.run_id, run.kind, run.started_at, run.finished_at, run.host, run.platform,
-             run.label, run.git_sha, json.dumps(run.environment, sort_keys=True)],
-        )
+        self._insert("runs", [_row(run)])
 
     def add_proxies(self, proxies: dict[str, str]) -> None:
         for measured, predicted in proxies.items():
@@ -184,7 +191,7 @@ class Store:
 
     def add_subgraphs(self, subgraphs: Sequence[Subgraph], source_id: str | Sequence[str]) -> None:
         source_ids = _per_row(source_id, len(subgraphs))
-        self._insert("subgraphs", [{**record_fields(s), "source_id": i} for s, i in zip(subgraphs, source_ids)])
+        self._insert("subgraphs", [{**_row(s), "source_id": i} for s, i in zip(subgraphs, source_ids)])
 
     def add_measurements(self, measurements: Sequence[Measurement], run_id: str | Sequence[str],
                          source_id: str | None | Sequence[str | None]) -> list[int]:
@@ -228,19 +235,25 @@ def _per_row(value: Any, count: int) -> Sequence[Any]:
     return value
 
 
-def _prediction_row(p: Prediction, source_id: str) -> dict[str, Any]:
-    row = record_fields(p)
-    row["raw"] = json.dumps(p.raw, sort_keys=True) if p.raw else None
-    row["source_id"] = source_id
+def _row(record: Any) -> dict[str, Any]:
+    """A record as a row: a series is a list column, a mapping a JSON column, NULL where empty."""
+    row = record_fields(record)
+    for name, value in row.items():
+        if isinstance(value, tuple):
+            row[name] = list(value) or None
+        elif isinstance(value, dict):
+            row[name] = json.dumps(value, sort_keys=True) if value else None
     return row
 
 
+def _prediction_row(p: Prediction, source_id: str) -> dict[str, Any]:
+    return {**_row(p), "source_id": source_id}
+
+
 def _measurement_row(m: Measurement, measurement_id: int, run_id: str, source_id: str | None) -> dict[str, Any]:
-    row = record_fields(m)
+    row = _row(m)
     for name in SAMPLE_COLUMNS:
         del row[name]  # they go to the samples table
-    for name in _MEASUREMENT_SERIES:
-        row[name] = list(row[name]) or None  # a list column; NULL where nothing was measured
     return {**row, "measurement_id": measurement_id, "run_id": run_id, "source_id": source_id}
 
 

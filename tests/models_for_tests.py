@@ -76,3 +76,24 @@ def process_dependent() -> torch.nn.Module:
 def failing_in_second_process() -> torch.nn.Module:
     """Works in the first process; its forward raises in the second."""
     return _Tiny("raise" if _process_number() == 2 else None)
+
+
+class _AbortsAtBatchTwo(_Tiny):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 2:
+            os.abort()
+        return self.linear(x)
+
+
+def aborting_at_batch_2() -> torch.nn.Module:
+    """Works, but kills its process with SIGABRT on a batch of 2: a crash in a reused worker.
+    Logs its process where $PARITY_TEST_PROCESS_LOG is set."""
+    if PROCESS_LOG_ENV in os.environ:
+        _process_number()
+    return _AbortsAtBatchTwo()
+
+
+def hanging_in_first_process() -> torch.nn.Module:
+    """Hangs in forward in the first process that builds it (a killed night's running cell), works
+    in every later one (the resumed night)."""
+    return _Tiny("hang" if _process_number() == 1 else None)

@@ -157,7 +157,7 @@ def test_alma_figure_of_a_silent_cpu_fallback_is_the_same_failure() -> None:
 
 
 def test_input_shape_follows_the_model_as_built() -> None:
-    from collectors.worker import input_shape
+    from collectors.models import input_shape
     from tests.models_for_tests import tiny
 
     class VitWithoutWeights:
@@ -231,7 +231,7 @@ def test_locked_database_stops_bench_before_measuring(capsys, monkeypatch, tmp_p
 def test_database_locked_at_the_end_leaves_a_rescue_bundle(capsys, monkeypatch, tmp_path: Path, locked) -> None:
     db = tmp_path / "p.duckdb"
 
-    def measure_while_another_process_takes_the_database(plan, progress=None):
+    def measure_while_another_process_takes_the_database(plan, progress=None, session=None):
         locked(db)
         return BenchResult(RUN, [OK, FAILED])
 
@@ -255,7 +255,7 @@ def test_bench_with_out_keeps_parity_db_and_checks_the_folder(capsys, monkeypatc
     monkeypatch.setenv("PARITY_DB", str(tmp_path / "env.duckdb"))
     assert database_for(None, tmp_path / "b.json") == tmp_path / "env.duckdb"
     assert database_for(tmp_path / "x.duckdb", tmp_path / "b.json") == tmp_path / "x.duckdb"
-    monkeypatch.setattr("collectors.bench.run_plan", lambda plan, progress=None: BenchResult(RUN, [OK]))
+    monkeypatch.setattr("collectors.bench.run_plan", lambda plan, progress=None, session=None: BenchResult(RUN, [OK]))
     assert main(["bench", *BENCH, "--out", str(tmp_path / "new" / "b.json")]) == 0
     assert f"database: {tmp_path / 'env.duckdb'}" in capsys.readouterr().out
     assert (tmp_path / "new" / "b.json").exists()

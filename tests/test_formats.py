@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from collectors.bundle import write_bundle
+from collectors.journal import Journal
 from collectors.catalogue import precision_of
 from collectors.errors import InputError
 from collectors.formats import FORMATS, Context, Document, detect
@@ -21,6 +22,7 @@ from tests.builders import measurement, run_info
 # test_formats_every_module_has_a_sample fails until it has one.
 SAMPLES = {
     "parity-bundle": "written by collectors.bundle.write_bundle",
+    "parity-journal": "written by collectors.journal.Journal",
     "graphs-report": "graphs/predictions/resnet18__Jetson-Orin-AGX__fp32__b1.json",
     "graphs-verdict": "graphs/verdict/resnet18_orin_verdict.json",
     "graphs-batch-verdict": "graphs/verdict/batch_verdict.json",
@@ -46,6 +48,11 @@ def _records(fixtures: Path, relative: str, context: Context):
 def _sample(name: str, fixtures: Path, tmp_path: Path) -> Path:
     if name == "parity-bundle":
         return write_bundle(BUNDLE_RUN, [BUNDLE_MEASUREMENT], tmp_path / "run.json")
+    if name == "parity-journal":
+        journal = Journal.create(tmp_path / "run.json.journal", BUNDLE_RUN)
+        journal.record([BUNDLE_MEASUREMENT])
+        journal.close()
+        return journal.path
     return fixtures / SAMPLES[name]
 
 

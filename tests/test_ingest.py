@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,27 @@ def test_ingest_parity_bundle_keeps_its_run_and_samples(db_path, tmp_path):
     assert (first.stored_by_format, again.already_stored) == ({"parity-bundle": 1}, 1)
     assert _rows(db_path, "SELECT run_id, median FROM measurements") == [("bench-orin-2", 20.5)]
     assert _value(db_path, "SELECT count(*) FROM samples") == 3
+
+
+def test_ingest_a_journal_is_an_incomplete_run_that_its_whole_run_replaces(tmp_path, db_path):
+    from collectors.journal import Journal
+
+    run = run_info("bench-killed", platform=ORIN_30W)
+    cells = [[measurement(platform=ORIN_30W, batch_size=b, median=float(b), samples=(float(b),) * 3)] for b in (1, 2, 4)]
+    journal = Journal.create(tmp_path / "night.json.journal", run, out=tmp_path / "night.json")
+    for cell in cells[:2]:
+        journal.record(cell)
+    journal.close()
+    with open(journal.path, "ab") as handle:
+        handle.write(b'{"measurements":[{"model":"resn')  # the cell being written when the power went
+    whole = write_bundle(replace(run, finished_at="2026-11-28T11:00:00"), [m for c in cells for m in c],
+                         tmp_path / "night.json")
+    with Store.open(db_path) as store:
+        first = ingest(store, [journal.path])
+        assert (first.measurements, first.errors) == (2, [])
+        assert store.execute("SELECT finished_at FROM runs WHERE run_id = 'bench-killed'").single_value() is None
+        second = ingest(store, [whole])
+        assert (second.measurements, second.warnings) == (3, [])
+        assert store.execute("SELECT count(*), count(DISTINCT measurement_id) FROM measurements").first() == (3, 3)
+        assert store.execute("SELECT count(*) FROM samples").single_value() == 9
+        assert store.execute("SELECT finished_at IS NOT NULL FROM runs WHERE run_id = 'bench-killed'").rows == [(True,)]

@@ -52,12 +52,15 @@ def test_records_a_measurement_with_every_field_set_survives_a_bundle(tmp_path: 
     for name, hint in typing.get_type_hints(Measurement, include_extras=True).items():
         if name in series_fields(Measurement):
             every[name] = (2.5, 2.75)
+        elif typing.get_origin(hint) is dict:
+            every[name] = {"a": 2.5}
         elif name not in ("method", "status", "measured_at"):
             every[name] = values[_plain_type(hint)]
     full = measurement(**{**every, "median": 2.5, "ci95_low": 2.5, "ci95_high": 2.5})
-    path = write_bundle(run_info(), [full], tmp_path / "b.json")
-    run, [back] = read_bundle(path.read_bytes(), path)
-    assert back == full and run == run_info()
+    run = run_info(settings={"models": ["resnet18"]})
+    path = write_bundle(run, [full], tmp_path / "b.json")
+    read_run, [back] = read_bundle(path.read_bytes(), path)
+    assert back == full and read_run == run
 
 
 @pytest.mark.parametrize("command", ["", *[m.__name__.rsplit(".", 1)[-1] for m in command_modules()]])

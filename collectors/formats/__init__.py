@@ -28,10 +28,12 @@ from collectors.formats import (
     graphs_subgraph_csv,
     graphs_verdict,
     parity_bundle,
+    parity_journal,
 )
 from collectors.formats._document import Context, Document
 
 FORMATS: list[ModuleType] = [
+    parity_journal,  # JSON lines: recognised by its first line, before anything parses the whole file
     parity_bundle,
     graphs_report,
     graphs_verdict,

@@ -31,7 +31,8 @@ import signal
 import sys
 from pathlib import Path
 
-from collectors.errors import ParityError
+from collectors.defaults import BENCH_DEFAULTS
+from collectors.errors import Interrupted, ParityError
 from reporter.commands import ListOption, add_db_option
 
 HELP = "measure models × conversions × batch sizes on this machine"
@@ -39,27 +40,41 @@ ORDER = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", dest="models", action=ListOption, required=True, metavar="M",
+    # No defaults here: BenchPlan's are the only ones (quoted in the help from BENCH_DEFAULTS), and
+    # `--resume` takes every setting not given again from the run it continues.
+    parser.add_argument("--model", dest="models", action=ListOption, metavar="M",
                         help="torchvision builder name or module.path:factory (repeat or comma-separate)")
-    parser.add_argument("--conversion", dest="conversions", action=ListOption, required=True, metavar="C",
+    parser.add_argument("--conversion", dest="conversions", action=ListOption, metavar="C",
                         help="Alma conversion name, e.g. EAGER (see `parity probe`)")
-    parser.add_argument("--batch-size", dest="batch_sizes", action=ListOption, convert=int, required=True,
-                        metavar="N", help="batch size(s)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--batch-size", dest="batch_sizes", action=ListOption, convert=int, metavar="N",
+                        help="batch size(s)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help=f"where to run (default {BENCH_DEFAULTS['device']})")
     parser.add_argument("--platform", help="platform id (default: detected, e.g. nvidia-h200)")
-    parser.add_argument("--target-ci", type=float, default=0.01,
-                        help="stop when the 95%% CI of the median is within ± this share of it (default 0.01)")
-    parser.add_argument("--max-seconds", type=float, default=30.0,
-                        help="time budget per cell for warm-up and timing, compile excluded (default 30); "
-                             "a cell that spends it before reaching --target-ci is kept, marked ! and explained")
-    parser.add_argument("--timeout", type=float, default=900.0,
-                        help="seconds before a cell's worker is killed and the cell recorded as timeout (default 900)")
-    parser.add_argument("--timer", choices=("synced", "alma", "both"), default="both",
-                        help="Parity's synced timer, Alma's own figure, or both (default)")
-    parser.add_argument("--processes", type=int, default=1, metavar="N",
+    parser.add_argument("--target-ci", type=float,
+                        help="stop when the 95%% CI of the median is within ± this share of it "
+                             f"(default {BENCH_DEFAULTS['target_ci']})")
+    parser.add_argument("--max-seconds", type=float,
+                        help=f"time budget per cell for warm-up and timing, compile excluded (default "
+                             f"{BENCH_DEFAULTS['max_seconds']}); a cell that spends it before reaching --target-ci is "
+                             "kept, marked ! and explained")
+    parser.add_argument("--timeout", dest="timeout_s", type=float,
+                        help="seconds before a cell's worker is killed and the cell recorded as timeout "
+                             f"(default {BENCH_DEFAULTS['timeout_s']})")
+    parser.add_argument("--timer", choices=("synced", "alma", "both"),
+                        help=f"Parity's synced timer, Alma's own figure, or both (default {BENCH_DEFAULTS['timer']})")
+    parser.add_argument("--processes", type=int, metavar="N",
                         help="time each cell in N fresh processes and widen its CI to cover their medians "
-                             "(default 1; Alma's loop runs in the first only)")
+                             f"(default {BENCH_DEFAULTS['processes']}; Alma's loop runs in the first only)")
     parser.add_argument("--label", help="free text stored with the run (e.g. a PR number)")
+    parser.add_argument("--isolate", action="store_true",
+                        help="a fresh worker process for every cell (default: one per model, replaced after "
+                             "any failure)")
+    parser.add_argument("--compile-cache", type=Path, metavar="DIR",
+                        help=f"folder for inductor's and Triton's compile caches, kept between runs (default: "
+                             f"$PARITY_COMPILE_CACHE, else {COMPILE_CACHE})")
+    parser.add_argument("--resume", metavar="RUN",
+                        help="continue a killed run: its journal (or the --out bundle path it was writing), or its "
+                             "run id; the cells it finished are kept, the rest measured under the same run id")
     add_db_option(parser)
     parser.add_argument("--out", type=Path,
                         help="also write a bundle for `parity ingest`; with neither --db nor $PARITY_DB, "
@@ -70,49 +85,80 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 FLAGS = {"models": "--model", "conversions": "--conversion", "batch_sizes": "--batch-size", "device": "--device",
          "platform": "--platform", "target_ci": "--target-ci", "max_seconds": "--max-seconds",
          "timeout_s": "--timeout", "timer": "--timer", "label": "--label", "processes": "--processes"}
+COMPILE_CACHE = Path("~/.cache/parity/compile")
 
 
 def run(args: argparse.Namespace) -> int:
-    from collectors.bench import run_plan
+    from collectors.bench import Session, run_plan
     from collectors.bundle import prepare_out
     from collectors.plan import check_device, plan_cells
-    from reporter.runs import check_writable, database_for, save_result
+    from reporter.runs import check_writable, database_for, journal_path, resumable, save_result
 
-    plan = _plan(args)
+    out, db = args.out, database_for(args.db, args.out)
+    earlier = resumable(args.resume, journal_path(out, db)) if args.resume else None
+    if earlier and not (args.out or args.db):  # where the killed run was going
+        out, db = earlier.out, earlier.db
+    journal = earlier.path if earlier else journal_path(out, db)
+    plan = _plan(args, earlier.run.settings if earlier else None)
     plan_cells(plan)  # unknown conversion names stop here, before anything runs
     check_device(plan.device)
-    db = database_for(args.db, args.out)
-    if args.out:
-        prepare_out(args.out)
+    if out and not earlier:
+        prepare_out(out)
     if db:
         check_writable(db)
-    # `timeout` and schedulers stop a run with SIGTERM, which would skip the `finally` that kills
-    # the running worker's process group and leave the worker measuring beside the next job.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # `timeout` and schedulers stop a run with SIGTERM: it ends the run like Ctrl-C, through the
+    # `finally` that kills the running worker's process group.
+    signal.signal(signal.SIGTERM, _interrupt)
+    session = Session(journal=journal, out=out, db=db, resume=earlier, isolate=args.isolate,
+                      compile_cache=(args.compile_cache or _compile_cache()).expanduser())
+    print(f"parity bench: each finished cell is kept in {journal} until the run is stored", file=sys.stderr)
     with _ProgressBar() as bar:
-        result = run_plan(plan, bar.update)
+        try:
+            result = run_plan(plan, bar.update, session)
+        except KeyboardInterrupt:
+            raise Interrupted(f"{bar.finished} cell(s) finished and kept in {journal}: continue with "
+                              f"`parity bench --resume {journal}`, or store them now with `parity ingest {journal}`"
+                              ) from None
     print(_summary_table(result.measurements, plan.max_seconds))
-    for line in save_result(result, out=args.out, db=db):
+    for line in save_result(result, out=out, db=db):
         print(line)
+    journal.unlink(missing_ok=True)  # stored safely: the journal has done its work
     return 0
 
 
-def _exit_on_sigterm(signum: int, frame) -> None:
-    raise SystemExit(128 + signum)
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt
 
 
-def _plan(args: argparse.Namespace):
+def _compile_cache() -> Path:
+    import os
+
+    return Path(os.environ.get("PARITY_COMPILE_CACHE") or COMPILE_CACHE)
+
+
+def _plan(args: argparse.Namespace, stored: dict | None):
+    """The plan the flags ask for; when resuming, the run's own settings with the flags given
+    again, which must not change them."""
     from pydantic import ValidationError
 
     from collectors.plan import BenchPlan
 
+    given = {field: getattr(args, field) for field in FLAGS if getattr(args, field, None) is not None}
+    if stored is None and not {"models", "conversions", "batch_sizes"} <= set(given):
+        missing = [FLAGS[f] for f in ("models", "conversions", "batch_sizes") if f not in given]
+        raise ParityError(f"{', '.join(missing)}: required (or --resume a killed run)")
+    for field, value in given.items():
+        if stored is not None and field != "label" and stored.get(field) != value:
+            raise ParityError(f"--resume: the run was asked for {FLAGS[field]} {_shown(stored.get(field))}, not "
+                              f"{_shown(value)}; resume it with the same settings, or start a new run")
     try:
-        return BenchPlan(models=args.models, conversions=args.conversions, batch_sizes=args.batch_sizes,
-                         device=args.device, platform=args.platform, target_ci=args.target_ci,
-                         max_seconds=args.max_seconds, timeout_s=args.timeout, timer=args.timer,
-                         label=args.label, processes=args.processes)
+        return BenchPlan(**{**(stored or {}), **given})
     except ValidationError as error:
         raise _flag_error(error) from None
+
+
+def _shown(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _flag_error(error) -> ParityError:
@@ -150,12 +196,15 @@ class _ProgressBar:
         while not self._stop.wait(1.0):
             self._bar.refresh()
 
+    finished = 0  # cells finished in this session (a resumed run's earlier ones not counted)
+
     def update(self, event) -> None:
         self._bar.total = event.total
-        if event.measurements is None:
+        if event.measurements is None and not event.skipped:
             self._bar.set_description(event.label())
         else:
             self._bar.update()
+            self.finished += not event.skipped
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()

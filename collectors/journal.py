@@ -1,0 +1,142 @@
+"""A bench run's journal: every finished cell, on disk the moment it ends.
+
+A journal is JSON lines: a head naming the run (its id, fingerprint and settings, that is the plan
+it was asked to measure), then one line per finished cell with that cell's measurements. Each line
+is written whole and flushed to the disk (fsync) before the next cell starts, so SIGTERM, SIGKILL,
+a job's time limit or a power cut lose at most the cell that was running. A line cut short by a
+power cut is the last one, and it is left out when the journal is read.
+
+`parity bench` keeps one until its results are safely stored; `parity bench --resume` continues it
+under the same run id; `parity ingest` stores one as an incomplete run (no `finished_at`).
+
+Format history (bump JOURNAL_VERSION and add a line whenever the shape changes):
+
+- 1 (2026-12): head {format, version, run, out, db}, then {measurements: [...]} per cell; `out` and
+  `db` say where the run was to be stored (a bundle path, a database path, or null).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from collectors.errors import InputError, ParityError
+from collectors.records import Measurement, RunInfo, record_fields
+from collectors.values import field_path, problem
+
+JOURNAL_FORMAT = "parity-journal"
+JOURNAL_VERSION = 1
+
+
+class _Head(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    format: Literal["parity-journal"]
+    version: Literal[1]
+    run: RunInfo
+    out: str | None = None
+    db: str | None = None
+
+
+class _Cell(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    measurements: list[Measurement]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalContent:
+    path: Path
+    run: RunInfo
+    cells: list[list[Measurement]]  # each finished cell's measurements, in the order they ended
+    out: Path | None = None  # where the run was to be stored: a bundle,
+    db: Path | None = None  # and/or a database
+
+    def measurements(self) -> list[Measurement]:
+        return [m for cell in self.cells for m in cell]
+
+
+def is_journal(first_line: str) -> bool:
+    """Whether a file starting with `first_line` is a journal (cheap: the head alone is parsed)."""
+    try:
+        head = json.loads(first_line)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(head, dict) and head.get("format") == JOURNAL_FORMAT
+
+
+def read_journal(data: bytes, path: Path | str) -> JournalContent:
+    """The run and finished cells of a journal's bytes. InputError names the first bad line and
+    field; a last line without its newline (cut off while being written) is left out."""
+    lines = data.split(b"\n")
+    complete = lines[:-1]  # the part after the last newline is empty, or a line cut short
+    if not complete:
+        raise InputError(path, "line 1", None, "no journal head (the file is empty or cut short)")
+    head = _validated(_Head, complete[0], path, 1)
+    cells = [_validated(_Cell, line, path, number).measurements
+             for number, line in enumerate(complete[1:], start=2) if line.strip()]
+    return JournalContent(Path(path), head.run, cells, *(Path(p) if p else None for p in (head.out, head.db)))
+
+
+def _validated(shape: type[BaseModel], line: bytes, path: Path | str, number: int) -> BaseModel:
+    try:
+        return shape.model_validate_json(line, strict=True)
+    except ValidationError as error:
+        location, value, reason = problem(error)
+        raise InputError(path, field_path(f"line {number}", *location), value, reason) from None
+
+
+class Journal:
+    """An open journal, appended to cell by cell."""
+
+    def __init__(self, path: Path, descriptor: int) -> None:
+        self.path, self._descriptor = path, descriptor
+
+    @classmethod
+    def create(cls, path: Path, run: RunInfo, *, out: Path | None = None, db: Path | None = None) -> Journal:
+        """A new journal at `path` for a run to be stored in `out` and/or `db` (ParityError if a
+        journal is there: it holds another run's cells)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        except FileExistsError:
+            raise ParityError(f"{path}: the journal of an unfinished (or running) run is there: resume it with "
+                              f"--resume {path}, store it with `parity ingest {path}`, or remove it") from None
+        journal = cls(path, descriptor)
+        journal._append({"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "run": record_fields(run),
+                         "out": str(out) if out else None, "db": str(db) if db else None})
+        return journal
+
+    @classmethod
+    def reopen(cls, path: Path) -> Journal:
+        """An existing journal, to add the cells a resumed run measures. A line cut short at its
+        end is cut off first, so that the next cell starts on a line of its own."""
+        data = path.read_bytes()
+        complete = data[:data.rfind(b"\n") + 1]
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
+        if len(complete) < len(data):
+            os.truncate(path, len(complete))
+        return cls(path, descriptor)
+
+    def record(self, measurements: list[Measurement]) -> None:
+        """One finished cell, on the disk before this returns."""
+        self._append({"measurements": [record_fields(m) for m in measurements]})
+
+    def _append(self, document: dict) -> None:
+        line = memoryview((json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n").encode())
+        while line:  # O_APPEND, one writer: the pieces of a long line follow each other
+            line = line[os.write(self._descriptor, line):]
+        os.fsync(self._descriptor)
+
+    def close(self) -> None:
+        os.close(self._descriptor)
+
+    def remove(self) -> None:
+        """Delete the journal once its run is stored elsewhere (bundle, database)."""
+        self.close()
+        self.path.unlink(missing_ok=True)
