@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from itertools import groupby
 
+from collectors.vocabulary import SYNCED_E2E
 from reporter.analysis import Marker
 from reporter.changepoints import find_change_points
-from reporter.compare import DEFAULT_METHOD
 from reporter.formatting import milliseconds
 from reporter.store import Store
 
@@ -27,7 +27,7 @@ SERIES = """
              point_at, m.measurement_id"""
 
 
-def history_change_points(store: Store, *, method: str = DEFAULT_METHOD,
+def history_change_points(store: Store, *, method: str = SYNCED_E2E,
                           **options: float) -> dict[tuple[str, str], list[Marker]]:
     """Markers keyed by (model, platform), one per change point of every cell's median latency.
 
