@@ -11,7 +11,7 @@ move must also exceed the cell's night-to-night noise, which the samples of one 
 
 Beside the cells, a comparison carries the environment keys that differ between the runs (the
 comparison is still made, but flagged, as pyperf flags mismatched metadata) and how the
-prediction error per platform moved (`PredictionShift`).
+prediction error per platform moved (reporter.prediction_shifts).
 """
 from __future__ import annotations
 
@@ -23,15 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from collectors.errors import ParityError
 from collectors.names import Names
-from reporter.metrics import ErrorStats, error_stats
+from collectors.vocabulary import OK, SERIES, SYNCED_E2E, columns
+from reporter.prediction_shifts import PredictionShift, prediction_shifts
+from reporter.run_cells import RUN_CELLS
 from reporter.significance import DEFAULT_ALPHA, Significance, beyond_night_noise, night_spread_pct, significance
 from reporter.store import Store
 
-DEFAULT_METHOD = "synced-e2e"
 DEFAULT_THRESHOLD_PCT = 5.0
 DEFAULT_HISTORY_NIGHTS = 20  # runs up to the base run that the night-to-night spread comes from
 
@@ -52,6 +51,11 @@ CHECKED_ENVIRONMENT = (
     "cuda_runtime", "cudnn", "gpu_driver", "gpu_name", "gpu_count", "cpu_model", "cpu_count",
     "cpu_affinity_count", "jetson_model", "l4t_release", "power_mode",
 )
+# A cell of a comparison: a measured series (vocabulary.SERIES) without its method, which a
+# comparison fixes: CellKey's fields.
+CELL_KEYS = tuple(key for key in SERIES if key != "method")
+# Cells are listed per platform first; None (no device recorded) sorts as "".
+_DISPLAY_ORDER = ("platform", *(key for key in CELL_KEYS if key != "platform"))
 _LATEST = re.compile(r"latest(?:~(\d+))?")
 
 
@@ -99,7 +103,7 @@ class Side:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok" and self.median is not None and self.median > 0
+        return self.status == OK and self.median is not None and self.median > 0
 
 
 @dataclass(frozen=True)
@@ -118,29 +122,6 @@ class EnvironmentDifference:
     key: str
     base: Any  # None: absent from that run's fingerprint
     head: Any
-
-
-@dataclass(frozen=True)
-class PredictionShift:
-    """How one predictor's error on one predicted platform moved from base to head.
-
-    before: the base predictor version's predictions against the base run's measurements;
-    after: the head predictor version's against the head run's. With one version on both sides
-    the move is the hardware's; with the same measurements it would be the predictor's.
-    """
-
-    predictor: str
-    platform: str  # the predicted platform
-    measured_platform: str  # differs from `platform` for a declared proxy
-    base_version: str | None  # None: the predictions that carry no version
-    head_version: str | None
-    before: ErrorStats | None  # None: nothing scored on that side (`notes` says why)
-    after: ErrorStats | None
-    notes: tuple[str, ...] = ()  # a side without a version for the platform, or without comparisons
-
-    @property
-    def is_proxy(self) -> bool:
-        return self.measured_platform != self.platform
 
 
 @dataclass(frozen=True)
@@ -193,7 +174,7 @@ class Comparison:
 
 # -- run references ------------------------------------------------------------------------------
 
-def resolve_run(store: Store, ref: str, *, method: str = DEFAULT_METHOD, platform: str | None = None) -> RunRef:
+def resolve_run(store: Store, ref: str, *, method: str = SYNCED_E2E, platform: str | None = None) -> RunRef:
     """The run `ref` names: a run id, `latest`, `latest~N`, or a label that names exactly one run.
 
     `latest~N` counts back over runs with `method` measurements (bench runs and ingested
@@ -293,22 +274,23 @@ def cell_changes(base: dict[CellKey, Side], head: dict[CellKey, Side], *,
 
 
 def _sort_key(key: CellKey) -> tuple:
-    return (key.platform, key.model, key.precision, key.batch_size, key.conversion, key.device or "")
+    return tuple("" if (value := getattr(key, name)) is None else value for name in _DISPLAY_ORDER)
 
 
 def load_sides(store: Store, run_id: str, method: str, platform: str | None = None) -> dict[CellKey, Side]:
     """The run's newest measurement of every cell (of `method`, on `platform` if given) with its samples."""
     rows = store.execute(
-        f"""WITH cells AS ({_RUN_CELLS})
-            SELECT c.model, c.platform, c.precision, c.batch_size, c.conversion, c.device, c.status,
-                   c.median, c.ci95_low, c.ci95_high, c.failure_kind, c.message, c.n_iterations,
+        f"""WITH cells AS ({RUN_CELLS})
+            SELECT {columns(CELL_KEYS, "c")}, c.status, c.median, c.ci95_low, c.ci95_high, c.failure_kind,
+                   c.message, c.n_iterations,
                    (SELECT list(s.latency_ms ORDER BY s.iteration) FROM samples s
                     WHERE s.measurement_id = c.measurement_id) AS samples,
                    coalesce(len(c.process_medians), 1) AS processes
-            FROM cells c WHERE ? IS NULL OR c.platform = ?""",
-        [run_id, method, platform, platform]).rows
-    return {CellKey(*row[:6]): Side(row[6], row[7], (row[8], row[9]), tuple(row[13] or ()), row[10], row[11],
-                                    row[12], row[14]) for row in rows}
+            FROM cells c WHERE $platform IS NULL OR c.platform = $platform""",
+        {"run_id": run_id, "method": method, "platform": platform}).dicts()
+    return {_cell_key(row): Side(row["status"], row["median"], (row["ci95_low"], row["ci95_high"]),
+                                 tuple(row["samples"] or ()), row["failure_kind"], row["message"],
+                                 row["n_iterations"], row["processes"]) for row in rows}
 
 
 def load_night_medians(store: Store, until: RunRef, method: str, nights: int,
@@ -317,20 +299,18 @@ def load_night_medians(store: Store, until: RunRef, method: str, nights: int,
     if nights <= 0:
         return {}
     rows = store.execute(
-        """SELECT m.model, m.platform, m.precision, m.batch_size, m.conversion, m.device,
-                  list_slice(list(m.median ORDER BY r.started_at DESC, m.measurement_id DESC), 1, ?)
-           FROM measurements m JOIN runs r USING (run_id)
-           WHERE m.method = ? AND m.status = 'ok' AND m.median > 0 AND r.started_at <= ?
-             AND (? IS NULL OR m.platform = ?)
-           GROUP BY ALL""", [nights, method, until.started_at, platform, platform]).rows
-    return {CellKey(*row[:6]): list(reversed(row[6])) for row in rows}
+        f"""SELECT {columns(CELL_KEYS, "m")},
+                   list_slice(list(m.median ORDER BY r.started_at DESC, m.measurement_id DESC), 1, $nights) AS medians
+            FROM measurements m JOIN runs r USING (run_id)
+            WHERE m.method = $method AND m.status = $ok AND m.median > 0 AND r.started_at <= $until
+              AND ($platform IS NULL OR m.platform = $platform)
+            GROUP BY ALL""",
+        {"nights": nights, "method": method, "ok": OK, "until": until.started_at, "platform": platform}).dicts()
+    return {_cell_key(row): list(reversed(row["medians"])) for row in rows}
 
 
-# A run's newest measurement per cell: a cell measured twice in one run counts once.
-_RUN_CELLS = """
-    SELECT * FROM measurements WHERE run_id = ? AND method = ?
-    QUALIFY row_number() OVER (PARTITION BY model, platform, precision, batch_size, conversion, device
-                               ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1"""
+def _cell_key(row: dict[str, Any]) -> CellKey:
+    return CellKey(**{key: row[key] for key in CELL_KEYS})
 
 
 # -- environment ---------------------------------------------------------------------------------
@@ -342,97 +322,9 @@ def environment_differences(base: dict[str, Any], head: dict[str, Any],
             for key in keys if base.get(key) != head.get(key)]
 
 
-# -- prediction side -----------------------------------------------------------------------------
-
-def prediction_shifts(store: Store, base: RunRef, head: RunRef, method: str, platform: str | None = None, *,
-                      base_version: str | None = None, head_version: str | None = None) -> list[PredictionShift]:
-    """How each predictor's error per predicted platform moved between the two runs.
-
-    Versions are chosen per (predictor, predicted platform), among the versions that predicted
-    that platform (one that never did cannot score it): the one given, else for head the newest
-    (by when the version first predicted anything: the predictor under test, as a PR's
-    predictions are made after its devices benchmarked), and for base the newest first predicted
-    before the head run started (the one in use until then), or head's where there is none. A
-    side whose version never predicted the platform, or whose predictions meet none of its run's
-    measurements, is kept with no figures and a note saying so.
-    """
-    before, after = (_run_errors(store, run, method, platform) for run in (base, head))
-    groups = sorted(set(_groups(before)) | set(_groups(after)))
-    versions = _versions(store)
-    shifts = []
-    for predictor, predicted, measured in groups:
-        known = versions.get((predictor, predicted), [])
-        new = head_version if head_version is not None else known[-1][0]
-        old = base_version if base_version is not None else _newest_before(known, head.started_at, new)
-        sides, notes = [], []
-        for side, frame, version, run in (("base", before, old, base), ("head", after, new, head)):
-            stats = _stats_of(_of_version(frame, predictor, version), predicted, measured)
-            if version not in {v for v, _ in known}:
-                notes.append(f"{side}: version {version_text(version)} never predicted this platform")
-            elif stats is None:
-                notes.append(f"{side}: version {version_text(version)}'s predictions meet no measurement "
-                             f"of run {run.run_id}")
-            sides.append(stats)
-        shifts.append(PredictionShift(predictor, predicted, measured, old, new, *sides, notes=tuple(notes)))
-    return shifts
-
-
-def version_text(version: str | None) -> str:
-    return "(unversioned)" if version is None else version
-
-
-def _groups(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
-    return list(zip(frame["predictor"], frame["platform"], frame["measured_platform"]))
-
-
-def _stats_of(frame: pd.DataFrame, platform: str, measured: str) -> ErrorStats | None:
-    group = frame[(frame["platform"] == platform) & (frame["measured_platform"] == measured)]
-    return error_stats(group) if len(group) else None
-
-
-def _of_version(frame: pd.DataFrame, predictor: str, version: str | None) -> pd.DataFrame:
-    same_version = frame["predictor_version"].isna() if version is None else frame["predictor_version"] == version
-    return frame[(frame["predictor"] == predictor) & same_version]
-
-
-def _run_errors(store: Store, run: RunRef, method: str, platform: str | None) -> pd.DataFrame:
-    """Every prediction against the run's measurements, joined as the `comparisons` view joins."""
-    return store.frame(
-        f"""WITH cells AS ({_RUN_CELLS})
-            SELECT predictor, predictor_version, platform, measured_platform, predicted_ms, measured_ms,
-                   ratio, abs_error_pct
-            FROM pair_latencies(predictions, cells) WHERE ? IS NULL OR measured_platform = ?""",
-        [run.run_id, method, platform, platform])
-
-
-def _versions(store: Store) -> dict[tuple[str, str], list[tuple[str | None, dt.datetime | None]]]:
-    """For every (predictor, predicted platform): the versions that predicted it, each with when
-    the version first predicted anything, oldest first.
-
-    First, not last: a nightly job re-predicts with the current version every night, which must
-    not make an old version look new.
-    """
-    versions: dict[tuple[str, str], list[tuple[str | None, dt.datetime | None]]] = {}
-    for predictor, platform, version, first in store.execute(
-            """WITH firsts AS (SELECT predictor, predictor_version, min(predicted_at) AS first
-                               FROM predictions GROUP BY ALL)
-               SELECT DISTINCT p.predictor, p.platform, p.predictor_version, f.first
-               FROM predictions p JOIN firsts f ON f.predictor = p.predictor
-                    AND f.predictor_version IS NOT DISTINCT FROM p.predictor_version
-               ORDER BY p.predictor, p.platform, f.first NULLS FIRST, p.predictor_version NULLS FIRST""").rows:
-        versions.setdefault((predictor, platform), []).append((version, first))
-    return versions
-
-
-def _newest_before(versions: list[tuple[str | None, dt.datetime | None]], moment: dt.datetime,
-                   otherwise: str | None) -> str | None:
-    earlier = [version for version, first in versions if first is not None and first < moment]
-    return earlier[-1] if earlier else otherwise
-
-
 # -- the whole comparison ------------------------------------------------------------------------
 
-def compare_runs(store: Store, base_ref: str, head_ref: str, *, method: str = DEFAULT_METHOD,
+def compare_runs(store: Store, base_ref: str, head_ref: str, *, method: str = SYNCED_E2E,
                  threshold_pct: float = DEFAULT_THRESHOLD_PCT, alpha: float = DEFAULT_ALPHA,
                  history_nights: int = DEFAULT_HISTORY_NIGHTS, platform: str | None = None,
                  base_predictor: str | None = None, head_predictor: str | None = None) -> Comparison:
@@ -447,14 +339,9 @@ def compare_runs(store: Store, base_ref: str, head_ref: str, *, method: str = DE
         platform: compare only this platform's cells (and count `latest~N` over its runs); an
             alias (`h200`) is resolved through the shipped alias table.
         base_predictor, head_predictor: predictor versions for the prediction side.
-    Raises CompareError for a bad reference or when neither run has a cell to compare.
+    Raises CompareError for a bad option value, a bad reference or when neither run has a cell to compare.
     """
-    if not threshold_pct >= 0:
-        raise CompareError(f"threshold {threshold_pct:g}: must be a percentage >= 0")
-    if not 0 < alpha < 1:
-        raise CompareError(f"alpha {alpha:g}: must be between 0 and 1 (exclusive)")
-    if history_nights < 0:
-        raise CompareError(f"history nights {history_nights}: must be >= 0 (0: ignore the history)")
+    _check_options(threshold_pct, alpha, history_nights)
     if platform is not None:
         platform = resolve_platform(store, platform)
     base = resolve_run(store, base_ref, method=method, platform=platform)
@@ -471,3 +358,13 @@ def compare_runs(store: Store, base_ref: str, head_ref: str, *, method: str = DE
         predictions=tuple(prediction_shifts(store, base, head, method, platform,
                                             base_version=base_predictor, head_version=head_predictor)),
     )
+
+
+def _check_options(threshold_pct: float, alpha: float, history_nights: int) -> None:
+    """Raises CompareError naming the one option whose value cannot be used."""
+    if not threshold_pct >= 0:
+        raise CompareError(f"threshold {threshold_pct:g}: must be a percentage >= 0")
+    if not 0 < alpha < 1:
+        raise CompareError(f"alpha {alpha:g}: must be between 0 and 1 (exclusive)")
+    if history_nights < 0:
+        raise CompareError(f"history nights {history_nights}: must be >= 0 (0: ignore the history)")

@@ -16,13 +16,12 @@ from reporter.compare import (
     UNTESTED,
     CellChange,
     Comparison,
-    PredictionShift,
     RunRef,
     Side,
     count_kinds,
-    version_text,
 )
 from reporter.formatting import json_value, markdown_text, milliseconds, percent, text_table
+from reporter.prediction_shifts import PredictionShift, version_text
 
 ICONS = {"regressed": "🔴", "newly failing": "❌", "improved": "🟢", "newly passing": "✅",
          "untested": "❔", "new": "🆕", "gone": "➖", "unchanged": "⚪"}

@@ -1,6 +1,7 @@
 """Prediction-error metrics: pure functions over a comparisons DataFrame, no I/O, no rendering.
 
-Definitions (DESIGN.md): ratio = predicted / measured (> 1 pessimistic, < 1 optimistic);
+Definitions (computed once, by the store's `pair_latencies` macro; README, "The store (DuckDB)"):
+ratio = predicted / measured (> 1 pessimistic, < 1 optimistic);
 signed_error_pct = (predicted - measured) / measured * 100; abs_error_pct its magnitude.
 """
 from __future__ import annotations
@@ -11,7 +12,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-GRAPHS_GATE_MEDIAN_APE = 30.0  # graphs' own acceptance gate
+from collectors.vocabulary import ERROR_BANDS_PCT, GRAPHS_GATE_PCT
+
+GRAPHS_GATE_MEDIAN_APE = GRAPHS_GATE_PCT  # the old name, still imported by reporter.render
 
 
 @dataclass(frozen=True)
@@ -19,25 +22,28 @@ class ErrorStats:
     count: int
     mape: float  # mean absolute percentage error
     median_ape: float
-    within_10_pct: float  # share of comparisons with |error| <= 10 %, 0..1
+    # Shares of comparisons with |error| within each of vocabulary.ERROR_BANDS_PCT, 0..1; the
+    # names are part of the report's output.
+    within_10_pct: float
     within_30_pct: float
     geomean_ratio: float  # bias: > 1 pessimistic, < 1 optimistic
     spearman: float | None  # rank agreement of predicted vs measured latency; None under 3 points
 
     @property
     def passes_gate(self) -> bool:
-        return self.median_ape <= GRAPHS_GATE_MEDIAN_APE
+        return self.median_ape <= GRAPHS_GATE_PCT
 
 
 def error_stats(comparisons: pd.DataFrame) -> ErrorStats:
     """Summary of one group of comparisons (needs predicted_ms, measured_ms, abs_error_pct, ratio)."""
     ape = comparisons["abs_error_pct"].astype(float)
+    within_10_pct, within_30_pct = (float((ape <= band).mean()) if len(ape) else math.nan for band in ERROR_BANDS_PCT)
     return ErrorStats(
         count=len(comparisons),
         mape=float(ape.mean()) if len(ape) else math.nan,
         median_ape=float(ape.median()) if len(ape) else math.nan,
-        within_10_pct=float((ape <= 10).mean()) if len(ape) else math.nan,
-        within_30_pct=float((ape <= 30).mean()) if len(ape) else math.nan,
+        within_10_pct=within_10_pct,
+        within_30_pct=within_30_pct,
         geomean_ratio=geometric_mean(comparisons["ratio"]),
         spearman=spearman(comparisons["predicted_ms"], comparisons["measured_ms"]),
     )
@@ -46,7 +52,7 @@ def error_stats(comparisons: pd.DataFrame) -> ErrorStats:
 def grouped_error_stats(comparisons: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """One row of ErrorStats per group, sorted by the group keys."""
     rows = [
-        {**dict(zip(by, key if isinstance(key, tuple) else (key,))), **asdict(error_stats(group))}
+        {**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)), **asdict(error_stats(group))}
         for key, group in comparisons.groupby(by, dropna=False, sort=True)
     ]
     columns = by + list(ErrorStats.__dataclass_fields__)

@@ -10,35 +10,37 @@ from __future__ import annotations
 from collections import defaultdict
 from itertools import groupby
 
+from collectors.vocabulary import OK, SERIES, SYNCED_E2E, columns
 from reporter.analysis import Marker
-from reporter.changepoints import find_change_points
-from reporter.compare import DEFAULT_METHOD
+from reporter.changepoints import ChangePoint, find_change_points
 from reporter.formatting import milliseconds
+from reporter.report_queries import MEASURED_POINTS
 from reporter.store import Store
 
-# One value per run and cell, oldest first: the series change points are looked for in. A cell
+# Each series' points of one method, oldest first: what change points are looked for in. A cell
 # measured on two devices of one platform (a GPU host benching --device cpu too) is two series.
-SERIES = """
-    SELECT m.model, m.platform, m.precision, m.batch_size, m.conversion, m.device,
-           coalesce(m.measured_at, r.started_at) AS point_at, m.median
-    FROM measurements m JOIN runs r USING (run_id)
-    WHERE m.method = ? AND m.status = 'ok' AND m.median > 0
-    ORDER BY m.model, m.platform, m.precision, m.batch_size, m.conversion, m.device NULLS FIRST,
-             point_at, m.measurement_id"""
+SERIES_POINTS = f"""
+    SELECT {columns(SERIES)}, point_at, median FROM ({MEASURED_POINTS}) WHERE method = $method
+    ORDER BY {columns(SERIES)}, point_at, measurement_id"""
 
 
-def history_change_points(store: Store, *, method: str = DEFAULT_METHOD,
+def history_change_points(store: Store, *, method: str = SYNCED_E2E,
                           **options: float) -> dict[tuple[str, str], list[Marker]]:
-    """Markers keyed by (model, platform), one per change point of every cell's median latency.
+    """Markers keyed by (model, platform), one per change point of every series' median latency.
 
     options: passed to `changepoints.find_change_points` (window, persistence, z, ...).
     """
     markers: dict[tuple[str, str], list[Marker]] = defaultdict(list)
-    rows = store.execute(SERIES, [method]).rows
-    for (model, platform, precision, batch_size, conversion, _), series in groupby(rows, key=lambda row: row[:6]):
-        points = list(series)
-        for change in find_change_points([row[7] for row in points], **options):
-            label = (f"{precision} b{batch_size}: {change.change_pct:+.0f} % "
-                     f"({milliseconds(change.before)} → {milliseconds(change.after)})")
-            markers[(model, platform)].append(Marker(points[change.index][6], label, conversion))
+    rows = store.execute(SERIES_POINTS, {"ok": OK, "method": method}).rows
+    for key, points in groupby(rows, key=lambda row: row[:len(SERIES)]):
+        series = dict(zip(SERIES, key, strict=True))
+        times, medians = zip(*(row[len(SERIES):] for row in points), strict=True)
+        for change in find_change_points(list(medians), **options):
+            markers[(series["model"], series["platform"])].append(
+                Marker(times[change.index], _label(series, change), series["conversion"]))
     return dict(markers)
+
+
+def _label(series: dict[str, object], change: ChangePoint) -> str:
+    return (f"{series['precision']} b{series['batch_size']}: {change.change_pct:+.0f} % "
+            f"({milliseconds(change.before)} → {milliseconds(change.after)})")

@@ -3,18 +3,18 @@ warning, run references, the prediction side, the three output formats and the e
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import random
 
 import pytest
 
 from collectors.records import Measurement, Prediction, RunInfo
+from collectors.vocabulary import SYNCED_E2E
 from reporter.cli import main
 from reporter.commands import compare as compare_command
 from reporter.compare import (
     CLASSES,
-    DEFAULT_HISTORY_NIGHTS,
-    DEFAULT_METHOD,
     DEFAULT_THRESHOLD_PCT,
     CompareError,
     Side,
@@ -23,7 +23,6 @@ from reporter.compare import (
     resolve_run,
 )
 from reporter.compare_formats import RENDERERS
-from reporter.significance import DEFAULT_ALPHA
 from reporter.store import Store
 
 CPU = "test-cpu"
@@ -42,7 +41,7 @@ def measurement(model: str, conversion: str, values: tuple[float, ...] = (), *, 
     centre = median if median is not None else (sorted(values)[len(values) // 2] if values else None)
     return Measurement(
         model=model, platform=platform, precision="fp32", batch_size=1, conversion=conversion, device="cpu",
-        method=DEFAULT_METHOD, status=status, measured_at="2026-11-28T02:00:00", median=centre if ok else None,
+        method=SYNCED_E2E, status=status, measured_at="2026-11-28T02:00:00", median=centre if ok else None,
         ci95_low=ci[0] if ci else None, ci95_high=ci[1] if ci else None, samples=values,
         failure_kind=None if ok else "crash", message=None if ok else "the worker died of SIGSEGV")
 
@@ -205,9 +204,9 @@ def test_compare_cli_exit_codes(db, capsys):
 
 def test_compare_cli_defaults_match_the_library():
     assert set(compare_command.FORMATS) == set(RENDERERS)
-    assert (compare_command.THRESHOLD_PCT, compare_command.ALPHA, compare_command.METHOD,
-            compare_command.HISTORY_NIGHTS) == (DEFAULT_THRESHOLD_PCT, DEFAULT_ALPHA, DEFAULT_METHOD,
-                                                DEFAULT_HISTORY_NIGHTS)
+    library = inspect.signature(compare_runs).parameters
+    cli = (compare_command.THRESHOLD_PCT, compare_command.ALPHA, compare_command.METHOD, compare_command.HISTORY_NIGHTS)
+    assert cli == tuple(library[name].default for name in ("threshold_pct", "alpha", "method", "history_nights"))
 
 
 def test_compare_markdown_fits_a_pull_request_comment(comparison):

@@ -10,10 +10,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from collectors.records import Measurement, RunInfo
+from collectors.vocabulary import OK, SYNCED_E2E
 from reporter import charts, render
-from reporter.analysis import HISTORY_POINTS, Marker, load_site
+from reporter.analysis import Marker, load_site
 from reporter.cli import main
 from reporter.ingest import ingest
+from reporter.nightly import history_change_points
 from reporter.render import (
     GENERATED_LINE,
     PLOTLY_JS,
@@ -26,6 +29,7 @@ from reporter.render import (
     views,
     write_report,
 )
+from reporter.report_queries import HISTORY_POINTS
 from reporter.store import Store
 from tests.report_db import CPU, HOSTILE_MODEL, TRAVERSAL_MODEL, build_report_db
 
@@ -163,6 +167,31 @@ def test_report_long_history_is_bucketed_in_sql(db_path):
         history = load_site(store).models[0].history
     assert len(history) == HISTORY_POINTS and history["runs"].sum() == nights
     assert history["point_at"].is_monotonic_increasing
+
+
+def test_report_history_keeps_one_series_per_device(db_path):
+    """A GPU host benches --device cpu and --device cuda under one platform slug: the model page's
+    history and the change points must keep two series, each with its own points and steps."""
+    start = dt.datetime(2026, 10, 1, 2)
+    with Store.open(db_path) as store, store.atomic():
+        for night in range(30):
+            at = start + dt.timedelta(days=night)
+            store.add_run(RunInfo(f"run-{night}", "bench", at.isoformat(), None, "host", "nvidia-h200", None, None, {}))
+            cell = dict(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1, conversion="EAGER",
+                        method=SYNCED_E2E, status=OK, measured_at=at.isoformat())
+            cpu, cuda = 10.0 if night < 20 else 12.0, 1.0 if night < 15 else 0.5  # each steps on its own night
+            store.add_measurements([Measurement(**cell, device="cpu", median=cpu),
+                                    Measurement(**cell, device="cuda", median=cuda)], f"run-{night}", None)
+        markers = history_change_points(store)
+    with Store.open(db_path, read_only=True) as store:
+        [page] = load_site(store, change_points=markers).models
+    assert len(page.history) == 2 * 30  # one point per night and device, not one per night
+    history = {device: (series["median"].tolist(), series["runs"].tolist())
+               for device, series in page.history.groupby("device")}
+    assert history == {"cpu": ([10.0] * 20 + [12.0] * 10, [1] * 30), "cuda": ([1.0] * 15 + [0.5] * 15, [1] * 30)}
+    assert [(marker.at, marker.label) for marker in page.change_points] == [
+        (start + dt.timedelta(days=15), "fp32 b1: -50 % (1 ms → 500 µs)"),
+        (start + dt.timedelta(days=20), "fp32 b1: +20 % (10 ms → 12 ms)")]
 
 
 def test_summary_markdown_has_headline_worst_comparisons_and_escapes(site):

@@ -1,0 +1,209 @@
+"""The SQL the report runs, each query once per site, and the frames it returns, sliced per page.
+
+Work over history (measurements, predictions) is aggregated in DuckDB; pandas only sees the small
+frames that come back: the newest cells, per-run history already bucketed, and the current
+comparisons. Every frame is sorted, so the same database gives the same pages. Key columns come
+from collectors.vocabulary, and so do the values a query filters on (bound as named parameters).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from collectors.vocabulary import (
+    CELL,
+    EAGER,
+    MEASURED,
+    OK,
+    PREDICTED,
+    PREDICTION_KEY,
+    SERIES,
+    UNSCORED_METHODS,
+    columns,
+)
+from reporter.store import Store
+
+HISTORY_POINTS = 120  # per series: longer histories are bucketed (median of each bucket)
+RUNS_LISTED = 100  # newest runs on the index; the total is shown beside
+PAGE_KEY = ("model", "platform")  # one model x platform page
+
+# The newest prediction per model, platform, precision, batch size and predictor: the store's view.
+NEWEST_PREDICTIONS = "SELECT * EXCLUDE (raw) FROM newest_predictions"
+
+# The scored comparisons: the store's `current_comparisons` view (newest prediction of each cell
+# against the newest measurements, Alma's own loop excluded), the same rows `parity query` sees.
+CURRENT_COMPARISONS = "SELECT * FROM current_comparisons"
+
+# Each series' speedups over EAGER in its newest run, Alma's own loop (UNSCORED_METHODS) left out.
+NEWEST_SPEEDUPS = f"""
+    SELECT s.*, r.started_at FROM speedups s JOIN runs r USING (run_id)
+    WHERE NOT list_contains($unscored, s.method) AND s.conversion <> $eager
+    QUALIFY row_number() OVER (PARTITION BY {columns(SERIES, "s")} ORDER BY r.started_at DESC, s.run_id DESC) = 1"""
+
+# Every ok measurement as a point in time: when it was measured (else when its run started) and
+# its median. The report's history and the change points (reporter.nightly) read the same points.
+MEASURED_POINTS = f"""
+    SELECT {columns(SERIES, "m")}, coalesce(m.measured_at, r.started_at) AS point_at, m.median, m.measurement_id
+    FROM measurements m JOIN runs r USING (run_id)
+    WHERE m.status = $ok AND m.median > 0"""
+
+
+def _bucketed(points: str, keys: tuple[str, ...], value: str) -> str:
+    """SQL for the history of each series in `points` (columns: keys, point_at, value).
+
+    A series of up to $max_points points keeps one point per time; a longer one is cut into
+    $max_points equal spans of time, each drawn as the median of its points at the time of its
+    first (`runs` says how many): the chart stays readable and the page small however long the
+    history. A hash aggregate, no sort over the history: this is the report's biggest query.
+    """
+    # NULL-safe: a series without a device recorded is still one series.
+    same_series = " AND ".join(f"s.{key} IS NOT DISTINCT FROM p.{key}" for key in keys)
+    return f"""
+    WITH points AS ({points}),
+    spans AS (
+        SELECT {columns(keys)}, count(*) AS n, epoch_ms(min(point_at)) AS first_ms,
+               epoch_ms(max(point_at)) - epoch_ms(min(point_at)) + 1 AS span_ms
+        FROM points GROUP BY {columns(keys)})
+    SELECT {columns(keys, "p")}, min(p.point_at) AS point_at, median(p.{value}) AS {value}, count(*) AS runs
+    FROM points p JOIN spans s ON {same_series}
+    GROUP BY {columns(keys, "p")},
+             CASE WHEN s.n <= $max_points THEN epoch_ms(p.point_at)
+                  ELSE (epoch_ms(p.point_at) - s.first_ms) * $max_points // s.span_ms END
+    ORDER BY {columns(keys, "p")}, point_at"""
+
+
+MEASURED_HISTORY = _bucketed(MEASURED_POINTS, SERIES, "median")
+
+PREDICTED_HISTORY = _bucketed(f"""
+    SELECT {columns(PREDICTION_KEY)}, predicted_at AS point_at, latency_ms
+    FROM predictions
+    WHERE predicted_at IS NOT NULL""",  # a prediction with no time has no place in a history
+    PREDICTION_KEY, "latency_ms")
+
+# Both sides of graphs' per-subgraph detail; where several files carry the same side of a cell,
+# the first source (by id) wins, so the rows never mix two analyses.
+SUBGRAPHS = f"""
+    WITH chosen AS (
+        SELECT side, {columns(CELL)}, min(source_id) AS source_id
+        FROM subgraphs GROUP BY ALL)
+    SELECT {columns(CELL, "s")}, s.subgraph_id,
+           any_value(s.ops ORDER BY s.side = $predicted DESC) AS ops,  -- the predicted side's, if any
+           max(s.latency_ms) FILTER (WHERE s.side = $predicted) AS predicted_ms,
+           max(s.latency_ms) FILTER (WHERE s.side = $measured) AS measured_ms
+    FROM subgraphs s JOIN chosen USING (side, {columns(CELL)}, source_id)
+    GROUP BY {columns(CELL, "s")}, s.subgraph_id
+    HAVING predicted_ms IS NOT NULL AND measured_ms IS NOT NULL
+    ORDER BY {columns(CELL, "s")}, try_cast(s.subgraph_id AS BIGINT) NULLS LAST, s.subgraph_id"""
+
+RUNS = """
+    SELECT r.run_id, r.kind, r.started_at, r.finished_at, r.host, r.platform, r.label, r.git_sha,
+           coalesce(m.measurements, 0) AS measurements, coalesce(m.failed, 0) AS failed
+    FROM runs r LEFT JOIN (
+        SELECT run_id, count(*) AS measurements, count(*) FILTER (WHERE status <> $ok) AS failed
+        FROM measurements GROUP BY run_id) m USING (run_id)
+    ORDER BY r.started_at DESC, r.run_id LIMIT $listed"""
+
+PROXIES = """
+    SELECT measured_platform, predicted_platform FROM proxies
+    WHERE measured_platform <> predicted_platform ORDER BY ALL"""
+
+
+@dataclass(frozen=True)
+class SiteFrames:
+    """Every site-wide query's result; pages take their slice (`by_platform`, `by_page`)."""
+
+    comparisons: pd.DataFrame
+    predictions: pd.DataFrame
+    latest: pd.DataFrame
+    speedups: pd.DataFrame
+    history: pd.DataFrame  # SERIES, point_at, median, runs: bucketed per series
+    predicted_history: pd.DataFrame  # PREDICTION_KEY, point_at, latency_ms, runs
+    subgraphs: pd.DataFrame
+    environments: dict[str, list[tuple[str, str]]]  # run id -> flattened fingerprint, for the runs of `latest`
+    proxies: pd.DataFrame  # measured_platform, predicted_platform: the declared proxies
+    runs: pd.DataFrame  # the newest RUNS_LISTED runs with their measurement counts
+    runs_total: int
+    _slices: dict[tuple[str, tuple[str, ...]], dict[Any, pd.DataFrame]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, store: Store) -> SiteFrames:
+        """Run every query of the report once."""
+        latest = _sorted(store.frame("SELECT * FROM latest"), SERIES)
+        return cls(
+            # Display orders: comparisons per measured platform before device (direct and proxy
+            # rows apart), speedups with the conversions of one series together.
+            comparisons=_sorted(store.frame(CURRENT_COMPARISONS),
+                                (*CELL, "conversion", "method", "measured_platform", "device", "predictor")),
+            predictions=_sorted(store.frame(NEWEST_PREDICTIONS), PREDICTION_KEY),
+            latest=latest,
+            speedups=_sorted(store.frame(NEWEST_SPEEDUPS, {"unscored": list(UNSCORED_METHODS), "eager": EAGER}),
+                             (*CELL, "method", "device", "conversion")),
+            history=store.frame(MEASURED_HISTORY, {"ok": OK, "max_points": HISTORY_POINTS}),
+            predicted_history=store.frame(PREDICTED_HISTORY, {"max_points": HISTORY_POINTS}),
+            subgraphs=store.frame(SUBGRAPHS, {"predicted": PREDICTED, "measured": MEASURED}),
+            environments=_environments(store, latest["run_id"].dropna().unique().tolist()),
+            proxies=store.frame(PROXIES),
+            runs=store.frame(RUNS, {"ok": OK, "listed": RUNS_LISTED}),
+            runs_total=int(store.execute("SELECT count(*) FROM runs").single_value()),
+        )
+
+    def by_platform(self, name: str, platform: str) -> pd.DataFrame:
+        """Frame `name`'s rows of one platform."""
+        return self._slice(name, ("platform",), platform)
+
+    def by_page(self, name: str, model: str, platform: str) -> pd.DataFrame:
+        """Frame `name`'s rows of one model x platform page."""
+        return self._slice(name, PAGE_KEY, (model, platform))
+
+    def stand_ins(self, platform: str) -> list[str]:
+        """The declared proxies measured in place of `platform`."""
+        return self.proxies.loc[self.proxies["predicted_platform"] == platform, "measured_platform"].tolist()
+
+    def stood_in_for(self, platform: str) -> list[str]:
+        """The predicted platforms whose declared proxy `platform` is."""
+        return self.proxies.loc[self.proxies["measured_platform"] == platform, "predicted_platform"].tolist()
+
+    def _slice(self, name: str, keys: tuple[str, ...], key: Any) -> pd.DataFrame:
+        frame = getattr(self, name)
+        if (name, keys) not in self._slices:
+            self._slices[(name, keys)] = _split(frame, list(keys) if len(keys) > 1 else keys[0])
+        return self._slices[(name, keys)].get(key, frame.iloc[0:0])
+
+
+def _environments(store: Store, run_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+    if not run_ids:
+        return {}
+    rows = store.execute("SELECT run_id, environment FROM runs WHERE run_id IN (SELECT unnest(?))", [run_ids])
+    return {run_id: flatten_environment(environment) for run_id, environment in rows.rows}
+
+
+def flatten_environment(environment: str | dict[str, Any] | None) -> list[tuple[str, str]]:
+    """A run's fingerprint as sorted (dotted key, text) pairs: {"cuda": {"version": "12"}} -> ("cuda.version", "12")."""
+    if environment is None:
+        return []
+    value = json.loads(environment) if isinstance(environment, str) else environment
+    pairs: list[tuple[str, str]] = []
+    _flatten("", value, pairs)
+    return sorted(pairs)
+
+
+def _flatten(prefix: str, value: Any, into: list[tuple[str, str]]) -> None:
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), item, into)
+    elif isinstance(value, list):
+        into.append((prefix, ", ".join(str(item) for item in value)))
+    else:
+        into.append((prefix, "" if value is None else str(value)))
+
+
+def _split(frame: pd.DataFrame, keys: list[str] | str) -> dict[Any, pd.DataFrame]:
+    """`frame`'s rows per value of `keys`, in one pass (pages take their slice by key)."""
+    return {key: group.reset_index(drop=True) for key, group in frame.groupby(keys, sort=False)}
+
+
+def _sorted(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
+    return frame.sort_values(list(keys), kind="mergesort", na_position="last").reset_index(drop=True)

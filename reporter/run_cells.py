@@ -1,0 +1,14 @@
+"""One run's measurements as `parity compare` reads them, for both of its halves: the cells it
+classifies (reporter.compare) and the measurements it scores predictions against
+(reporter.prediction_shifts). One definition, so that the two halves always see the same rows.
+"""
+from __future__ import annotations
+
+from collectors.vocabulary import SERIES, columns
+
+# The run's newest measurement of each series of one method (named parameters $run_id, $method):
+# a cell measured twice in one run counts once, as in the store's `latest` view.
+RUN_CELLS = f"""
+    SELECT * FROM measurements WHERE run_id = $run_id AND method = $method
+    QUALIFY row_number() OVER (PARTITION BY {columns(SERIES)}
+                               ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1"""
