@@ -95,12 +95,17 @@ def test_a_killed_bench_keeps_its_finished_cells_and_resume_completes_the_run(tm
         ("tiny", 1, "ok"), ("tiny", 2, "ok")]
 
 
-def test_a_killed_run_ingests_as_incomplete_and_its_whole_run_replaces_it(tmp_path: Path) -> None:
-    db = tmp_path / "night.duckdb"
-    bench = _bench(tmp_path, *PLAN, "--db", str(db))
+def _terminated_night(tmp_path: Path, *where: str) -> None:
+    """A night's bench stopped by SIGTERM while its third cell hangs."""
+    bench = _bench(tmp_path, *PLAN, *where)
     _hanging_worker(tmp_path, bench)
     bench.send_signal(signal.SIGTERM)
     bench.communicate(timeout=60)
+
+
+def test_a_killed_run_ingests_as_incomplete_and_its_whole_run_replaces_it(tmp_path: Path) -> None:
+    db = tmp_path / "night.duckdb"
+    _terminated_night(tmp_path, "--db", str(db))
     journal = Path(f"{db}.journal")
     run_id = read_journal(journal.read_bytes(), journal).run.run_id
     with Store.open(tmp_path / "central.duckdb") as store:
@@ -115,10 +120,7 @@ def test_a_killed_run_ingests_as_incomplete_and_its_whole_run_replaces_it(tmp_pa
 
 def test_resuming_with_another_matrix_is_refused_in_one_line(tmp_path: Path) -> None:
     out = tmp_path / "night.json"
-    bench = _bench(tmp_path, *PLAN, "--out", str(out))
-    _hanging_worker(tmp_path, bench)
-    bench.send_signal(signal.SIGTERM)
-    bench.communicate(timeout=60)
+    _terminated_night(tmp_path, "--out", str(out))
     refused = _bench(tmp_path, "--resume", str(out), "--batch-size", "1")
     _, err = refused.communicate(timeout=60)
     assert refused.returncode == 2
