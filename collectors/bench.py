@@ -26,7 +26,7 @@ from pathlib import Path
 
 from collectors.cell_records import cell_measurement, outcome_measurements
 from collectors.errors import ParityError
-from collectors.fingerprint import fingerprint, platform_id
+from collectors.fingerprint import environment_differences, fingerprint, platform_id
 from collectors.journal import Journal, JournalContent
 from collectors.names import Names
 from collectors.plan import BenchPlan, Cell, check_device, plan_cells
@@ -119,11 +119,16 @@ def run_plan(plan: BenchPlan, progress: Progress | None = None, session: Session
 def _run_and_earlier_cells(plan: BenchPlan, session: Session) -> tuple[RunInfo, list[list[Measurement]]]:
     if session.resume is None:
         return _new_run(plan, fingerprint()), []
-    run = session.resume.run
-    here = _platform(plan, fingerprint())
+    run, environment = session.resume.run, fingerprint()
+    here = _platform(plan, environment)
     if run.platform != here:
         raise ParityError(f"run {run.run_id} was measured on {run.platform}, this machine is {here}: "
                           "resume it where it started")
+    differences = environment_differences(run.environment, environment)
+    if differences:
+        first = differences[0]
+        raise ParityError(f"run {run.run_id} was measured with {first.key} {first.base}, this machine has "
+                          f"{first.head}: its cells would not be comparable with the new ones; start a new run")
     return run, session.resume.cells
 
 

@@ -11,7 +11,8 @@ import os
 import platform
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,28 @@ def _run(command: list[str]) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout if done.returncode == 0 else None
+
+
+# Fingerprint keys that must match for two runs to be comparable without a warning (and for a
+# killed run to be resumed here). Host name, OS build and numpy are left out: a fleet's identical
+# devices differ in them without timing differently.
+CHECKED_ENVIRONMENT = (
+    "python", "torch_version", "torchvision_version", "alma_version", "onnxruntime_version",
+    "onnxruntime_providers", "triton_version", "tensorrt_version", "torch_tensorrt_version",
+    "cuda_runtime", "cudnn", "gpu_driver", "gpu_name", "gpu_count", "cpu_model", "cpu_count",
+    "cpu_affinity_count", "jetson_model", "l4t_release", "power_mode",
+)
+
+
+@dataclass(frozen=True)
+class EnvironmentDifference:
+    key: str
+    base: Any  # None: absent from that run's fingerprint
+    head: Any
+
+
+def environment_differences(base: dict[str, Any], head: dict[str, Any],
+                            keys: Sequence[str] = CHECKED_ENVIRONMENT) -> list[EnvironmentDifference]:
+    """The checked fingerprint keys whose values differ (a key one side lacks counts as different)."""
+    return [EnvironmentDifference(key, base.get(key), head.get(key))
+            for key in keys if base.get(key) != head.get(key)]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.errors import ParityError
+from collectors.fingerprint import EnvironmentDifference, environment_differences
 from collectors.names import Names
 from collectors.vocabulary import OK, SERIES, SYNCED_E2E, columns
 from reporter.prediction_shifts import PredictionShift, prediction_shifts
@@ -42,15 +43,6 @@ CLASSES = (REGRESSED, NEWLY_FAILING, IMPROVED, NEWLY_PASSING, UNTESTED, NEW, GON
 GATING_CLASSES = (REGRESSED, NEWLY_FAILING)  # what --fail-on-regression fails on
 NOTABLE_CLASSES = (REGRESSED, NEWLY_FAILING, IMPROVED, NEWLY_PASSING)  # shown outside <details>
 
-# Fingerprint keys (collectors/fingerprint.py) that must match for two runs to be comparable
-# without a warning. Host name, OS build and numpy are left out: a fleet's identical devices
-# differ in them without timing differently.
-CHECKED_ENVIRONMENT = (
-    "python", "torch_version", "torchvision_version", "alma_version", "onnxruntime_version",
-    "onnxruntime_providers", "triton_version", "tensorrt_version", "torch_tensorrt_version",
-    "cuda_runtime", "cudnn", "gpu_driver", "gpu_name", "gpu_count", "cpu_model", "cpu_count",
-    "cpu_affinity_count", "jetson_model", "l4t_release", "power_mode",
-)
 # A cell of a comparison: a measured series (vocabulary.SERIES) without its method, which a
 # comparison fixes: CellKey's fields.
 CELL_KEYS = tuple(key for key in SERIES if key != "method")
@@ -115,13 +107,6 @@ class CellChange:
     change_pct: float | None = None  # (head / base - 1) × 100 of the medians
     test: Significance | None = None
     night_spread_pct: float | None = None  # σ of the night-to-night change; None: too little history
-
-
-@dataclass(frozen=True)
-class EnvironmentDifference:
-    key: str
-    base: Any  # None: absent from that run's fingerprint
-    head: Any
 
 
 @dataclass(frozen=True)
@@ -311,15 +296,6 @@ def load_night_medians(store: Store, until: RunRef, method: str, nights: int,
 
 def _cell_key(row: dict[str, Any]) -> CellKey:
     return CellKey(**{key: row[key] for key in CELL_KEYS})
-
-
-# -- environment ---------------------------------------------------------------------------------
-
-def environment_differences(base: dict[str, Any], head: dict[str, Any],
-                            keys: Sequence[str] = CHECKED_ENVIRONMENT) -> list[EnvironmentDifference]:
-    """The checked fingerprint keys whose values differ (a key one side lacks counts as different)."""
-    return [EnvironmentDifference(key, base.get(key), head.get(key))
-            for key in keys if base.get(key) != head.get(key)]
 
 
 # -- the whole comparison ------------------------------------------------------------------------
