@@ -68,7 +68,14 @@ class Measurement:
     throughput_sps: Positive | None = None
     compile_s: Amount | None = None
     peak_memory_mb: Amount | None = None
-    energy_mj: Amount | None = None
+    energy_mj: Amount | None = None  # per batch, total, over the timed window (see energy_* below)
+    mean_power_w: Amount | None = None  # over the energy window
+    idle_power_w: Amount | None = None  # measured just before the cell: energy above idle can be derived
+    energy_sensor: str | None = None  # nvml-counter, nvml-power, ina3221:VDD_IN, rapl:package-0+dram, ...
+    energy_window_s: Amount | None = None
+    energy_rails_mj: dict[str, Amount] = field(default_factory=dict)  # per batch, per rail the sensor read
+    energy_note: str | None = None  # why there is no energy figure, and the fix
+    kernels_per_call: Amount | None = None  # device-busy: kernels, copies and memsets per call
     warmup_iterations: Tally | None = None
     stopped_by: str | None = None  # which rule ended the timing: target-ci, max-seconds (+ when processes differ)
     converged: bool | None = None  # the CI of the median reached the target (None: not timed by Parity)
@@ -77,6 +84,8 @@ class Measurement:
     samples: tuple[Milliseconds, ...] = ()
     gpu_samples: tuple[Milliseconds, ...] = ()  # CUDA-event times beside `samples`, on CUDA only
     process_medians: tuple[Milliseconds, ...] = ()  # the median of each fresh process, with `--processes` > 1
+    energy_samples: tuple[Amount, ...] = ()  # energy per batch of each part of the window, for significance
+    process_energy_mj: tuple[Amount, ...] = ()  # energy per batch of each fresh process, with `--processes` > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +104,11 @@ class Subgraph:
     latency_ms: float | None
     latency_std_ms: float | None = None
     energy_mj: float | None = None
+    operation_type: str | None = None  # graphs calibration's `operation_type`; Parity's layers: the module type
+    node_names: tuple[str, ...] = ()  # the graph nodes it covers, named as graphs names them (`layer1_0_conv1`)
+    method: str | None = None  # who measured it: None for graphs' own files, `device-busy` for `bench --layers`
+    calls: int | None = None  # calls per forward (Parity's layers)
+    run_id: str | None = None  # the bench run that measured it (Parity's layers; graphs' rows have a source)
 
 
 @dataclass(frozen=True, slots=True)

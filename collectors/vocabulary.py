@@ -8,20 +8,27 @@ key tuples with `columns()`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 # -- how a figure was measured (`measurements.method`) ---------------------------------------------
 SYNCED_E2E = "synced-e2e"  # Parity's timer: perf_counter around the call and a device synchronise
 ALMA = "alma"  # Alma's own benchmark loop: GPU work is not synchronised, so it is shown, never scored
 LAYERWISE_SUM = "layerwise-sum"  # graphs calibration files: the sum of per-subgraph timings
-METHODS = (SYNCED_E2E, ALMA, LAYERWISE_SUM)
+DEVICE_BUSY = "device-busy"  # Parity's profiler: kernels and copies per call (CPU: operator self time)
+METHODS = (SYNCED_E2E, ALMA, LAYERWISE_SUM, DEVICE_BUSY)
 UNSCORED_METHODS = (ALMA,)  # never compared with a prediction
 Method = Literal[METHODS]  # type: ignore[valid-type]
 METHOD_HELP = {
-    SYNCED_E2E: "Parity's timer: end-to-end latency with a device synchronise",
+    SYNCED_E2E: "Parity's timer: end-to-end latency with a device synchronise, what a caller waits for",
     ALMA: "Alma's own loop: not synchronised, shown for reference, never scored",
     LAYERWISE_SUM: "graphs calibration: the sum of per-subgraph timings, each subgraph timed alone",
+    DEVICE_BUSY: "Parity's profiler: the device's own work per call (kernels and copies; on a CPU, time inside "
+                 "operators), without the host's launch and Python overhead",
 }
+# What each method's latency is, in a few words: a headline row names the figure it scores against.
+METHOD_BASIS = {SYNCED_E2E: "caller latency", DEVICE_BUSY: "device time", LAYERWISE_SUM: "sum of subgraph timings",
+                ALMA: "Alma's loop"}
 
 # -- the outcome of a measurement (`measurements.status`) -------------------------------------------
 OK, FAILED, UNAVAILABLE, TIMEOUT = "ok", "failed", "unavailable", "timeout"
@@ -43,6 +50,32 @@ SERIES = (*CELL, "conversion", "method", "device")
 # The series of one model x platform page (the page fixes model and platform; the conversion is
 # the x axis or the line).
 PAGE_SERIES = ("precision", "batch_size", "method", "platform", "device")
+
+# -- what is compared -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """One predicted quantity and the measured figure it is compared with (same unit, same scope)."""
+
+    name: str
+    unit: str  # the stored unit; display may scale it (1,385 mJ -> 1.39 J), never mix it
+    predicted: str  # `predictions` column
+    measured: str  # `measurements` column
+    help: str
+
+
+QUANTITIES = (
+    Quantity("latency", "ms per batch", "latency_ms", "median",
+             "the median latency of the whole batch, by the method named beside it"),
+    Quantity("energy", "mJ per batch", "energy_mj", "energy_mj",
+             "the energy of the whole batch over the timed window, total (idle included: graphs' figure holds "
+             "static energy), as the sensor named beside it reads it (NVML: the GPU board; INA3221 VDD_IN: the "
+             "whole module; RAPL: the CPU package and DRAM)"),
+    Quantity("memory", "MB peak", "peak_memory_mb", "peak_memory_mb",
+             "the peak memory of the cell: on CUDA the caching allocator's peak of allocated bytes (weights, "
+             "activations, workspaces); on a CPU the rise of the process's peak resident set"),
+)
 
 # -- scoring ----------------------------------------------------------------------------------------
 GRAPHS_GATE_PCT = 30.0  # graphs' own acceptance gate: median absolute error at most this

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from collectors.vocabulary import EAGER, PREDICTION_KEY, SERIES, UNSCORED_METHODS, columns
+from reporter.views import create_views
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
@@ -69,71 +69,9 @@ def _tables(db: duckdb.DuckDBPyConnection) -> None:
 
 @migration(2, "views")
 def _views(db: duckdb.DuckDBPyConnection) -> None:
-    # Views are re-created by later migrations (see `_process_medians`), always from today's
-    # definitions: a change to one is a new migration that calls this again.
-    # The newest measurement of every series (a cell, by conversion, method and device).
-    db.execute(f"""
-        CREATE OR REPLACE VIEW latest AS
-        SELECT * FROM measurements
-        QUALIFY row_number() OVER (
-            PARTITION BY {columns(SERIES)}
-            ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1""")
-    # The one definition of how a prediction meets a measurement, and of the error formulas. A
-    # table macro over any two relations (tables, views, temp tables, CTE names), so that the
-    # `comparisons` view, the report (newest predictions only) and `parity compare` (one run's
-    # measurements) share it; users can call it in `parity query` too.
-    db.execute("""
-        CREATE OR REPLACE MACRO pair_latencies(predicted, measured) AS TABLE
-        WITH platform_pairs AS (
-            SELECT DISTINCT platform AS predicted_platform, platform AS measured_platform
-            FROM query_table(predicted)
-            UNION SELECT predicted_platform, measured_platform FROM proxies)
-        SELECT p.model, p.platform, m.platform AS measured_platform,
-               m.platform <> p.platform AS is_proxy,
-               p.precision, p.batch_size, m.conversion, m.method, m.device,
-               p.predictor, p.predictor_version, p.predicted_at, m.measured_at, m.run_id,
-               p.latency_ms AS predicted_ms, m.median AS measured_ms,
-               p.latency_ms / m.median AS ratio,
-               (p.latency_ms - m.median) / m.median * 100 AS signed_error_pct,
-               abs(p.latency_ms - m.median) / m.median * 100 AS abs_error_pct,
-               m.measurement_id, p.source_id AS prediction_source_id
-        FROM query_table(predicted) p
-        JOIN platform_pairs x ON x.predicted_platform = p.platform
-        JOIN query_table(measured) m
-          ON m.platform = x.measured_platform AND m.model = p.model
-         AND m.precision = p.precision AND m.batch_size = p.batch_size
-        WHERE m.status = 'ok' AND m.median > 0""")
-    # The newest prediction of every cell by each predictor: one graphs release writes the same
-    # prediction into several files (report, verdict, CSV), which must count once.
-    db.execute(f"""
-        CREATE OR REPLACE VIEW newest_predictions AS
-        SELECT * FROM predictions
-        QUALIFY row_number() OVER (
-            PARTITION BY {columns(PREDICTION_KEY)}
-            ORDER BY predicted_at DESC NULLS LAST, source_id DESC, latency_ms) = 1""")
-    # Every prediction in history (all predictor versions) against the newest successful
-    # measurement of the same model, platform (power mode included, or a declared proxy),
-    # precision and batch size. Alma's own loop is never scored: its GPU figures are launch times.
-    scored = f"method NOT IN ({', '.join(repr(m) for m in UNSCORED_METHODS)})"
-    db.execute(f"""
-        CREATE OR REPLACE VIEW comparisons AS
-        SELECT * FROM pair_latencies(predictions, latest) WHERE {scored}""")
-    # What the report scores: the newest prediction of each cell against the newest measurements.
-    db.execute(f"""
-        CREATE OR REPLACE VIEW current_comparisons AS
-        SELECT * FROM pair_latencies(newest_predictions, latest) WHERE {scored}""")
-    # Speed of every conversion against EAGER in the same run, model, platform and batch size.
-    db.execute(f"""
-        CREATE OR REPLACE VIEW speedups AS
-        SELECT m.run_id, m.model, m.platform, m.batch_size, m.method, m.device, m.conversion,
-               m.precision, e.median AS eager_ms, m.median AS conversion_ms,
-               e.median / m.median AS speedup
-        FROM measurements m
-        JOIN measurements e
-          ON e.run_id = m.run_id AND e.model = m.model AND e.platform = m.platform
-         AND e.batch_size = m.batch_size AND e.method = m.method
-         AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = '{EAGER}'
-        WHERE m.status = 'ok' AND e.status = 'ok' AND m.median > 0""")
+    # Views keep the column list they were created with, so every migration that adds a column
+    # re-creates them (always from today's definitions, in reporter.views).
+    create_views(db)
 
 
 @migration(3, "process medians")
@@ -141,10 +79,7 @@ def _process_medians(db: duckdb.DuckDBPyConnection) -> None:
     # `parity bench --processes N` measures a cell in N fresh processes; one median per process.
     # NULL for a cell measured in one process (every run before this column existed).
     db.execute("ALTER TABLE measurements ADD COLUMN process_medians DOUBLE[]")
-    # A view keeps the column list it was created with: `latest` would not show the new column.
-    # The views are CREATE OR REPLACE, so re-running today's definitions is safe; a later change
-    # to a view belongs in a new migration that runs `_views` again in the same way.
-    _views(db)
+    _views(db)  # `latest` selects * and must show the new column
 
 
 @migration(4, "how the timing ended")
@@ -163,4 +98,18 @@ def _phases(db: duckdb.DuckDBPyConnection) -> None:
     db.execute("ALTER TABLE measurements ADD COLUMN compile_cache VARCHAR")
     db.execute("ALTER TABLE measurements ADD COLUMN phase_s JSON")
     db.execute("ALTER TABLE runs ADD COLUMN settings JSON")
+    _views(db)
+
+
+@migration(6, "energy, device time, layers and every predicted quantity compared")
+def _quantities(db: duckdb.DuckDBPyConnection) -> None:
+    for column, kind in (("mean_power_w", "DOUBLE"), ("idle_power_w", "DOUBLE"), ("energy_sensor", "VARCHAR"),
+                         ("energy_window_s", "DOUBLE"), ("energy_rails_mj", "JSON"), ("energy_note", "VARCHAR"),
+                         ("kernels_per_call", "DOUBLE"), ("energy_samples", "DOUBLE[]"),
+                         ("process_energy_mj", "DOUBLE[]")):
+        db.execute(f"ALTER TABLE measurements ADD COLUMN {column} {kind}")
+    for column, kind in (("operation_type", "VARCHAR"), ("node_names", "VARCHAR[]"), ("method", "VARCHAR"),
+                         ("calls", "INTEGER"), ("run_id", "VARCHAR")):
+        db.execute(f"ALTER TABLE subgraphs ADD COLUMN {column} {kind}")
+    db.execute("ALTER TABLE subgraphs ALTER COLUMN source_id DROP NOT NULL")  # a bench's layers have no file
     _views(db)

@@ -109,3 +109,30 @@ def test_store_read_only_open_of_a_current_file_never_connects_for_writing(db_pa
     with Store.open(db_path, read_only=True) as store:
         assert store.execute("SELECT run_id FROM runs").rows == [("run-1",)]
     assert modes == [True]  # a read-write open would take the file's write lock from other readers
+
+
+def test_store_every_quantity_is_compared_with_its_measured_figure(fixtures, db_path):
+    from reporter.ingest import ingest
+
+    path = fixtures / "graphs/predictions/resnet50__H100__fp32__b32.json"
+    document = json.loads(path.read_text())
+    energy, memory = document["derived_metrics"]["total_energy_mj"], document["derived_metrics"]["peak_memory_mb"]
+    latency = document["derived_metrics"]["latency_ms"]
+    measured = measurement(model="resnet50", platform="h100-sxm5-80gb", batch_size=32, median=5.0,
+                           energy_mj=2863.0, peak_memory_mb=400.0)
+    with Store.open(db_path) as store:
+        ingest(store, [path])
+        store.add_measurements([measured, measurement(model="resnet50", platform="h100-sxm5-80gb", batch_size=32,
+                                                      method="alma", median=1.0)], RUN.run_id, None)
+        rows = store.execute("""SELECT quantity, unit, predicted, measured, ratio, signed_error_pct, abs_error_pct
+                                FROM current_quantity_comparisons ORDER BY quantity""").rows
+        latencies = store.execute("SELECT predicted_ms, measured_ms FROM current_comparisons").rows
+    assert rows == [
+        ("energy", "mJ per batch", energy, 2863.0, energy / 2863.0, (energy - 2863.0) / 2863.0 * 100,
+         abs(energy - 2863.0) / 2863.0 * 100),
+        ("latency", "ms per batch", latency, 5.0, latency / 5.0, (latency - 5.0) / 5.0 * 100,
+         abs(latency - 5.0) / 5.0 * 100),
+        ("memory", "MB peak", memory, 400.0, memory / 400.0, (memory - 400.0) / 400.0 * 100,
+         abs(memory - 400.0) / 400.0 * 100),
+    ]  # Alma's own loop is never scored
+    assert latencies == [(latency, 5.0)]

@@ -1,0 +1,100 @@
+"""The SQL interface users query: the views and table macros over the tables of reporter.schema.
+
+Each view is defined here once, from the keys and quantities of collectors.vocabulary, and
+`create_views` (re)creates them all; a migration that changes a table calls it again, because a
+view keeps the column list it was created with.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from collectors.vocabulary import EAGER, PREDICTION_KEY, QUANTITIES, SERIES, UNSCORED_METHODS, columns
+
+_SCORED = f"method NOT IN ({', '.join(repr(m) for m in UNSCORED_METHODS)})"
+
+
+def create_views(db: duckdb.DuckDBPyConnection) -> None:
+    for statement in (LATEST, NEWEST_PREDICTIONS, PAIR_QUANTITIES, PAIR_LATENCIES, *_COMPARISON_VIEWS, SPEEDUPS):
+        db.execute(statement)
+
+
+# The newest measurement of every series (a cell, by conversion, method and device).
+LATEST = f"""
+    CREATE OR REPLACE VIEW latest AS
+    SELECT * FROM measurements
+    QUALIFY row_number() OVER (
+        PARTITION BY {columns(SERIES)}
+        ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1"""
+
+# The newest prediction of every cell by each predictor: one graphs release writes the same
+# prediction into several files (report, verdict, CSV), which must count once.
+NEWEST_PREDICTIONS = f"""
+    CREATE OR REPLACE VIEW newest_predictions AS
+    SELECT * FROM predictions
+    QUALIFY row_number() OVER (
+        PARTITION BY {columns(PREDICTION_KEY)}
+        ORDER BY predicted_at DESC NULLS LAST, source_id DESC, latency_ms) = 1"""
+
+# The one definition of how a prediction meets a measurement (same model, platform with its power
+# mode or a declared proxy, precision and batch size) and of the error formulas, for every
+# quantity of vocabulary.QUANTITIES. A table macro over any two relations with the columns of
+# `predictions` and `measurements` (tables, views, CTE names), so that the views, the report and
+# `parity compare` (one run's measurements) share it; users can call it in `parity query` too.
+_EACH_QUANTITY = ", ".join(f"{{'quantity': '{q.name}', 'unit': '{q.unit}', 'predicted': p.{q.predicted}, "
+                           f"'measured': m.{q.measured}}}" for q in QUANTITIES)
+PAIR_QUANTITIES = f"""
+    CREATE OR REPLACE MACRO pair_quantities(predicted_rows, measured_rows) AS TABLE
+    WITH platform_pairs AS (
+        SELECT DISTINCT platform AS predicted_platform, platform AS measured_platform
+        FROM query_table(predicted_rows)
+        UNION SELECT predicted_platform, measured_platform FROM proxies)
+    SELECT p.model, p.platform, m.platform AS measured_platform,
+           m.platform <> p.platform AS is_proxy,
+           p.precision, p.batch_size, m.conversion, m.method, m.device,
+           p.predictor, p.predictor_version, p.predicted_at, m.measured_at, m.run_id,
+           q.quantity, q.unit, q.predicted, q.measured,
+           q.predicted / q.measured AS ratio,
+           (q.predicted - q.measured) / q.measured * 100 AS signed_error_pct,
+           abs(q.predicted - q.measured) / q.measured * 100 AS abs_error_pct,
+           m.measurement_id, p.source_id AS prediction_source_id
+    FROM query_table(predicted_rows) p
+    JOIN platform_pairs x ON x.predicted_platform = p.platform
+    JOIN query_table(measured_rows) m
+      ON m.platform = x.measured_platform AND m.model = p.model
+     AND m.precision = p.precision AND m.batch_size = p.batch_size,
+    LATERAL (SELECT unnest([{_EACH_QUANTITY}], recursive := true)) q
+    WHERE m.status = 'ok' AND q.predicted > 0 AND q.measured > 0"""
+
+# The latency part, with the column names of the first releases (predicted_ms, measured_ms).
+PAIR_LATENCIES = """
+    CREATE OR REPLACE MACRO pair_latencies(predicted_rows, measured_rows) AS TABLE
+    SELECT * EXCLUDE (quantity, unit, predicted, measured, ratio, signed_error_pct, abs_error_pct,
+                      measurement_id, prediction_source_id),
+           predicted AS predicted_ms, measured AS measured_ms, ratio, signed_error_pct, abs_error_pct,
+           measurement_id, prediction_source_id
+    FROM pair_quantities(predicted_rows, measured_rows) WHERE quantity = 'latency'"""
+
+# Every prediction in history (all predictor versions) against the newest measurement of each
+# series; the `current_` views score only the newest prediction of each cell, as the report does.
+# Alma's own loop is never scored: its GPU figures are launch times.
+_COMPARISON_VIEWS = tuple(
+    f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {macro}({predictions}, latest) WHERE {_SCORED}"
+    for view, macro, predictions in (
+        ("comparisons", "pair_latencies", "predictions"),
+        ("current_comparisons", "pair_latencies", "newest_predictions"),
+        ("quantity_comparisons", "pair_quantities", "predictions"),
+        ("current_quantity_comparisons", "pair_quantities", "newest_predictions")))
+
+# Speed of every conversion against EAGER in the same run, model, platform and batch size.
+SPEEDUPS = f"""
+    CREATE OR REPLACE VIEW speedups AS
+    SELECT m.run_id, m.model, m.platform, m.batch_size, m.method, m.device, m.conversion,
+           m.precision, e.median AS eager_ms, m.median AS conversion_ms,
+           e.median / m.median AS speedup
+    FROM measurements m
+    JOIN measurements e
+      ON e.run_id = m.run_id AND e.model = m.model AND e.platform = m.platform
+     AND e.batch_size = m.batch_size AND e.method = m.method
+     AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = '{EAGER}'
+    WHERE m.status = 'ok' AND e.status = 'ok' AND m.median > 0"""
