@@ -16,12 +16,13 @@ missing, and the fix: never a zero energy, never an exception.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from collectors.energy_sensors import Unavailable, open_ina3221, open_nvml, open_rapl
 
-__all__ = ["MIN_WINDOW_S", "EnergySensor", "Unavailable", "idle_power_w", "open_sensor"]
+__all__ = ["MIN_WINDOW_S", "EnergySensor", "EnergyWindow", "Unavailable", "idle_power_w", "open_sensor"]
 
 MIN_WINDOW_S: float = 2.0
 """The shortest window, in seconds, whose energy is trusted.
@@ -88,3 +89,51 @@ def idle_power_w(sensor: EnergySensor, seconds: float = 1.0) -> float:
     start_mj, start_s = sensor.read_mj(), time.perf_counter()
     time.sleep(seconds)
     return (sensor.read_mj() - start_mj) / (time.perf_counter() - start_s) / 1000.0
+
+
+SAMPLE_PERIOD_S = 0.5  # the window is cut into parts of about this long for energy samples
+
+
+class EnergyWindow:
+    """The energy of a timed window (the timer's `window` hook): read at its start, every
+    SAMPLE_PERIOD_S, and at its end, between iterations, never inside one.
+
+    `fields()` gives the Measurement fields: energy per batch over the whole window (its ends are
+    what is trusted, MIN_WINDOW_S), mean power, the window's length, energy per batch of each rail,
+    and one energy-per-batch sample per part of the window, for significance tests.
+    """
+
+    def __init__(self, sensor: EnergySensor, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._sensor, self._clock = sensor, clock
+        self._marks: list[tuple[int, float, float]] = []  # (iterations, seconds, mJ) at each reading
+        self._first_rails: dict[str, float] = {}
+        self._rails: dict[str, float] = {}
+
+    def begin(self) -> None:
+        self._first_rails = self._sensor.read_rails_mj()
+        self._marks.append((0, self._clock(), self._sensor.read_mj()))
+
+    def tick(self, iterations: int, now: float) -> None:
+        if now - self._marks[-1][1] >= SAMPLE_PERIOD_S:
+            self._marks.append((iterations, now, self._sensor.read_mj()))
+
+    def end(self, iterations: int, now: float) -> None:
+        if iterations > self._marks[-1][0]:
+            self._marks.append((iterations, now, self._sensor.read_mj()))
+        self._rails = self._sensor.read_rails_mj()
+
+    def fields(self) -> dict[str, Any]:
+        (first_n, first_s, first_mj), (last_n, last_s, last_mj) = self._marks[0], self._marks[-1]
+        calls, seconds = last_n - first_n, last_s - first_s
+        if calls <= 0 or seconds <= 0:
+            return {"energy_note": "the timed window was empty: no energy per batch"}
+        parts = zip(self._marks, self._marks[1:])
+        fields = {"energy_sensor": self._sensor.name, "energy_mj": (last_mj - first_mj) / calls,
+                  "mean_power_w": (last_mj - first_mj) / seconds / 1000, "energy_window_s": seconds,
+                  "energy_samples": [(b[2] - a[2]) / (b[0] - a[0]) for a, b in parts if b[0] > a[0]],
+                  "energy_rails_mj": {rail: (self._rails[rail] - self._first_rails[rail]) / calls
+                                      for rail in self._sensor.rails if len(self._sensor.rails) > 1}}
+        if seconds < MIN_WINDOW_S:
+            fields["energy_note"] = (f"window of {seconds:.2g} s, shorter than the {MIN_WINDOW_S:g} s its energy is "
+                                     "trusted over: give the cell more --max-seconds")
+        return fields

@@ -390,3 +390,51 @@ def test_cuda_on_this_host_is_unavailable_with_the_fix() -> None:
     assert found.reason.startswith("no energy sensor for cuda on this machine: "
                                    "no NVIDIA GPU through NVML (pynvml is not installed); no INA3221 rails")
     assert found.fix == "pip install nvidia-ml-py"
+
+
+class _SteadyCounter:
+    """A counter of a device drawing a steady 100 W, read on a clock the test moves."""
+
+    name, interval_s, rails = "steady", None, ("board", "gpu")
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def read_mj(self) -> float:
+        return 100.0 * self.now * 1000
+
+    def read_rails_mj(self) -> dict[str, float]:
+        return {"board": self.read_mj(), "gpu": 0.6 * self.read_mj()}
+
+    def close(self) -> None:
+        pass
+
+
+def test_energy_window_gives_energy_per_batch_power_and_a_sample_per_part() -> None:
+    from collectors.energy import SAMPLE_PERIOD_S, EnergyWindow
+
+    sensor = _SteadyCounter()
+    window = EnergyWindow(sensor, clock=lambda: sensor.now)
+    window.begin()
+    for iteration in range(1, 31):  # 30 calls of 0.1 s: 10 J each at 100 W
+        sensor.now = iteration * 0.1
+        window.tick(iteration, sensor.now)
+    window.end(30, sensor.now)
+    fields = window.fields()
+    assert fields["energy_mj"] == pytest.approx(10_000.0)
+    assert fields["mean_power_w"] == pytest.approx(100.0) and fields["energy_window_s"] == pytest.approx(3.0)
+    assert fields["energy_rails_mj"] == pytest.approx({"board": 10_000.0, "gpu": 6_000.0})
+    assert len(fields["energy_samples"]) == round(3.0 / SAMPLE_PERIOD_S)
+    assert fields["energy_samples"] == pytest.approx([10_000.0] * len(fields["energy_samples"]))
+    assert "energy_note" not in fields
+
+
+def test_energy_window_shorter_than_trusted_says_so() -> None:
+    from collectors.energy import MIN_WINDOW_S, EnergyWindow
+
+    sensor = _SteadyCounter()
+    window = EnergyWindow(sensor, clock=lambda: sensor.now)
+    window.begin()
+    sensor.now = MIN_WINDOW_S / 4
+    window.end(5, sensor.now)
+    assert window.fields()["energy_note"].startswith(f"window of {MIN_WINDOW_S / 4:.2g} s, shorter than")
