@@ -11,7 +11,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-GRAPHS_GATE_MEDIAN_APE = 30.0  # graphs' own acceptance gate
+from collectors.vocabulary import ERROR_BANDS_PCT, GRAPHS_GATE_PCT
+
+NARROW_BAND_PCT, WIDE_BAND_PCT = ERROR_BANDS_PCT  # ErrorStats.within_10_pct and within_30_pct count these
 
 
 @dataclass(frozen=True)
@@ -19,14 +21,19 @@ class ErrorStats:
     count: int
     mape: float  # mean absolute percentage error
     median_ape: float
-    within_10_pct: float  # share of comparisons with |error| <= 10 %, 0..1
-    within_30_pct: float
+    within_10_pct: float  # share of comparisons with |error| <= NARROW_BAND_PCT, 0..1
+    within_30_pct: float  # the same within WIDE_BAND_PCT
     geomean_ratio: float  # bias: > 1 pessimistic, < 1 optimistic
     spearman: float | None  # rank agreement of predicted vs measured latency; None under 3 points
 
     @property
     def passes_gate(self) -> bool:
-        return self.median_ape <= GRAPHS_GATE_MEDIAN_APE
+        return passes_gate(self.median_ape)
+
+
+def passes_gate(median_ape: float) -> bool:
+    """Whether a median absolute error meets graphs' acceptance gate; NaN (nothing scored) never does."""
+    return bool(median_ape <= GRAPHS_GATE_PCT)
 
 
 def error_stats(comparisons: pd.DataFrame) -> ErrorStats:
@@ -36,8 +43,8 @@ def error_stats(comparisons: pd.DataFrame) -> ErrorStats:
         count=len(comparisons),
         mape=float(ape.mean()) if len(ape) else math.nan,
         median_ape=float(ape.median()) if len(ape) else math.nan,
-        within_10_pct=float((ape <= 10).mean()) if len(ape) else math.nan,
-        within_30_pct=float((ape <= 30).mean()) if len(ape) else math.nan,
+        within_10_pct=float((ape <= NARROW_BAND_PCT).mean()) if len(ape) else math.nan,
+        within_30_pct=float((ape <= WIDE_BAND_PCT).mean()) if len(ape) else math.nan,
         geomean_ratio=geometric_mean(comparisons["ratio"]),
         spearman=spearman(comparisons["predicted_ms"], comparisons["measured_ms"]),
     )
@@ -46,7 +53,7 @@ def error_stats(comparisons: pd.DataFrame) -> ErrorStats:
 def grouped_error_stats(comparisons: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """One row of ErrorStats per group, sorted by the group keys."""
     rows = [
-        {**dict(zip(by, key if isinstance(key, tuple) else (key,))), **asdict(error_stats(group))}
+        {**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)), **asdict(error_stats(group))}
         for key, group in comparisons.groupby(by, dropna=False, sort=True)
     ]
     columns = by + list(ErrorStats.__dataclass_fields__)
