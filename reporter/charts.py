@@ -205,16 +205,14 @@ def _latency_hover(median: float, p05: float, p95: float) -> str:
 
 
 def speedup_bars(*, speedups: pd.DataFrame, platform: str | None = None) -> Figure:
-    """Speedup of each conversion over EAGER in the newest run, one series per precision, batch and
-    method (and measured platform, a declared proxy's labelled so)."""
-    groups = speedups.groupby(["precision", "batch_size", "method", "platform"], sort=True)
+    """Speedup of each conversion over EAGER in the newest run, one series per PAGE_SERIES key (a
+    declared proxy's labelled so)."""
     data = [{
-        "type": "bar", "name": series_label(*key[:3]) + proxy_note(key[3], platform),
-        "x": [plotly_text(c) for c in group["conversion"]],
+        "type": "bar", "name": name, "x": [plotly_text(c) for c in group["conversion"]],
         "y": numbers(group["speedup"]), "marker": {"color": series_colour(index)},
         "text": [times(v) for v in group["speedup"]], "textposition": "outside",
         "hovertemplate": f"%{{x}}: %{{text}} vs {EAGER}<extra>%{{fullData.name}}</extra>",
-    } for index, (key, group) in enumerate(groups)]
+    } for index, (_, group, name) in enumerate(_page_series(speedups, platform))]
     one = [{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 1, "y1": 1, "line": DOTTED}]
     return figure(data, height=380, shapes=one, barmode="group",
                   xaxis={"type": "category", "tickangle": -30, "automargin": True},

@@ -428,13 +428,15 @@ def test_log_ticks(low, high, expected):
     assert ticks.get("ticktext") == expected
 
 
-def test_latency_chart_keeps_one_series_per_device():
+def test_model_charts_keep_one_series_per_device():
     # A GPU host benches --device cpu and --device cuda under one platform slug.
     row = dict(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1, method="synced-e2e",
-               conversion="EAGER", median=2.0, p05=1.9, p95=2.2)
-    latencies = pd.DataFrame([{**row, "device": "cuda"},
-                              {**row, "device": "cpu", "median": 40.0, "p05": 39.0, "p95": 41.0}])
+               conversion="COMPILE_INDUCTOR", median=2.0, p05=1.9, p95=2.2, speedup=3.0)
+    frame = pd.DataFrame([{**row, "device": "cuda"},
+                          {**row, "device": "cpu", "median": 40.0, "p05": 39.0, "p95": 41.0, "speedup": 1.5}])
     no_predictions = pd.DataFrame(columns=["precision", "batch_size", "latency_ms"])
-    figure = charts.latency_chart(latencies=latencies, predictions=no_predictions, platform="nvidia-h200")
-    names_and_y = sorted((trace["name"], trace["y"][0]) for trace in figure["data"] if trace.get("mode") == "markers")
-    assert names_and_y == [("fp32 · b1 · synced-e2e · cpu", 40.0), ("fp32 · b1 · synced-e2e · cuda", 2.0)]
+    latency = charts.latency_chart(latencies=frame, predictions=no_predictions, platform="nvidia-h200")
+    speedups = charts.speedup_bars(speedups=frame, platform="nvidia-h200")
+    names = ["fp32 · b1 · synced-e2e · cpu", "fp32 · b1 · synced-e2e · cuda"]
+    assert [(trace["name"], trace["y"][0]) for trace in latency["data"]] == list(zip(names, [40.0, 2.0], strict=True))
+    assert [(trace["name"], trace["y"][0]) for trace in speedups["data"]] == list(zip(names, [1.5, 3.0], strict=True))
