@@ -1,7 +1,8 @@
 """Output formats of `parity compare`, one small renderer each (datasette's blob_renderer shape):
 a name and a function from a finished `Comparison` to text. A new format is one new entry.
 
-Renderers compute nothing: every number comes from the Comparison; units appear only here.
+Renderers compute nothing: every number comes from the Comparison, and is shown through
+reporter.formatting (units, Markdown escaping and tables).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from reporter.compare import (
     Side,
     count_kinds,
 )
-from reporter.formatting import json_value, markdown_text, milliseconds, percent, text_table
+from reporter.formatting import MISSING, json_value, markdown_table, markdown_text, milliseconds, percent, text_table
 from reporter.prediction_shifts import PredictionShift, version_text
 
 ICONS = {"regressed": "🔴", "newly failing": "❌", "improved": "🟢", "newly passing": "✅",
@@ -41,7 +42,7 @@ class Renderer:
 
 def side_text(side: Side | None) -> str:
     if side is None:
-        return "–"
+        return MISSING
     if side.ok:
         return milliseconds(side.median)
     return f"{side.status} ({side.failure_kind})" if side.failure_kind else side.status
@@ -50,7 +51,7 @@ def side_text(side: Side | None) -> str:
 def p_text(change: CellChange) -> str:
     test = change.test
     if test is None:
-        return "–"
+        return MISSING
     if not test.tested:
         return test.note or "not tested"
     if test.p_value is None:  # the CI fallback gives a yes or no, not a p-value
@@ -70,15 +71,16 @@ def environment_lines(comparison: Comparison) -> list[str]:
 
 def shift_row(shift: PredictionShift) -> list[str]:
     measured = f"{shift.platform} (proxy: {shift.measured_platform})" if shift.is_proxy else shift.platform
-    before = percent(shift.before.median_ape) if shift.before else "–"
-    after = percent(shift.after.median_ape) if shift.after else "–"
+    before = percent(shift.before.median_ape) if shift.before else MISSING
+    after = percent(shift.after.median_ape) if shift.after else MISSING
     counts = f"{shift.before.count if shift.before else 0} → {shift.after.count if shift.after else 0}"
     versions = f"{version_text(shift.base_version)} → {version_text(shift.head_version)}"
     return [shift.predictor, measured, versions, f"{before} → {after}", counts]
 
 
 def shift_notes(comparison: Comparison) -> list[str]:
-    return [f"{shift.predictor} on {shift.platform}, {note}" for shift in comparison.predictions for note in shift.notes]
+    return [f"{shift.predictor} on {shift.platform}, {note}"
+            for shift in comparison.predictions for note in shift.notes]
 
 
 def untested_line(comparison: Comparison) -> str | None:
@@ -108,16 +110,16 @@ def render_markdown(comparison: Comparison, report: str | None) -> str:
     if untested_line(comparison):
         parts += ["", f"> ❔ {markdown_text(untested_line(comparison))}"]
     if notable:
-        parts += ["", _md_table(CELL_COLUMNS, [_icon_row(change) for change in notable])]
+        parts += ["", *markdown_table(CELL_COLUMNS, [_icon_row(change) for change in notable])]
         parts += [f"- {markdown_text(change.key.describe())}: {markdown_text(change.head.message)}"
                   for change in notable if change.kind == NEWLY_FAILING and change.head.message]
     if comparison.predictions:
         parts += ["", "**Prediction error per platform** (before → after)", "",
-                  _md_table(SHIFT_COLUMNS, [shift_row(shift) for shift in comparison.predictions])]
+                  *markdown_table(SHIFT_COLUMNS, [shift_row(shift) for shift in comparison.predictions])]
         parts += [""] * bool(shift_notes(comparison)) + [f"- {markdown_text(note)}" for note in shift_notes(comparison)]
     if rest:
         parts += ["", f"<details><summary>{len(rest)} other cells: {_counts(rest)}</summary>", "",
-                  _md_table(CELL_COLUMNS, [_icon_row(change) for change in rest[:MARKDOWN_DETAIL_ROWS]])]
+                  *markdown_table(CELL_COLUMNS, [_icon_row(change) for change in rest[:MARKDOWN_DETAIL_ROWS]])]
         if len(rest) > MARKDOWN_DETAIL_ROWS:
             parts += ["", f"… and {len(rest) - MARKDOWN_DETAIL_ROWS} more (`parity compare --format json` lists all)"]
         parts += ["", "</details>"]
@@ -133,12 +135,6 @@ def _counts(changes: list[CellChange]) -> str:
 def _icon_row(change: CellChange) -> list[str]:
     kind, *rest = cell_row(change)
     return [f"{ICONS[kind]} {kind}", *rest]
-
-
-def _md_table(columns: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    return "\n".join(lines + ["| " + " | ".join(markdown_text(cell) for cell in row) + " |" for row in rows])
-
 
 
 # -- text: the terminal --------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""Text output for the terminal: tables, CSV and JSON of query results, and units for numbers."""
+"""Every value as people read it, in one place: units, percents, ratios, bias words, dates,
+predictor names, and the escaping a string needs on its way into Plotly's labels or Markdown;
+text tables, CSV and JSON for the terminal.
+
+Values stay in base units (milliseconds, percent, fractions) until shown; a missing value (None,
+NaN, NaT, infinite) is shown as "–". No I/O, no pandas: `parity query` imports this module too.
+"""
 from __future__ import annotations
 
 import csv
@@ -11,6 +17,10 @@ import math
 import re
 from collections.abc import Sequence
 from typing import Any
+
+from collectors import vocabulary
+
+MISSING = "–"
 
 
 def json_value(value: Any) -> Any:
@@ -41,7 +51,7 @@ def cell_text(value: Any) -> str:
 def render_results(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
     """`rows` as an aligned text table, CSV, or one JSON array of objects."""
     if fmt == "json":
-        return json.dumps([{c: json_value(v) for c, v in zip(columns, row)} for row in rows], indent=2)
+        return json.dumps([{c: json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows], indent=2)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -53,15 +63,33 @@ def render_results(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: s
 
 def text_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
-    line = lambda cells: "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
+
     out = [line(columns), line(["-" * w for w in widths])] + [line(r) for r in rows]
     return "\n".join(out + [f"({len(rows)} row{'s' if len(rows) != 1 else ''})"])
 
 
-def milliseconds(value: float | None) -> str:
+def finite(value: Any) -> float | None:
+    """`value` as a finite float; None for None, text, NaN and infinities."""
+    if value is None or isinstance(value, str):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def present(value: Any) -> bool:
+    """False for the ways a missing value comes out of a DataFrame: None, NaN, NaT."""
+    missing_time = isinstance(value, dt.datetime) and value != value  # NaT, without importing pandas
+    return not (value is None or missing_time or (isinstance(value, float) and math.isnan(value)))
+
+
+def milliseconds(value: Any) -> str:
     """A latency with a unit chosen for its size: 850 µs, 8.24 ms, 1.32 s."""
-    if value is None or not math.isfinite(value):
-        return "–"
+    value = finite(value)
+    if value is None:
+        return MISSING
     if value < 1:
         return f"{value * 1000:.0f} µs"
     if value < 1000:
@@ -69,10 +97,89 @@ def milliseconds(value: float | None) -> str:
     return f"{value / 1000:.3g} s"
 
 
-def percent(value: float | None, signed: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
+def percent(value: Any, signed: bool = False) -> str:
+    """A percentage to one decimal: "25.0 %", or "+25.0 %" with `signed`."""
+    value = finite(value)
+    if value is None:
+        return MISSING
     return f"{value:+.1f} %" if signed else f"{value:.1f} %"
+
+
+def share(fraction: Any) -> str:
+    """A fraction of 0..1 as a percentage: 0.364 -> "36.4 %"."""
+    value = finite(fraction)
+    return percent(value * 100 if value is not None else None)
+
+
+def whole_percent(value: float) -> str:
+    """A threshold as written in prose: 30.0 -> "30 %"."""
+    return f"{value:.0f} %"
+
+
+def band(pct: float) -> str:
+    """An error band of `vocabulary.ERROR_BANDS_PCT`: 10.0 -> "±10 %"."""
+    return f"±{whole_percent(pct)}"
+
+
+def two_places(value: Any) -> str:
+    """A ratio or a rank correlation to two decimals: "1.28"."""
+    value = finite(value)
+    return f"{value:.2f}" if value is not None else MISSING
+
+
+def times(value: Any) -> str:
+    """A speedup: "1.67×"; empty when missing, so that an empty heatmap cell shows nothing."""
+    value = finite(value)
+    return f"{value:.2f}×" if value is not None else ""
+
+
+def bias(ratio: Any) -> str:
+    """Which way a geometric-mean ratio predicted / measured leans."""
+    value = finite(ratio)
+    if value is None:
+        return "no data"
+    return "pessimistic" if value > 1 else "optimistic" if value < 1 else "unbiased"
+
+
+def gate_word(passes: bool) -> str:
+    """Whether a median APE meets graphs' gate, as the report says it (and as its CSS class)."""
+    return "passes" if passes else "fails"
+
+
+def when(value: Any) -> str:
+    """A time to the minute: "2026-11-22 02:30"."""
+    return value.strftime("%Y-%m-%d %H:%M") if present(value) else MISSING
+
+
+def text_or_dash(value: Any) -> str:
+    """An optional text field (a host, a label, a failure message) as shown in a table."""
+    return str(value) if present(value) else MISSING
+
+
+def sort_key(value: Any) -> str:
+    """What a table cell sorts by (its data-sort attribute): the number, or empty when missing."""
+    number = finite(value)
+    return "" if number is None else repr(number)
+
+
+def method_help(method: str) -> str:
+    """What a timing method (`measurements.method`) means; an unknown one is shown as given."""
+    return vocabulary.METHOD_HELP.get(method, method)
+
+
+def predictor_label(predictor: Any, version: Any = None) -> str:
+    """A predictor and its version as one name: "graphs 1.1"; the version alone where it already
+    names the predictor; the name alone where no version is known."""
+    name = MISSING if predictor is None or predictor != predictor else str(predictor)
+    if not isinstance(version, str) or not version.strip():
+        return name
+    return version if version.lower().startswith(name.lower()) else f"{name} {version}"
+
+
+def plotly_text(value: Any) -> str:
+    """A user-supplied string made inert in Plotly's labels, names and hover text, which read a
+    subset of HTML."""
+    return html.escape(str(value), quote=False)
 
 
 def markdown_text(value: Any) -> str:
@@ -80,3 +187,11 @@ def markdown_text(value: Any) -> str:
     no links or emphasis, no line or table-cell breaks."""
     text = html.escape(str(value), quote=False).replace("\r", " ").replace("\n", " ")
     return re.sub(r"([|\\`*_\[\]])", r"\\\1", text)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A GitHub Markdown table, one line each; every cell, header included, is escaped here, so
+    callers pass raw text."""
+    def line(cells: Sequence[Any]) -> str:
+        return "| " + " | ".join(markdown_text(cell) for cell in cells) + " |"
+    return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]

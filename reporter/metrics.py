@@ -14,7 +14,7 @@ import pandas as pd
 
 from collectors.vocabulary import ERROR_BANDS_PCT, GRAPHS_GATE_PCT
 
-GRAPHS_GATE_MEDIAN_APE = GRAPHS_GATE_PCT  # the old name, still imported by reporter.render
+NARROW_BAND_PCT, WIDE_BAND_PCT = ERROR_BANDS_PCT  # ErrorStats.within_10_pct and within_30_pct count these
 
 
 @dataclass(frozen=True)
@@ -22,16 +22,19 @@ class ErrorStats:
     count: int
     mape: float  # mean absolute percentage error
     median_ape: float
-    # Shares of comparisons with |error| within each of vocabulary.ERROR_BANDS_PCT, 0..1; the
-    # names are part of the report's output.
-    within_10_pct: float
-    within_30_pct: float
+    within_10_pct: float  # share of comparisons with |error| <= NARROW_BAND_PCT, 0..1
+    within_30_pct: float  # the same within WIDE_BAND_PCT
     geomean_ratio: float  # bias: > 1 pessimistic, < 1 optimistic
     spearman: float | None  # rank agreement of predicted vs measured latency; None under 3 points
 
     @property
     def passes_gate(self) -> bool:
-        return self.median_ape <= GRAPHS_GATE_PCT
+        return passes_gate(self.median_ape)
+
+
+def passes_gate(median_ape: float) -> bool:
+    """Whether a median absolute error meets graphs' acceptance gate; NaN (nothing scored) never does."""
+    return bool(median_ape <= GRAPHS_GATE_PCT)
 
 
 def error_stats(comparisons: pd.DataFrame) -> ErrorStats:
@@ -42,8 +45,8 @@ def error_stats(comparisons: pd.DataFrame) -> ErrorStats:
         count=len(comparisons),
         mape=float(ape.mean()) if len(ape) else math.nan,
         median_ape=float(ape.median()) if len(ape) else math.nan,
-        within_10_pct=within_10_pct,
-        within_30_pct=within_30_pct,
+        within_10_pct=float((ape <= NARROW_BAND_PCT).mean()) if len(ape) else math.nan,
+        within_30_pct=float((ape <= WIDE_BAND_PCT).mean()) if len(ape) else math.nan,
         geomean_ratio=geometric_mean(comparisons["ratio"]),
         spearman=spearman(comparisons["predicted_ms"], comparisons["measured_ms"]),
     )

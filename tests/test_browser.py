@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from reporter.analysis import load_site
-from reporter.render import SiteMap, render_single_file, render_site
+from reporter.pages import SiteMap
+from reporter.render import render_single_file, render_site
 from reporter.store import Store
 from tests.report_db import CPU, HOSTILE_MODEL, build_report_db
 
@@ -98,7 +99,10 @@ def test_browser_table_sorts_on_header_click(built, watched):
     site, _ = built
     watched.open((site / "index.html").as_uri())
     runs = watched.page.locator("#runs + p + table")
-    first_cells = lambda: runs.locator("tbody tr td:first-child").all_inner_texts()
+
+    def first_cells() -> list[str]:
+        return runs.locator("tbody tr td:first-child").all_inner_texts()
+
     assert first_cells() == sorted(first_cells(), reverse=True)  # newest first
     runs.locator("th", has_text="started").click()
     assert first_cells() == sorted(first_cells())

@@ -12,25 +12,18 @@ import pytest
 
 from collectors.records import Measurement, RunInfo
 from collectors.vocabulary import OK, SYNCED_E2E
-from reporter import charts, render
+from reporter import charts, render, site_files
 from reporter.analysis import Marker, load_site
 from reporter.cli import main
+from reporter.formatting import predictor_label
 from reporter.ingest import ingest
 from reporter.nightly import history_change_points
-from reporter.render import (
-    GENERATED_LINE,
-    PLOTLY_JS,
-    SiteMap,
-    predictor_label,
-    render_single_file,
-    render_site,
-    slug,
-    summary_markdown,
-    views,
-    write_report,
-)
+from reporter.pages import SiteMap, slug, views
+from reporter.render import render_single_file, render_site, summary_markdown, write_report
 from reporter.report_queries import HISTORY_POINTS
+from reporter.site_files import PLOTLY_JS
 from reporter.store import Store
+from reporter.templating import GENERATED_LINE
 from tests.report_db import CPU, HOSTILE_MODEL, TRAVERSAL_MODEL, build_report_db
 
 ORIN_30W = "jetson-orin-agx-64gb@30w"
@@ -136,7 +129,8 @@ def test_report_charts_are_valid_plotly_figures(site):
 def test_report_model_page_has_every_section(site):
     resnet18 = next(m for m in site.models if (m.model, m.platform) == ("resnet18", CPU))
     view = next(v for v in views(site, SiteMap()) if v.context is resnet18)
-    assert set(view.chart_ids) == {"latency", "speedups", "history", "subgraphs-fp32-b1"}
+    assert set(view.figures) == {f"{view.page.anchor}-{name}" for name in ("latency", "speedups", "history",
+                                                                          "subgraphs-fp32-b1")}
     assert resnet18.alma_vs_parity[["alma_ms", "parity_ms"]].values.tolist() == [[pytest.approx(11.7), 13.0]]
     assert ("cpu.cores", "2") in resnet18.environment and resnet18.run_id == "run-3"
     assert resnet18.subgraphs["measured_ms"].tolist() == [1.5, 2.5, 2.0]
@@ -148,7 +142,7 @@ def test_report_history_marks_change_points_and_stays_bucketed(report_db):
         site = load_site(store, change_points={("resnet18", CPU): [marker]})
     view = next(v for v in views(site, SiteMap()) if getattr(v.context, "model", None) == "resnet18"
                 and v.context.platform == CPU)
-    layout = view.figures[view.chart_ids["history"]]["layout"]
+    layout = view.figures[f"{view.page.anchor}-history"]["layout"]
     assert layout["shapes"][0]["x0"] == "2026-11-22T02:30:00"
     assert layout["annotations"][0]["hovertext"] == "EAGER: +10 % &lt;b&gt;"
 
@@ -332,8 +326,8 @@ def test_report_interrupted_mid_render_keeps_the_previous_site(site, tmp_path, m
         written.append(relative)
         real_write(folder, relative, text)
 
-    real_write = render._write
-    monkeypatch.setattr(render, "_write", failing_write)
+    real_write = site_files.write
+    monkeypatch.setattr(site_files, "write", failing_write)
     with pytest.raises(type(failure)):
         render_site(site, out, generated_at=dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc))
     assert written and _tree(out) == before  # byte for byte the earlier report
@@ -341,7 +335,7 @@ def test_report_interrupted_mid_render_keeps_the_previous_site(site, tmp_path, m
 
 
 def test_report_interrupted_before_the_swap_writes_nothing_new(site, tmp_path, monkeypatch):
-    monkeypatch.setattr(render, "_copy_assets", lambda folder: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(site_files, "copy_assets", lambda folder: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         render_site(site, tmp_path / "site")
     assert list(tmp_path.iterdir()) == []  # no site, no half of one
@@ -390,7 +384,7 @@ def test_report_single_file_interrupted_keeps_the_previous_file(site, tmp_path, 
     def failing_replace(source, target):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(render.os, "replace", failing_replace)
+    monkeypatch.setattr(site_files.os, "replace", failing_replace)
     with pytest.raises(KeyboardInterrupt):
         render_single_file(site, path)
     assert path.read_text() == "previous report"
@@ -416,8 +410,8 @@ def test_report_proxied_model_page_shows_the_proxy_measurements(site, site_dir):
     assert page.proxies == ("nvidia-h200",) and set(page.latencies["platform"]) == {"nvidia-h200"}
     assert page.run_platform == "nvidia-h200" and ("cpu.cores", "2") in page.environment
     view = next(v for v in views(site, SiteMap()) if v.context is page)
-    assert {"latency", "history"} <= set(view.chart_ids)
-    names = [trace["name"] for trace in view.figures[view.chart_ids["latency"]]["data"]]
+    assert {f"{view.page.anchor}-latency", f"{view.page.anchor}-history"} <= set(view.figures)
+    names = [trace["name"] for trace in view.figures[f"{view.page.anchor}-latency"]["data"]]
     assert names == ["fp32 · b1 · synced-e2e (proxy: nvidia-h200)"]
     html = _pages(site_dir)[SiteMap().model("resnet18", "h100-sxm5-80gb").path]
     assert "No environment recorded" not in html and "the declared proxy" in html
@@ -449,7 +443,7 @@ def test_parity_plot_log_ticks_are_full_values(site):
     figure = next(v for v in views(site, SiteMap()) if v.page == SiteMap().platform(CPU)).figures
     axis = figure[f"platform-{CPU}-parity"]["layout"]["xaxis"]
     assert axis["tickmode"] == "array" and len(axis["tickvals"]) >= 2
-    for value, text in zip(axis["tickvals"], axis["ticktext"]):
+    for value, text in zip(axis["tickvals"], axis["ticktext"], strict=True):
         assert float(text) == value and f"{value:e}"[0] in "125"
 
 
@@ -463,12 +457,15 @@ def test_log_ticks(low, high, expected):
     assert ticks.get("ticktext") == expected
 
 
-def test_latency_chart_keeps_one_series_per_device():
+def test_model_charts_keep_one_series_per_device():
     # A GPU host benches --device cpu and --device cuda under one platform slug.
     row = dict(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1, method="synced-e2e",
-               conversion="EAGER", median=2.0, p05=1.9, p95=2.2)
-    latencies = pd.DataFrame([{**row, "device": "cuda"}, {**row, "device": "cpu", "median": 40.0, "p05": 39.0, "p95": 41.0}])
+               conversion="COMPILE_INDUCTOR", median=2.0, p05=1.9, p95=2.2, speedup=3.0)
+    frame = pd.DataFrame([{**row, "device": "cuda"},
+                          {**row, "device": "cpu", "median": 40.0, "p05": 39.0, "p95": 41.0, "speedup": 1.5}])
     no_predictions = pd.DataFrame(columns=["precision", "batch_size", "latency_ms"])
-    figure = charts.latency_chart(latencies=latencies, predictions=no_predictions, platform="nvidia-h200")
-    names_and_y = sorted((trace["name"], trace["y"][0]) for trace in figure["data"] if trace.get("mode") == "markers")
-    assert names_and_y == [("fp32 · b1 · synced-e2e · cpu", 40.0), ("fp32 · b1 · synced-e2e · cuda", 2.0)]
+    latency = charts.latency_chart(latencies=frame, predictions=no_predictions, platform="nvidia-h200")
+    speedups = charts.speedup_bars(speedups=frame, platform="nvidia-h200")
+    names = ["fp32 · b1 · synced-e2e · cpu", "fp32 · b1 · synced-e2e · cuda"]
+    assert [(trace["name"], trace["y"][0]) for trace in latency["data"]] == list(zip(names, [40.0, 2.0], strict=True))
+    assert [(trace["name"], trace["y"][0]) for trace in speedups["data"]] == list(zip(names, [1.5, 3.0], strict=True))

@@ -1,0 +1,198 @@
+"""The report's pages: where each one lives (SiteMap, slug), how pages link to each other, and
+each page ready for its template (View): its analysis context and the figures of its charts.
+
+The charts each page type can show are registered once, in PLATFORM_CHARTS and MODEL_CHARTS:
+a name, a caption and how to draw it from the page's context. Templates place a chart by name,
+`chart(view, "parity")`, and a name not registered for the page raises UnknownChart instead of
+drawing nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sized
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from collectors.vocabulary import EAGER, ERROR_BANDS_PCT, GRAPHS_GATE_PCT
+from reporter import charts
+from reporter.analysis import IndexContext, ModelPlatformContext, PlatformContext, SiteContext
+from reporter.chart_style import Figure
+from reporter.formatting import band
+
+Context = IndexContext | PlatformContext | ModelPlatformContext
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a user-supplied name. A name that is already safe is kept; any
+    other is reduced to [a-z0-9-] and suffixed with a hash of the original, so two names never
+    share a file and no name can reach outside the folder (`../../x` -> `x-<hash>`)."""
+    if re.fullmatch(r"[a-z0-9][a-z0-9_@-]{0,63}", name):
+        return name
+    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "name"
+    return f"{readable}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str  # posix path inside the site folder
+    anchor: str  # id of the page's section (the fragment in a single-file report)
+    title: str
+
+
+class SiteMap:
+    """Where every page lives; the one place that turns names into paths."""
+
+    index = Page("index.html", "index", "Index")
+
+    def platform(self, name: str) -> Page:
+        return Page(f"platforms/{slug(name)}.html", f"platform-{slug(name)}", name)
+
+    def model(self, model: str, platform: str) -> Page:
+        key = f"{slug(platform)}--{slug(model)}"
+        return Page(f"models/{key}.html", f"model-{key}", model)
+
+
+def relative(page: Page, target: str) -> str:
+    """The link from `page` to `target`, a path inside the site folder."""
+    depth = len(PurePosixPath(page.path).parents) - 1
+    return "../" * depth + target
+
+
+def linker(page: Page) -> Callable[[Page], str]:
+    """The templates' `url(other_page)` on `page`."""
+    return lambda target: relative(page, target.path)
+
+
+# -- the chart registry ----------------------------------------------------------------------------
+
+
+class UnknownChart(LookupError):
+    """A template placed a chart that its page type does not register (a typo would draw nothing)."""
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One figure a chart draws on a page."""
+
+    figure: Figure
+    key: str = ""  # tells apart the figures of a chart drawn once per group; ends the element id
+    detail: str = ""  # fills the chart's caption at {detail}: the group's label, or what the figure marks
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart a page type can show.
+
+    name: how templates place it, `chart(view, name)`; the page's anchor and the name make its element id.
+    caption: the text under each figure, its `{detail}` filled from the Panel.
+    draw: the page's context -> the chart's figures; none where the page has no data for it.
+    """
+
+    name: str
+    caption: str
+    draw: Callable[[Any], list[Panel]]
+
+
+def _where(rows: Sized, build: Callable[[], Figure]) -> list[Panel]:
+    """One figure where the page has `rows` for the chart, none where it has none."""
+    return [Panel(build())] if len(rows) else []
+
+
+def _history(ctx: ModelPlatformContext) -> list[Panel]:
+    """Drawn where some series has two points or more; the caption names change points where marked."""
+    if not charts.has_history(ctx.history, ctx.predicted_history):
+        return []
+    figure = charts.history_chart(measured=ctx.history, predicted=ctx.predicted_history,
+                                  markers=ctx.change_points, platform=ctx.platform)
+    return [Panel(figure, detail=" Dotted red lines: change points." if ctx.change_points else "")]
+
+
+def _subgraphs(ctx: ModelPlatformContext) -> list[Panel]:
+    """One figure per precision and batch size with graphs' per-subgraph detail on both sides."""
+    return [Panel(charts.subgraph_chart(subgraphs=group), key=f"{slug(precision)}-b{batch_size}",
+                  detail=f"{precision}, batch {batch_size}")
+            for (precision, batch_size), group in ctx.subgraphs.groupby(list(charts.PAGE_CELL), sort=True)]
+
+
+PLATFORM_CHARTS = (
+    Chart("parity", "Predicted against measured latency (log–log). The dotted line is y = x; shaded bands are "
+          f"{' and '.join(band(pct) for pct in ERROR_BANDS_PCT)}. Above the line the predictor is pessimistic.",
+          lambda ctx: _where(ctx.comparisons, lambda: charts.parity_plot(comparisons=ctx.comparisons))),
+    Chart("errors", f"Median signed error per model; dotted lines at {band(GRAPHS_GATE_PCT)} (graphs' gate).",
+          lambda ctx: _where(ctx.comparisons, lambda: charts.error_bars(model_errors=ctx.model_errors))),
+    Chart("speedups", f"Speedup of each conversion over {EAGER} in the newest run.",
+          lambda ctx: _where(ctx.speedups, lambda: charts.speedup_heatmap(speedups=ctx.speedups))),
+)
+MODEL_CHARTS = (
+    Chart("latency", "Median latency per conversion, whiskers p05–p95; dashed: the predicted latency.",
+          lambda ctx: _where(ctx.latencies, lambda: charts.latency_chart(
+              latencies=ctx.latencies, predictions=ctx.predictions, platform=ctx.platform))),
+    Chart("speedups", f"Speedup over {EAGER} in the newest run.",
+          lambda ctx: _where(ctx.speedups, lambda: charts.speedup_bars(speedups=ctx.speedups, platform=ctx.platform))),
+    Chart("history", "Measured median latency across runs (long histories are bucketed: one point is the median "
+          "of several runs; with many series, some start hidden: click the legend), and the prediction over "
+          "time.{detail}", _history),
+    Chart("subgraphs", "graphs' predicted time of each subgraph beside its measured time ({detail}).", _subgraphs),
+)
+CHARTS: dict[str, tuple[Chart, ...]] = {"_index.html": (), "_platform.html": PLATFORM_CHARTS,
+                                        "_model.html": MODEL_CHARTS}  # template -> the charts its page can show
+
+
+# -- views -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A chart's figure on one page, with the element id it is drawn into and its caption."""
+
+    chart: str
+    chart_id: str
+    caption: str
+    figure: Figure
+
+
+@dataclass(frozen=True)
+class View:
+    """One page ready for its template: the analysis context plus the figures drawn from it."""
+
+    template: str
+    page: Page
+    context: Context
+    crumbs: list[Page]
+    drawn: tuple[Drawn, ...] = ()
+
+    def placed(self, name: str) -> list[Drawn]:
+        """The figures of chart `name` on this page, none where it has no data for them. Raises
+        UnknownChart when the page type does not register `name`."""
+        if name not in {chart.name for chart in CHARTS[self.template]}:
+            raise UnknownChart(f"{self.template}: no chart named {name!r} in pages.CHARTS")
+        return [drawn for drawn in self.drawn if drawn.chart == name]
+
+    @property
+    def figures(self) -> dict[str, Figure]:
+        """Element id -> figure, for the page's script."""
+        return {drawn.chart_id: drawn.figure for drawn in self.drawn}
+
+
+def views(site: SiteContext, sitemap: SiteMap) -> Iterator[View]:
+    """Every page of `site` with its figures drawn: the index, then platforms, then model pages."""
+    yield _view("_index.html", sitemap.index, site.index, [sitemap.index])
+    for platform in site.platforms:
+        page = sitemap.platform(platform.platform)
+        yield _view("_platform.html", page, platform, [sitemap.index, page])
+    for model in site.models:
+        page = sitemap.model(model.model, model.platform)
+        yield _view("_model.html", page, model, [sitemap.index, sitemap.platform(model.platform), page])
+
+
+def _view(template: str, page: Page, context: Context, crumbs: list[Page]) -> View:
+    drawn = tuple(_drawn(page, chart, panel) for chart in CHARTS[template] for panel in chart.draw(context))
+    return View(template, page, context, crumbs, drawn)
+
+
+def _drawn(page: Page, chart: Chart, panel: Panel) -> Drawn:
+    # The page's anchor leads the element id: ids stay unique across a single-file report's sections.
+    chart_id = f"{page.anchor}-{chart.name}" + (f"-{panel.key}" if panel.key else "")
+    return Drawn(chart.name, chart_id, chart.caption.format(detail=panel.detail), panel.figure)

@@ -1,0 +1,71 @@
+"""The one Jinja environment of the report: autoescape on everywhere, every filter registered here
+and each one a function of reporter.formatting (or the chart palette), and the vocabulary of
+collectors.vocabulary visible to templates as `vocab`, so that a template never spells a method
+name or a threshold itself.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from collectors import vocabulary
+from reporter import formatting
+from reporter.chart_style import error_background
+from reporter.metrics import passes_gate
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+GENERATED_LINE = re.compile(r'^<p class="generated">.*</p>$', re.MULTILINE)  # the one line that differs per run
+
+
+def _gate_class(median_ape: Any) -> str:
+    """A median APE cell's CSS class: whether it passes graphs' gate; none where nothing was scored."""
+    value = formatting.finite(median_ape)
+    return "" if value is None else formatting.gate_word(passes_gate(value))
+
+
+FILTERS = {
+    "ms": formatting.milliseconds,
+    "pct": formatting.percent,
+    "spct": functools.partial(formatting.percent, signed=True),
+    "whole_pct": formatting.whole_percent,
+    "band": formatting.band,
+    "share": formatting.share,
+    "two_places": formatting.two_places,
+    "bias": formatting.bias,
+    "when": formatting.when,
+    "predictor": formatting.predictor_label,
+    "text": formatting.text_or_dash,
+    "present": formatting.present,
+    "sort_key": formatting.sort_key,
+    "method_help": formatting.method_help,
+    "gate_class": _gate_class,
+    "error_background": error_background,
+}
+
+
+def environment() -> jinja2.Environment:
+    """The one Jinja environment: templates/ loaded, autoescape on, undefined names an error."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.policies["json.dumps_function"] = _json_dumps
+    env.policies["json.dumps_kwargs"] = {}
+    env.filters.update(FILTERS)
+    env.globals["vocab"] = vocabulary
+    return env
+
+
+def stamp(generated_at: dt.datetime | None) -> str:
+    """The generated-at text of each page (default: now, UTC)."""
+    moment = generated_at or dt.datetime.now(dt.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def _json_dumps(value: Any, **_: Any) -> str:
+    # Sorted keys and no NaN: the same figures always give the same bytes, and valid JSON.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
