@@ -39,9 +39,7 @@ GATE_ROOM_PCT = 10.0  # the error axis reaches this far past the gate lines, for
 # A model page fixes the model and the platform; these tell its frames' rows apart.
 PAGE_CELL = tuple(key for key in CELL if key not in ("model", "platform"))
 PREDICTED_SERIES = tuple(key for key in PREDICTION_KEY if key not in ("model", "platform"))
-# analysis.MEASURED_HISTORY keys a history by cell, conversion and method only: it has no device
-# column, so a platform benched on two devices draws one line per conversion for both.
-HISTORY_SERIES = (*PAGE_CELL, "conversion", "method", "platform")
+HISTORY_SERIES = (*PAGE_SERIES, "conversion")  # one line per measured series
 
 
 # -- platform charts -----------------------------------------------------------------------------
@@ -176,14 +174,15 @@ def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame, platfor
                   yaxis=latency_axis(pd.concat([latencies["p05"], latencies["p95"], predictions["latency_ms"]])))
 
 
-def _page_series(frame: pd.DataFrame, platform: str | None) -> Iterator[tuple[dict[str, Any], pd.DataFrame, str]]:
-    """The frame's series by PAGE_SERIES, in key order, each with its legend name; the device is
-    named only where the page has more than one (a GPU host benches --device cpu too)."""
+def _page_series(frame: pd.DataFrame, platform: str | None, keys: tuple[str, ...] = PAGE_SERIES
+                 ) -> Iterator[tuple[dict[str, Any], pd.DataFrame, str]]:
+    """The frame's series by `keys`, in key order, each with its legend name; the device is named
+    only where the page has more than one (a GPU host benches --device cpu too)."""
     devices = frame["device"].fillna("")  # groupby drops rows whose key is missing
     many_devices = devices.nunique() > 1
-    for key, group in frame.assign(device=devices).groupby(list(PAGE_SERIES), sort=True):
-        series = dict(zip(PAGE_SERIES, key, strict=True))
-        name = (series_label(series["precision"], series["batch_size"], series["method"])
+    for key, group in frame.assign(device=devices).groupby(list(keys), sort=True):
+        series = dict(zip(keys, key, strict=True))
+        name = (series_label(series["precision"], series["batch_size"], series["method"], series.get("conversion"))
                 + (f" · {plotly_text(series['device'])}" if many_devices else "")
                 + proxy_note(series["platform"], platform))
         yield series, group, name
@@ -221,7 +220,7 @@ def speedup_bars(*, speedups: pd.DataFrame, platform: str | None = None) -> Figu
 
 def has_history(measured: pd.DataFrame, predicted: pd.DataFrame) -> bool:
     """True when some history series has two points or more: one point is no history."""
-    return bool((measured.groupby(list(HISTORY_SERIES)).size() >= 2).any()
+    return bool((measured.groupby(list(HISTORY_SERIES), dropna=False).size() >= 2).any()
                 or (predicted.groupby(list(PREDICTED_SERIES)).size() >= 2).any())
 
 
@@ -234,15 +233,15 @@ def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: S
         its label on hover.
     """
     data, shown = [], set()
-    groups = measured.groupby(list(HISTORY_SERIES), sort=True)
-    ordered = sorted(groups, key=lambda item: (item[0][:2], item[0][2] != EAGER, item[0][2:]))  # EAGER first
-    for index, ((precision, batch_size, conversion, method, measured_on), group) in enumerate(ordered):
+    series = sorted(_page_series(measured, platform, HISTORY_SERIES),  # EAGER first within a cell
+                    key=lambda item: (item[0]["precision"], item[0]["batch_size"], item[0]["conversion"] != EAGER,
+                                      [str(item[0][key]) for key in HISTORY_SERIES]))
+    for index, (key, group, name) in enumerate(series):
         # Past a handful of lines the chart is a tangle: the rest start hidden, a legend click away.
         if index < HISTORY_SHOWN:
-            shown.add((precision, batch_size))
+            shown.add((key["precision"], key["batch_size"]))
         data.append({
-            "type": "scatter", "mode": "lines+markers",
-            "name": series_label(precision, batch_size, method, conversion) + proxy_note(measured_on, platform),
+            "type": "scatter", "mode": "lines+markers", "name": name,
             "visible": True if index < HISTORY_SHOWN else "legendonly",
             "x": iso_times(group["point_at"]), "y": numbers(group["median"]),
             "customdata": group["runs"].tolist(), "line": {"color": series_colour(index), "width": 1.5},

@@ -10,8 +10,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from collectors.records import Measurement, RunInfo
-from collectors.vocabulary import OK, SYNCED_E2E
 from reporter import charts, render, site_files
 from reporter.analysis import Marker, load_site
 from reporter.cli import main
@@ -24,6 +22,7 @@ from reporter.report_queries import HISTORY_POINTS
 from reporter.site_files import PLOTLY_JS
 from reporter.store import Store
 from reporter.templating import GENERATED_LINE
+from tests.builders import measurement, run_info
 from tests.report_db import CPU, HOSTILE_MODEL, TRAVERSAL_MODEL, build_report_db
 
 ORIN_30W = "jetson-orin-agx-64gb@30w"
@@ -170,12 +169,11 @@ def test_report_history_keeps_one_series_per_device(db_path):
     with Store.open(db_path) as store, store.atomic():
         for night in range(30):
             at = start + dt.timedelta(days=night)
-            store.add_run(RunInfo(f"run-{night}", "bench", at.isoformat(), None, "host", "nvidia-h200", None, None, {}))
-            cell = dict(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1, conversion="EAGER",
-                        method=SYNCED_E2E, status=OK, measured_at=at.isoformat())
+            store.add_run(run_info(f"run-{night}", started_at=at.isoformat(), environment={}))
             cpu, cuda = 10.0 if night < 20 else 12.0, 1.0 if night < 15 else 0.5  # each steps on its own night
-            store.add_measurements([Measurement(**cell, device="cpu", median=cpu),
-                                    Measurement(**cell, device="cuda", median=cuda)], f"run-{night}", None)
+            store.add_measurements([measurement(device="cpu", median=cpu, measured_at=at.isoformat()),
+                                    measurement(device="cuda", median=cuda, measured_at=at.isoformat())],
+                                   f"run-{night}", None)
         markers = history_change_points(store)
     with Store.open(db_path, read_only=True) as store:
         [page] = load_site(store, change_points=markers).models
@@ -186,6 +184,9 @@ def test_report_history_keeps_one_series_per_device(db_path):
     assert [(marker.at, marker.label) for marker in page.change_points] == [
         (start + dt.timedelta(days=15), "fp32 b1: -50 % (1 ms → 500 µs)"),
         (start + dt.timedelta(days=20), "fp32 b1: +20 % (10 ms → 12 ms)")]
+    drawn = charts.history_chart(measured=page.history, predicted=page.predicted_history)["data"]
+    assert [trace["name"] for trace in drawn] == ["EAGER · fp32 · b1 · synced-e2e · cpu",
+                                                  "EAGER · fp32 · b1 · synced-e2e · cuda"]
 
 
 def test_summary_markdown_has_headline_worst_comparisons_and_escapes(site):
