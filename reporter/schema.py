@@ -74,42 +74,40 @@ def _views(db: duckdb.DuckDBPyConnection) -> None:
     create_views(db)
 
 
+def _add_columns(db: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
+    """Add `columns` (name: SQL type) to `table`, then re-create the views, which must show them."""
+    for name, kind in columns.items():
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+    create_views(db)
+
+
 @migration(3, "process medians")
 def _process_medians(db: duckdb.DuckDBPyConnection) -> None:
     # `parity bench --processes N` measures a cell in N fresh processes; one median per process.
     # NULL for a cell measured in one process (every run before this column existed).
-    db.execute("ALTER TABLE measurements ADD COLUMN process_medians DOUBLE[]")
-    _views(db)  # `latest` selects * and must show the new column
+    _add_columns(db, "measurements", {"process_medians": "DOUBLE[]"})
 
 
 @migration(4, "how the timing ended")
 def _timing_outcome(db: duckdb.DuckDBPyConnection) -> None:
     # Fields, so that nothing reads state back out of a message's text.
-    db.execute("ALTER TABLE measurements ADD COLUMN warmup_iterations INTEGER")
-    db.execute("ALTER TABLE measurements ADD COLUMN stopped_by VARCHAR")
-    db.execute("ALTER TABLE measurements ADD COLUMN converged BOOLEAN")
-    _views(db)  # `latest` selects * and must show the new columns
+    _add_columns(db, "measurements", {"warmup_iterations": "INTEGER", "stopped_by": "VARCHAR", "converged": "BOOLEAN"})
 
 
 @migration(5, "phases, compile cache, run settings")
 def _phases(db: duckdb.DuckDBPyConnection) -> None:
     # Where a cell's time went, whether inductor's cache served its compile, and what a bench run
     # was asked to measure (so that a killed run can be resumed and checked against the request).
-    db.execute("ALTER TABLE measurements ADD COLUMN compile_cache VARCHAR")
-    db.execute("ALTER TABLE measurements ADD COLUMN phase_s JSON")
-    db.execute("ALTER TABLE runs ADD COLUMN settings JSON")
-    _views(db)
+    _add_columns(db, "measurements", {"compile_cache": "VARCHAR", "phase_s": "JSON"})
+    _add_columns(db, "runs", {"settings": "JSON"})
 
 
 @migration(6, "energy, device time, layers and every predicted quantity compared")
 def _quantities(db: duckdb.DuckDBPyConnection) -> None:
-    for column, kind in (("mean_power_w", "DOUBLE"), ("idle_power_w", "DOUBLE"), ("energy_sensor", "VARCHAR"),
-                         ("energy_window_s", "DOUBLE"), ("energy_rails_mj", "JSON"), ("energy_note", "VARCHAR"),
-                         ("kernels_per_call", "DOUBLE"), ("energy_samples", "DOUBLE[]"),
-                         ("process_energy_mj", "DOUBLE[]")):
-        db.execute(f"ALTER TABLE measurements ADD COLUMN {column} {kind}")
-    for column, kind in (("operation_type", "VARCHAR"), ("node_names", "VARCHAR[]"), ("method", "VARCHAR"),
-                         ("calls", "INTEGER"), ("run_id", "VARCHAR")):
-        db.execute(f"ALTER TABLE subgraphs ADD COLUMN {column} {kind}")
+    _add_columns(db, "measurements", {
+        "mean_power_w": "DOUBLE", "idle_power_w": "DOUBLE", "energy_sensor": "VARCHAR", "energy_window_s": "DOUBLE",
+        "energy_rails_mj": "JSON", "energy_note": "VARCHAR", "kernels_per_call": "DOUBLE",
+        "energy_samples": "DOUBLE[]", "process_energy_mj": "DOUBLE[]"})
     db.execute("ALTER TABLE subgraphs ALTER COLUMN source_id DROP NOT NULL")  # a bench's layers have no file
-    _views(db)
+    _add_columns(db, "subgraphs", {"operation_type": "VARCHAR", "node_names": "VARCHAR[]", "method": "VARCHAR",
+                                   "calls": "INTEGER", "run_id": "VARCHAR"})
