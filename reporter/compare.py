@@ -26,13 +26,15 @@ from typing import Any
 from collectors.errors import ParityError
 from collectors.fingerprint import EnvironmentDifference, environment_differences
 from collectors.names import Names
-from collectors.vocabulary import OK, SERIES, SYNCED_E2E, columns
+from collectors.vocabulary import DEVICE_BUSY, OK, SERIES, SYNCED_E2E, columns
 from reporter.prediction_shifts import PredictionShift, prediction_shifts
 from reporter.run_cells import RUN_CELLS
 from reporter.significance import DEFAULT_ALPHA, Significance, beyond_night_noise, night_spread_pct, significance
 from reporter.store import Store
 
 DEFAULT_THRESHOLD_PCT = 5.0
+# Parity's own figures: what a caller waits for, and the device's work within it.
+DEFAULT_METHODS = (SYNCED_E2E, DEVICE_BUSY)
 DEFAULT_HISTORY_NIGHTS = 20  # runs up to the base run that the night-to-night spread comes from
 
 REGRESSED, NEWLY_FAILING = "regressed", "newly failing"
@@ -43,9 +45,8 @@ CLASSES = (REGRESSED, NEWLY_FAILING, IMPROVED, NEWLY_PASSING, UNTESTED, NEW, GON
 GATING_CLASSES = (REGRESSED, NEWLY_FAILING)  # what --fail-on-regression fails on
 NOTABLE_CLASSES = (REGRESSED, NEWLY_FAILING, IMPROVED, NEWLY_PASSING)  # shown outside <details>
 
-# A cell of a comparison: a measured series (vocabulary.SERIES) without its method, which a
-# comparison fixes: CellKey's fields.
-CELL_KEYS = tuple(key for key in SERIES if key != "method")
+# A cell of a comparison: one measured series (vocabulary.SERIES) and one of its quantities.
+CELL_KEYS = SERIES
 # Cells are listed per platform first; None (no device recorded) sorts as "".
 _DISPLAY_ORDER = ("platform", *(key for key in CELL_KEYS if key != "platform"))
 _LATEST = re.compile(r"latest(?:~(\d+))?")
@@ -74,10 +75,13 @@ class CellKey:
     precision: str
     batch_size: int
     conversion: str
+    method: str
     device: str | None
+    quantity: str = "latency"  # or "energy": compared by the same rules, on its own samples
 
     def describe(self) -> str:
-        return f"{self.model} {self.conversion} {self.precision} bs{self.batch_size} on {self.platform}"
+        figure = "" if (self.quantity, self.method) == ("latency", SYNCED_E2E) else f" ({self.quantity}, {self.method})"
+        return f"{self.model} {self.conversion} {self.precision} bs{self.batch_size} on {self.platform}{figure}"
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ class CellChange:
 class Comparison:
     base: RunRef
     head: RunRef
-    method: str
+    methods: tuple[str, ...]
     threshold_pct: float
     alpha: float
     cells: tuple[CellChange, ...]
@@ -159,10 +163,11 @@ class Comparison:
 
 # -- run references ------------------------------------------------------------------------------
 
-def resolve_run(store: Store, ref: str, *, method: str = SYNCED_E2E, platform: str | None = None) -> RunRef:
+def resolve_run(store: Store, ref: str, *, methods: Sequence[str] = DEFAULT_METHODS,
+                platform: str | None = None) -> RunRef:
     """The run `ref` names: a run id, `latest`, `latest~N`, or a label that names exactly one run.
 
-    `latest~N` counts back over runs with `method` measurements (bench runs and ingested
+    `latest~N` counts back over runs with measurements of `methods` (bench runs and ingested
     bundles), ordered by started_at; `platform` restricts that count to one platform's runs.
     Raises CompareError naming the reference when it matches no run or several.
     """
@@ -170,7 +175,7 @@ def resolve_run(store: Store, ref: str, *, method: str = SYNCED_E2E, platform: s
         return _run_ref(store, ref)
     latest = _LATEST.fullmatch(ref)
     if latest:
-        return _run_ref(store, _nth_latest(store, int(latest.group(1) or 0), method, platform, ref))
+        return _run_ref(store, _nth_latest(store, int(latest.group(1) or 0), methods, platform, ref))
     labelled = [row[0] for row in store.execute(
         "SELECT run_id FROM runs WHERE label = ? ORDER BY started_at, run_id", [ref]).rows]
     if len(labelled) == 1:
@@ -191,15 +196,16 @@ def resolve_platform(store: Store, name: str) -> str:
     return Names.load().platform(name)
 
 
-def _nth_latest(store: Store, back: int, method: str, platform: str | None, ref: str) -> str:
+def _nth_latest(store: Store, back: int, methods: Sequence[str], platform: str | None, ref: str) -> str:
     run_ids = [row[0] for row in store.execute(
         """SELECT r.run_id FROM runs r
-           WHERE EXISTS (SELECT 1 FROM measurements m WHERE m.run_id = r.run_id AND m.method = ?
+           WHERE EXISTS (SELECT 1 FROM measurements m WHERE m.run_id = r.run_id AND list_contains(?, m.method)
                          AND (? IS NULL OR m.platform = ?))
-           ORDER BY r.started_at DESC, r.run_id DESC""", [method, platform, platform]).rows]
+           ORDER BY r.started_at DESC, r.run_id DESC""", [list(methods), platform, platform]).rows]
     if back >= len(run_ids):
         where = f" on {platform}" if platform else ""
-        raise CompareError(f"run {ref!r}: only {len(run_ids)} run(s) with {method} measurements{where}")
+        raise CompareError(f"run {ref!r}: only {len(run_ids)} run(s) with {' or '.join(methods)} "
+                           f"measurements{where}")
     return run_ids[back]
 
 
@@ -262,52 +268,66 @@ def _sort_key(key: CellKey) -> tuple:
     return tuple("" if (value := getattr(key, name)) is None else value for name in _DISPLAY_ORDER)
 
 
-def load_sides(store: Store, run_id: str, method: str, platform: str | None = None) -> dict[CellKey, Side]:
-    """The run's newest measurement of every cell (of `method`, on `platform` if given) with its samples."""
+def load_sides(store: Store, run_id: str, methods: Sequence[str], platform: str | None = None
+               ) -> dict[CellKey, Side]:
+    """The run's newest measurement of every series (of `methods`, on `platform` if given), as one
+    side per quantity: latency always, energy where the cell measured it."""
     rows = store.execute(
         f"""WITH cells AS ({RUN_CELLS})
             SELECT {columns(CELL_KEYS, "c")}, c.status, c.median, c.ci95_low, c.ci95_high, c.failure_kind,
-                   c.message, c.n_iterations,
+                   c.message, c.n_iterations, c.energy_mj, c.energy_samples,
                    (SELECT list(s.latency_ms ORDER BY s.iteration) FROM samples s
                     WHERE s.measurement_id = c.measurement_id) AS samples,
                    coalesce(len(c.process_medians), 1) AS processes
             FROM cells c WHERE $platform IS NULL OR c.platform = $platform""",
-        {"run_id": run_id, "method": method, "platform": platform}).dicts()
-    return {_cell_key(row): Side(row["status"], row["median"], (row["ci95_low"], row["ci95_high"]),
-                                 tuple(row["samples"] or ()), row["failure_kind"], row["message"],
-                                 row["n_iterations"], row["processes"]) for row in rows}
+        {"run_id": run_id, "methods": list(methods), "platform": platform}).dicts()
+    sides = {}
+    for row in rows:
+        sides[_cell_key(row)] = Side(row["status"], row["median"], (row["ci95_low"], row["ci95_high"]),
+                                     tuple(row["samples"] or ()), row["failure_kind"], row["message"],
+                                     row["n_iterations"], row["processes"])
+        if row["status"] == OK and row["energy_mj"]:
+            energy = tuple(row["energy_samples"] or ())
+            sides[_cell_key(row, "energy")] = Side(OK, row["energy_mj"], (None, None), energy,
+                                                   n_iterations=len(energy), processes=row["processes"])
+    return sides
 
 
-def load_night_medians(store: Store, until: RunRef, method: str, nights: int,
+def load_night_medians(store: Store, until: RunRef, methods: Sequence[str], nights: int,
                        platform: str | None = None) -> dict[CellKey, list[float]]:
-    """Each cell's medians in the last `nights` runs started up to `until` (included), oldest first."""
+    """Each cell's figures in the last `nights` runs started up to `until` (included), oldest
+    first, per quantity."""
     if nights <= 0:
         return {}
     rows = store.execute(
         f"""SELECT {columns(CELL_KEYS, "m")},
-                   list_slice(list(m.median ORDER BY r.started_at DESC, m.measurement_id DESC), 1, $nights) AS medians
+                   list_slice(list(m.median ORDER BY r.started_at DESC, m.measurement_id DESC), 1, $nights) AS latency,
+                   list_slice(list(m.energy_mj ORDER BY r.started_at DESC, m.measurement_id DESC)
+                              FILTER (WHERE m.energy_mj > 0), 1, $nights) AS energy
             FROM measurements m JOIN runs r USING (run_id)
-            WHERE m.method = $method AND m.status = $ok AND m.median > 0 AND r.started_at <= $until
+            WHERE list_contains($methods, m.method) AND m.status = $ok AND m.median > 0 AND r.started_at <= $until
               AND ($platform IS NULL OR m.platform = $platform)
             GROUP BY ALL""",
-        {"nights": nights, "method": method, "ok": OK, "until": until.started_at, "platform": platform}).dicts()
-    return {_cell_key(row): list(reversed(row["medians"])) for row in rows}
+        {"nights": nights, "methods": list(methods), "ok": OK, "until": until.started_at,
+         "platform": platform}).dicts()
+    return {_cell_key(row, quantity): list(reversed(row[quantity] or ()))
+            for row in rows for quantity in ("latency", "energy")}
 
 
-def _cell_key(row: dict[str, Any]) -> CellKey:
-    return CellKey(**{key: row[key] for key in CELL_KEYS})
+def _cell_key(row: dict[str, Any], quantity: str = "latency") -> CellKey:
+    return CellKey(**{key: row[key] for key in CELL_KEYS}, quantity=quantity)
 
 
 # -- the whole comparison ------------------------------------------------------------------------
 
-def compare_runs(store: Store, base_ref: str, head_ref: str, *, method: str = SYNCED_E2E,
+def compare_runs(store: Store, base_ref: str, head_ref: str, *, methods: Sequence[str] = DEFAULT_METHODS,
                  threshold_pct: float = DEFAULT_THRESHOLD_PCT, alpha: float = DEFAULT_ALPHA,
                  history_nights: int = DEFAULT_HISTORY_NIGHTS, platform: str | None = None,
                  base_predictor: str | None = None, head_predictor: str | None = None) -> Comparison:
     """Compare run `head_ref` against run `base_ref` (references as `resolve_run` takes them).
 
     Parameters:
-        method: timing method of the measurements compared (`synced-e2e`, `alma`, ...).
+        methods: timing methods of the measurements compared (`synced-e2e`, `device-busy`, `alma`, ...).
         threshold_pct: smallest change of the median, in percent, that counts.
         alpha: significance level of the Mann–Whitney U test.
         history_nights: runs up to the base run that each cell's night-to-night spread is
@@ -320,18 +340,20 @@ def compare_runs(store: Store, base_ref: str, head_ref: str, *, method: str = SY
     _check_options(threshold_pct, alpha, history_nights)
     if platform is not None:
         platform = resolve_platform(store, platform)
-    base = resolve_run(store, base_ref, method=method, platform=platform)
-    head = resolve_run(store, head_ref, method=method, platform=platform)
-    base_sides, head_sides = (load_sides(store, run.run_id, method, platform) for run in (base, head))
+    methods = tuple(methods)
+    base = resolve_run(store, base_ref, methods=methods, platform=platform)
+    head = resolve_run(store, head_ref, methods=methods, platform=platform)
+    base_sides, head_sides = (load_sides(store, run.run_id, methods, platform) for run in (base, head))
     if not base_sides and not head_sides:
         where = f" on {platform}" if platform else ""
-        raise CompareError(f"runs {base.run_id} and {head.run_id} have no {method} measurements{where}")
+        raise CompareError(f"runs {base.run_id} and {head.run_id} have no {' or '.join(methods)} "
+                           f"measurements{where}")
     return Comparison(
-        base, head, method, threshold_pct, alpha,
+        base, head, methods, threshold_pct, alpha,
         cells=tuple(cell_changes(base_sides, head_sides, threshold_pct=threshold_pct, alpha=alpha,
-                                 nights=load_night_medians(store, base, method, history_nights, platform))),
+                                 nights=load_night_medians(store, base, methods, history_nights, platform))),
         environment=tuple(environment_differences(base.environment, head.environment)),
-        predictions=tuple(prediction_shifts(store, base, head, method, platform,
+        predictions=tuple(prediction_shifts(store, base, head, methods, platform,
                                             base_version=base_predictor, head_version=head_predictor)),
     )
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from collectors.vocabulary import METHOD_BASIS
 from reporter.compare import (
     NEWLY_FAILING,
     NOTABLE_CLASSES,
@@ -21,13 +22,21 @@ from reporter.compare import (
     Side,
     count_kinds,
 )
-from reporter.formatting import MISSING, json_value, markdown_table, markdown_text, milliseconds, percent, text_table
+from reporter.formatting import (
+    MISSING,
+    QUANTITY_TEXT,
+    json_value,
+    markdown_table,
+    markdown_text,
+    percent,
+    text_table,
+)
 from reporter.prediction_shifts import PredictionShift, version_text
 
 ICONS = {"regressed": "🔴", "newly failing": "❌", "improved": "🟢", "newly passing": "✅",
          "untested": "❔", "new": "🆕", "gone": "➖", "unchanged": "⚪"}
 CELL_COLUMNS = ["class", "cell", "base", "head", "change", "p", "night σ"]
-SHIFT_COLUMNS = ["predictor", "platform", "version", "median APE", "comparisons"]
+SHIFT_COLUMNS = ["predictor", "scored against", "platform", "version", "median APE", "comparisons"]
 # A PR comment stays short, and below GitHub's 65,536-character limit however many cells moved.
 MARKDOWN_NOTABLE_ROWS, MARKDOWN_DETAIL_ROWS = 20, 200
 
@@ -40,11 +49,11 @@ class Renderer:
 
 # -- shared pieces -------------------------------------------------------------------------------
 
-def side_text(side: Side | None) -> str:
+def side_text(side: Side | None, quantity: str = "latency") -> str:
     if side is None:
         return MISSING
     if side.ok:
-        return milliseconds(side.median)
+        return QUANTITY_TEXT[quantity](side.median)
     return f"{side.status} ({side.failure_kind})" if side.failure_kind else side.status
 
 
@@ -60,7 +69,8 @@ def p_text(change: CellChange) -> str:
 
 
 def cell_row(change: CellChange) -> list[str]:
-    return [change.kind, change.key.describe(), side_text(change.base), side_text(change.head),
+    quantity = change.key.quantity
+    return [change.kind, change.key.describe(), side_text(change.base, quantity), side_text(change.head, quantity),
             percent(change.change_pct, signed=True), p_text(change), percent(change.night_spread_pct)]
 
 
@@ -75,7 +85,8 @@ def shift_row(shift: PredictionShift) -> list[str]:
     after = percent(shift.after.median_ape) if shift.after else MISSING
     counts = f"{shift.before.count if shift.before else 0} → {shift.after.count if shift.after else 0}"
     versions = f"{version_text(shift.base_version)} → {version_text(shift.head_version)}"
-    return [shift.predictor, measured, versions, f"{before} → {after}", counts]
+    return [shift.predictor, METHOD_BASIS.get(shift.method, shift.method), measured, versions, f"{before} → {after}",
+            counts]
 
 
 def shift_notes(comparison: Comparison) -> list[str]:
@@ -92,7 +103,8 @@ def untested_line(comparison: Comparison) -> str | None:
 
 
 def runs_line(comparison: Comparison) -> str:
-    return f"base {comparison.base.describe()} → head {comparison.head.describe()}, method {comparison.method}"
+    return (f"base {comparison.base.describe()} → head {comparison.head.describe()}, "
+            f"methods {', '.join(comparison.methods)}")
 
 
 # -- markdown: a pull-request comment ------------------------------------------------------------
@@ -162,7 +174,7 @@ def render_json(comparison: Comparison, report: str | None) -> str:
         "has_regression": comparison.has_regression,
         "base": _run_json(comparison.base),
         "head": _run_json(comparison.head),
-        "method": comparison.method,
+        "methods": list(comparison.methods),
         "threshold_pct": comparison.threshold_pct,
         "alpha": comparison.alpha,
         "counts": comparison.counts(),
@@ -196,7 +208,8 @@ def _side_json(side: Side | None) -> dict[str, Any] | None:
 
 
 def _shift_json(shift: PredictionShift) -> dict[str, Any]:
-    return {"predictor": shift.predictor, "platform": shift.platform, "measured_platform": shift.measured_platform,
+    return {"predictor": shift.predictor, "method": shift.method, "platform": shift.platform,
+            "measured_platform": shift.measured_platform,
             "is_proxy": shift.is_proxy, "base_version": shift.base_version, "head_version": shift.head_version,
             "before": asdict(shift.before) if shift.before else None,
             "after": asdict(shift.after) if shift.after else None, "notes": list(shift.notes)}

@@ -97,6 +97,28 @@ def milliseconds(value: Any) -> str:
     return f"{value / 1000:.3g} s"
 
 
+def millijoules(value: Any) -> str:
+    """An energy stored in mJ, shown with a unit chosen for its size: 850 mJ, 2.86 J, 1.2 kJ."""
+    value = finite(value)
+    if value is None:
+        return MISSING
+    if value < 1000:
+        return f"{value:.3g} mJ"
+    return f"{value / 1000:.3g} J" if value < 1e6 else f"{value / 1e6:.3g} kJ"
+
+
+def megabytes(value: Any) -> str:
+    """A memory size stored in MB (2**20 bytes): 293 MB, 1.2 GB."""
+    value = finite(value)
+    if value is None:
+        return MISSING
+    return f"{value:.3g} MB" if value < 1024 else f"{value / 1024:.3g} GB"
+
+
+# How a figure of each compared quantity (vocabulary.QUANTITIES) is shown.
+QUANTITY_TEXT = {"latency": milliseconds, "energy": millijoules, "memory": megabytes}
+
+
 def percent(value: Any, signed: bool = False) -> str:
     """A percentage to one decimal: "25.0 %", or "+25.0 %" with `signed`."""
     value = finite(value)

@@ -8,6 +8,7 @@ summarises the errors with reporter.metrics.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ class PredictionShift:
     """
 
     predictor: str
+    method: str  # the measured figure scored: caller latency (synced-e2e) or device time (device-busy)
     platform: str  # the predicted platform
     measured_platform: str  # differs from `platform` for a declared proxy
     base_version: str | None  # None: the predictions that carry no version
@@ -46,13 +48,13 @@ class PredictionShift:
         return self.measured_platform != self.platform
 
 
-def prediction_shifts(store: Store, base: RunRef, head: RunRef, method: str, platform: str | None = None, *,
-                      base_version: str | None = None, head_version: str | None = None) -> list[PredictionShift]:
+def prediction_shifts(store: Store, base: RunRef, head: RunRef, methods: Sequence[str], platform: str | None = None,
+                      *, base_version: str | None = None, head_version: str | None = None) -> list[PredictionShift]:
     """How each predictor's error per predicted platform moved between the two runs.
 
     Parameters:
         base, head: the runs whose measurements the two sides are scored against.
-        method: timing method of the measurements scored.
+        methods: timing methods of the measurements scored, each scored apart.
         platform: score only measurements of this (measured) platform; None: all.
         base_version, head_version: the predictor version of each side; None: chosen as below.
     Versions are chosen per (predictor, predicted platform), among the versions that predicted
@@ -63,23 +65,23 @@ def prediction_shifts(store: Store, base: RunRef, head: RunRef, method: str, pla
     side whose version never predicted the platform, or whose predictions meet none of its run's
     measurements, is kept with no figures and a note saying so.
     """
-    before, after = (_run_errors(store, run, method, platform) for run in (base, head))
+    before, after = (_run_errors(store, run, methods, platform) for run in (base, head))
     versions = _versions(store)
     shifts = []
-    for predictor, predicted, measured in sorted(set(_groups(before)) | set(_groups(after))):
+    for predictor, method, predicted, measured in sorted(set(_groups(before)) | set(_groups(after))):
         known = versions.get((predictor, predicted), [])
         new = head_version if head_version is not None else known[-1][0]
         old = base_version if base_version is not None else _newest_before(known, head.started_at, new)
         sides, notes = [], []
         for side, frame, version, run in (("base", before, old, base), ("head", after, new, head)):
-            stats = _stats_of(_of_version(frame, predictor, version), predicted, measured)
+            stats = _stats_of(_of_version(frame, predictor, version), method, predicted, measured)
             if version not in {v for v, _ in known}:
                 notes.append(f"{side}: version {version_text(version)} never predicted this platform")
             elif stats is None:
                 notes.append(f"{side}: version {version_text(version)}'s predictions meet no measurement "
                              f"of run {run.run_id}")
             sides.append(stats)
-        shifts.append(PredictionShift(predictor, predicted, measured, old, new, *sides, notes=tuple(notes)))
+        shifts.append(PredictionShift(predictor, method, predicted, measured, old, new, *sides, notes=tuple(notes)))
     return shifts
 
 
@@ -88,12 +90,12 @@ def version_text(version: str | None) -> str:
     return "(unversioned)" if version is None else version
 
 
-def _groups(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
-    return list(zip(frame["predictor"], frame["platform"], frame["measured_platform"], strict=True))
+def _groups(frame: pd.DataFrame) -> list[tuple[str, str, str, str]]:
+    return list(zip(frame["predictor"], frame["method"], frame["platform"], frame["measured_platform"], strict=True))
 
 
-def _stats_of(frame: pd.DataFrame, platform: str, measured: str) -> ErrorStats | None:
-    group = frame[(frame["platform"] == platform) & (frame["measured_platform"] == measured)]
+def _stats_of(frame: pd.DataFrame, method: str, platform: str, measured: str) -> ErrorStats | None:
+    group = frame[(frame["method"] == method) & (frame["platform"] == platform) & (frame["measured_platform"] == measured)]
     return error_stats(group) if len(group) else None
 
 
@@ -102,14 +104,16 @@ def _of_version(frame: pd.DataFrame, predictor: str, version: str | None) -> pd.
     return frame[(frame["predictor"] == predictor) & same_version]
 
 
-def _run_errors(store: Store, run: RunRef, method: str, platform: str | None) -> pd.DataFrame:
-    """Every prediction against the run's measurements, joined as the `comparisons` view joins."""
+def _run_errors(store: Store, run: RunRef, methods: Sequence[str], platform: str | None) -> pd.DataFrame:
+    """Every prediction's latency against the run's measurements, joined as the `comparisons`
+    view joins."""
     return store.frame(
         f"""WITH cells AS ({RUN_CELLS})
-            SELECT predictor, predictor_version, platform, measured_platform, predicted_ms, measured_ms,
+            SELECT predictor, predictor_version, method, platform, measured_platform, predicted_ms, measured_ms,
                    ratio, abs_error_pct
-            FROM pair_latencies(predictions, cells) WHERE $platform IS NULL OR measured_platform = $platform""",
-        {"run_id": run.run_id, "method": method, "platform": platform})
+            FROM pair_latencies(predictions, cells) WHERE $platform IS NULL OR measured_platform = $platform
+            ORDER BY ALL""",
+        {"run_id": run.run_id, "methods": list(methods), "platform": platform})
 
 
 def _versions(store: Store) -> dict[tuple[str, str], Versions]:

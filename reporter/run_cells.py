@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collectors.vocabulary import SERIES, columns
 
-# The run's newest measurement of each series of one method (named parameters $run_id, $method):
-# a cell measured twice in one run counts once, as in the store's `latest` view.
+# The run's newest measurement of each series of the methods compared (named parameters $run_id,
+# $methods, a list): a cell measured twice in one run counts once, as in the store's `latest` view.
 RUN_CELLS = f"""
-    SELECT * FROM measurements WHERE run_id = $run_id AND method = $method
+    SELECT * FROM measurements WHERE run_id = $run_id AND list_contains($methods, method)
     QUALIFY row_number() OVER (PARTITION BY {columns(SERIES)}
                                ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1"""

@@ -184,7 +184,7 @@ def test_compare_resolves_run_references(db, ref, run_id):
 
 @pytest.mark.parametrize("ref,message", [
     ("dup", "run 'dup': the label names 2 runs (run-dup-1, run-dup-2); pass a run id or latest~N"),
-    ("latest~4", "run 'latest~4': only 4 run(s) with synced-e2e measurements"),
+    ("latest~4", "run 'latest~4': only 4 run(s) with synced-e2e or device-busy measurements"),
     ("nope", "run 'nope': no run has this id or label"),
 ])
 def test_compare_bad_references_say_why(db, ref, message):
@@ -205,8 +205,8 @@ def test_compare_cli_exit_codes(db, capsys):
 def test_compare_cli_defaults_match_the_library():
     assert set(compare_command.FORMATS) == set(RENDERERS)
     library = inspect.signature(compare_runs).parameters
-    cli = (compare_command.THRESHOLD_PCT, compare_command.ALPHA, compare_command.METHOD, compare_command.HISTORY_NIGHTS)
-    assert cli == tuple(library[name].default for name in ("threshold_pct", "alpha", "method", "history_nights"))
+    cli = (compare_command.THRESHOLD_PCT, compare_command.ALPHA, compare_command.METHODS, compare_command.HISTORY_NIGHTS)
+    assert cli == tuple(library[name].default for name in ("threshold_pct", "alpha", "methods", "history_nights"))
 
 
 def test_compare_markdown_fits_a_pull_request_comment(comparison):
@@ -219,7 +219,7 @@ def test_compare_markdown_fits_a_pull_request_comment(comparison):
     assert "<summary>6 other cells: 1 untested, 1 new, 1 gone, 3 unchanged</summary>" in details
     assert "alexnet" in details and "> ❔ 1 cell(s) untested: too little data" in notable
     assert "- vgg11 EAGER fp32 bs1 on test-cpu: the worker died of SIGSEGV" in notable
-    assert "| graphs | test-cpu | 1.0 → 1.1 |" in text
+    assert "| graphs | caller latency | test-cpu | 1.0 → 1.1 |" in text
     assert text.endswith("Full report: https://example.org/parity/index.html")
 
 
@@ -337,7 +337,7 @@ def test_compare_prediction_version_is_chosen_per_platform(h200_db):
     assert shift.base_version is None and shift.head_version is None and shift.notes == ()
     assert shift.before.count == shift.after.count == 1 and shift.before.median_ape == shift.after.median_ape
     assert json.loads(RENDERERS["json"].render(comparison, None))["predictions"][0]["platform"] == H100
-    assert "| graphs | h100-sxm5-80gb (proxy: nvidia-h200) | (unversioned) → (unversioned) |" in \
+    assert "| graphs | caller latency | h100-sxm5-80gb (proxy: nvidia-h200) | (unversioned) → (unversioned) |" in \
         RENDERERS["markdown"].render(comparison, None)
 
 
@@ -375,7 +375,7 @@ def test_compare_platform_alias_is_resolved(h200_db, capsys):
 
 def test_compare_alma_figures_are_untested_in_every_format(h200_db):
     with Store.open(h200_db, read_only=True) as store:
-        comparison = compare_runs(store, "r1", "r2", method="alma")
+        comparison = compare_runs(store, "r1", "r2", methods=["alma"])
     assert {cell.kind for cell in comparison.cells} == {"untested"} and not comparison.has_regression
     assert all(cell.change_pct == pytest.approx((150.3 / 2.39 - 1) * 100) for cell in comparison.cells)  # +6189 %
     assert comparison.verdict().startswith("NOT TESTED: 2 untested")
@@ -407,3 +407,33 @@ def test_compare_option_errors_name_only_that_option(h200_db, capsys, option, va
     assert main(["compare", "--db", str(h200_db), "--base", "r1", "--head", "r2", option, value]) == 2
     error = capsys.readouterr().err
     assert names in error and not_named not in error and len(error.splitlines()) == 1
+
+
+def test_compare_judges_energy_and_device_time_by_the_same_rules(tmp_path):
+    """A cell whose caller latency held while its energy per batch rose 10 % and its device time
+    fell 20 % is one unchanged latency cell, one regressed energy cell and one improved
+    device-time cell; --fail-on-regression fails on the energy."""
+    from tests import builders
+
+    rng = random.Random(7)
+
+    def cell(latency: float, energy: float, device_ms: float) -> list[Measurement]:
+        timed = builders.measurement(platform=CPU, device="cpu", samples=samples(rng, latency), median=latency,
+                                     energy_mj=energy, energy_samples=samples(rng, energy, n=12))
+        busy = builders.measurement(platform=CPU, device="cpu", method="device-busy", samples=samples(rng, device_ms),
+                                    median=device_ms)
+        return [timed, busy]
+
+    db = tmp_path / "p.duckdb"
+    with Store.open(db) as store, store.atomic():
+        for day, measured in ((20, cell(10.0, 500.0, 4.0)), (21, cell(10.0, 550.0, 3.2))):
+            store.add_run(run_info(f"r{day}", None, day, BASE_ENV))
+            store.add_measurements(measured, f"r{day}", None)
+    with Store.open(db, read_only=True) as store:
+        comparison = compare_runs(store, "r20", "r21")
+    kinds = {(change.key.quantity, change.key.method): change.kind for change in comparison.cells}
+    assert kinds == {("latency", "synced-e2e"): "unchanged", ("energy", "synced-e2e"): "regressed",
+                     ("latency", "device-busy"): "improved"}
+    assert comparison.has_regression
+    text = RENDERERS["text"].render(comparison, None)
+    assert "resnet18 EAGER fp32 bs1 on test-cpu (energy, synced-e2e)" in text and "550 mJ" in text

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 
-from reporter.commands import add_db_option
+from reporter.commands import ListOption, add_db_option
 
 HELP = "significant differences between two runs (PR comments, nightly gates)"
 ORDER = 5
 # The library's defaults, repeated so that `--help` need not import pandas (a test keeps them equal).
 FORMATS = ("json", "markdown", "text")
-THRESHOLD_PCT, ALPHA, METHOD, HISTORY_NIGHTS = 5.0, 0.01, "synced-e2e", 20
+THRESHOLD_PCT, ALPHA, METHODS, HISTORY_NIGHTS = 5.0, 0.01, ("synced-e2e", "device-busy"), 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history-nights", type=int, default=HISTORY_NIGHTS, metavar="N",
                         help=f"runs up to the base run that each cell's night-to-night spread comes from "
                              f"(default {HISTORY_NIGHTS}; 0: ignore the history)")
-    parser.add_argument("--method", default=METHOD, help=f"timing method compared (default {METHOD})")
+    parser.add_argument("--method", dest="methods", action=ListOption, metavar="M",
+                        help=f"timing methods compared, each cell apart (default {','.join(METHODS)}: caller latency "
+                             "and device time)")
     parser.add_argument("--platform", help="only this platform's cells and runs (an alias such as h200 is resolved)")
     parser.add_argument("--base-predictor", metavar="VERSION",
                         help="predictor version scored against the base run (default: the newest "
@@ -61,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     with Store.open(args.db, read_only=True) as store:
         comparison = compare_runs(
-            store, args.base, args.head, method=args.method, threshold_pct=args.threshold, alpha=args.alpha,
+            store, args.base, args.head, methods=args.methods or METHODS, threshold_pct=args.threshold,
+            alpha=args.alpha,
             history_nights=args.history_nights, platform=args.platform, base_predictor=args.base_predictor,
             head_predictor=args.head_predictor)
     print(RENDERERS[args.format].render(comparison, args.report_link))
