@@ -13,14 +13,28 @@ from functools import partial
 
 import pandas as pd
 
-from collectors.vocabulary import ALMA, CELL, OK, PREDICTION_KEY, SERIES, SYNCED_E2E, UNSCORED_METHODS
+from collectors.vocabulary import (
+    ALMA,
+    CELL,
+    DEVICE_BUSY,
+    METHOD_BASIS,
+    METHODS,
+    OK,
+    PREDICTION_KEY,
+    QUANTITIES,
+    SERIES,
+    SYNCED_E2E,
+    UNSCORED_METHODS,
+)
 from reporter.metrics import ErrorStats, error_stats, grouped_error_stats
 from reporter.report_queries import PAGE_KEY, SiteFrames
 from reporter.store import Store
 
 # Predictor versions are listed per group, not grouped by: files of one release written by
 # different graphs tools carry a version or none, and splitting on that would split the release.
-GROUP_KEYS = ["precision", "batch_size", "method", "conversion", "measured_platform"]
+GROUP_KEYS = ["quantity", "precision", "batch_size", "method", "conversion", "measured_platform"]
+# A score is of one quantity against one measured figure (method), direct or through a proxy.
+SCORE_KEYS = ["quantity", "method", "is_proxy"]
 # A matrix cell's or a model bar's figures (MatrixCell's fields), as pandas named aggregations.
 ERROR_SUMMARY = {"median_signed_error_pct": ("signed_error_pct", "median"),
                  "median_ape": ("abs_error_pct", "median"), "comparisons": ("ratio", "size")}
@@ -37,14 +51,29 @@ class Marker:
 
 
 @dataclass(frozen=True)
+class Score:
+    """The errors of one predicted quantity against one measured figure: latency against caller
+    latency (synced-e2e) or device time (device-busy), energy, memory. Comparisons through a
+    declared proxy platform are a score of their own: a proxy's error is not the platform's."""
+
+    quantity: str
+    method: str
+    is_proxy: bool
+    stats: ErrorStats
+
+    @property
+    def figure(self) -> str:
+        """What the predictions were compared with, in words: "caller latency", "device time"."""
+        return METHOD_BASIS.get(self.method, self.method) if self.quantity == "latency" else self.quantity
+
+
+@dataclass(frozen=True)
 class Headline:
-    """The headline scores direct comparisons only (measured on the predicted platform itself);
-    comparisons through a declared proxy platform are scored apart, in proxy_stats."""
+    """One score per quantity and measured figure, direct comparisons first (vocabulary order)."""
 
     models: int
     platforms: int
-    stats: ErrorStats  # direct comparisons; stats.count is their number
-    proxy_stats: ErrorStats  # comparisons whose measurements come from a declared proxy
+    scores: list[Score]
 
 
 @dataclass(frozen=True)
@@ -73,7 +102,7 @@ class IndexContext:
     headline: Headline
     matrices: list[Matrix]
     platforms: list[str]
-    platform_stats: pd.DataFrame  # platform, measured_platform, precision, batch_size + ErrorStats, is_proxy
+    platform_stats: pd.DataFrame  # platform, measured_platform, quantity, method, precision, batch_size + ErrorStats, is_proxy
     unmatched_predictions: pd.DataFrame  # model, platform, precision, batch_size, predictor, latency_ms
     unmatched_measurements: pd.DataFrame  # model, platform, precision, batch_size, methods, conversions
     failures: pd.DataFrame  # newest failed cells: model, platform, ..., status, failure_kind, message
@@ -84,11 +113,10 @@ class IndexContext:
 @dataclass(frozen=True)
 class PlatformContext:
     platform: str
-    stats: ErrorStats  # direct comparisons only
-    proxy_stats: ErrorStats  # comparisons measured on a declared proxy
+    scores: list[Score]
     groups: pd.DataFrame  # GROUP_KEYS + ErrorStats columns + is_proxy, predictor_versions
     comparisons: pd.DataFrame  # current comparisons on this (predicted) platform
-    model_errors: pd.DataFrame  # model, precision, batch_size, median signed/abs error, comparisons, is_proxy
+    model_errors: pd.DataFrame  # quantity, model, precision, batch_size, method, is_proxy + median errors, comparisons
     speedups: pd.DataFrame  # newest run's speedup per model, precision, batch_size, method, conversion
     models: list[str]  # models with a page on this platform
     failures: pd.DataFrame
@@ -102,9 +130,10 @@ class ModelPlatformContext:
     platform: str
     # Measurement frames (latencies, speedups, history, alma_vs_parity, failures) hold this
     # platform's rows and those of its declared proxies (`proxies`); their `platform` column says which.
-    latencies: pd.DataFrame  # newest ok measurement per conversion: ..., method, median, p05, p95
+    latencies: pd.DataFrame  # newest ok measurement per series: ..., method, median, p05, p95, energy, memory
     predictions: pd.DataFrame  # newest prediction per precision, batch_size, predictor
-    comparisons: pd.DataFrame
+    comparisons: pd.DataFrame  # every quantity
+    split: pd.DataFrame  # per timed series with a device-busy twin: caller_ms, device_ms, host_ms
     speedups: pd.DataFrame
     # vocabulary.SERIES, point_at, median, runs (bucketed): one series per conversion, method and
     # device (a platform benched on CPU and CUDA is two series)
@@ -163,7 +192,7 @@ def _index_context(frames: SiteFrames, pairs: list[tuple[str, str]], platforms: 
     comparisons = frames.comparisons
     return IndexContext(
         headline=_headline(comparisons, pairs, platforms),
-        matrices=[_matrix(group, precision) for precision, group in comparisons.groupby("precision", sort=True)],
+        matrices=[_matrix(group, precision) for precision, group in end_to_end(comparisons).groupby("precision")],
         platforms=platforms,
         platform_stats=_platform_stats(comparisons),
         unmatched_predictions=_unmatched_predictions(frames),
@@ -175,20 +204,30 @@ def _index_context(frames: SiteFrames, pairs: list[tuple[str, str]], platforms: 
 
 
 def _headline(comparisons: pd.DataFrame, pairs: list[tuple[str, str]], platforms: list[str]) -> Headline:
-    """Scores over the direct comparisons, proxy ones apart (a proxy's error is not the predicted
-    platform's); models and platforms counted over every page, compared or not."""
-    proxy = comparisons["is_proxy"].astype(bool)
-    return Headline(
-        models=len({model for model, _ in pairs}),
-        platforms=len(platforms),
-        stats=error_stats(comparisons[~proxy]),
-        proxy_stats=error_stats(comparisons[proxy]),
-    )
+    """Scores of every quantity and figure; models and platforms counted over every page,
+    compared or not."""
+    return Headline(models=len({model for model, _ in pairs}), platforms=len(platforms), scores=scores(comparisons))
+
+
+def scores(comparisons: pd.DataFrame) -> list[Score]:
+    """One Score per quantity, measured figure and proxy-or-not present in `comparisons`, in the
+    vocabulary's order (latency first, Parity's caller latency first), direct before proxy."""
+    order = {(q.name, m, proxy): i for i, (q, m, proxy) in enumerate(
+        (q, m, proxy) for q in QUANTITIES for proxy in (False, True) for m in METHODS)}
+    groups = comparisons.groupby(SCORE_KEYS, sort=False)
+    found = [Score(quantity, method, bool(proxy), error_stats(group)) for (quantity, method, proxy), group in groups]
+    return sorted(found, key=lambda score: order.get((score.quantity, score.method, score.is_proxy), len(order)))
+
+
+def end_to_end(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """The latency comparisons against a whole call (all but device time): what the matrix colours."""
+    return comparisons[(comparisons["quantity"] == "latency") & (comparisons["method"] != DEVICE_BUSY)]
 
 
 def _platform_stats(comparisons: pd.DataFrame) -> pd.DataFrame:
-    """Per platform, precision and batch size; a proxy's comparisons get rows of their own."""
-    stats = grouped_error_stats(comparisons, ["platform", "measured_platform", "precision", "batch_size"])
+    """Per platform, quantity, figure, precision and batch size; a proxy's comparisons get rows of their own."""
+    stats = grouped_error_stats(comparisons, ["platform", "measured_platform", "quantity", "method", "precision",
+                                              "batch_size"])
     stats["is_proxy"] = (stats["platform"] != stats["measured_platform"]) if len(stats) else []
     return stats
 
@@ -237,11 +276,9 @@ def _failures(latest: pd.DataFrame) -> pd.DataFrame:
 
 def _platform_context(frames: SiteFrames, platform: str, pairs: list[tuple[str, str]]) -> PlatformContext:
     comparisons = frames.by_platform("comparisons", platform)
-    proxy = comparisons["is_proxy"].astype(bool)
     return PlatformContext(
         platform=platform,
-        stats=error_stats(comparisons[~proxy]),
-        proxy_stats=error_stats(comparisons[proxy]),
+        scores=scores(comparisons),
         groups=_group_stats(comparisons),
         comparisons=comparisons,
         model_errors=_model_errors(comparisons),
@@ -267,7 +304,7 @@ def _joined(values: pd.Series) -> str:
 
 def _model_errors(comparisons: pd.DataFrame) -> pd.DataFrame:
     # Proxy comparisons get bars of their own: a proxy's error is not the platform's.
-    return comparisons.groupby(["model", "precision", "batch_size", "is_proxy"], sort=True).agg(
+    return comparisons.groupby(["quantity", "model", "precision", "batch_size", "method", "is_proxy"], sort=True).agg(
         **ERROR_SUMMARY).reset_index()
 
 
@@ -290,6 +327,7 @@ def _model_context(frames: SiteFrames, model: str, platform: str, markers: Seque
         latencies=ok,
         predictions=page("predictions"),
         comparisons=page("comparisons"),
+        split=host_device_split(ok),
         speedups=measured("speedups"),
         history=measured("history"),
         predicted_history=page("predicted_history"),
@@ -309,6 +347,17 @@ def _measured(frames: SiteFrames, name: str, *, model: str, platforms: list[str]
     """Frame `name`'s rows of `model` on each of `platforms` (the page's, then its proxies')."""
     slices = [frames.by_page(name, model, platform) for platform in platforms]
     return pd.concat(slices, ignore_index=True) if len(slices) > 1 else slices[0]
+
+
+def host_device_split(latencies: pd.DataFrame) -> pd.DataFrame:
+    """Per series timed by Parity with a device-busy twin: caller latency = device time + host
+    overhead (launches, Python, synchronisation), the split a roofline prediction needs."""
+    keys = [key for key in SERIES if key != "method"]
+    caller = latencies.loc[latencies["method"] == SYNCED_E2E, [*keys, "median"]].rename(columns={"median": "caller_ms"})
+    device = latencies.loc[latencies["method"] == DEVICE_BUSY, [*keys, "median"]].rename(columns={"median": "device_ms"})
+    both = caller.merge(device, on=keys, how="inner").sort_values(keys, kind="mergesort")
+    both["host_ms"] = (both["caller_ms"] - both["device_ms"]).clip(lower=0)
+    return both.reset_index(drop=True)
 
 
 def _alma_vs_parity(latencies: pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,16 @@ from typing import Any
 
 import pandas as pd
 
-from collectors.vocabulary import CELL, EAGER, ERROR_BANDS_PCT, GRAPHS_GATE_PCT, PAGE_SERIES, PREDICTION_KEY
+from collectors.vocabulary import (
+    CELL,
+    EAGER,
+    ERROR_BANDS_PCT,
+    GRAPHS_GATE_PCT,
+    PAGE_SERIES,
+    PREDICTION_KEY,
+    QUANTITIES,
+    Quantity,
+)
 from reporter.analysis import Marker
 from reporter.chart_style import (
     DOTTED,
@@ -31,7 +40,16 @@ from reporter.chart_style import (
     series_colour,
     series_label,
 )
-from reporter.formatting import band, milliseconds, percent, plotly_text, predictor_label, times, two_places
+from reporter.formatting import (
+    QUANTITY_TEXT,
+    band,
+    milliseconds,
+    percent,
+    plotly_text,
+    predictor_label,
+    times,
+    two_places,
+)
 
 SPEEDUP_RANGE = 3.0  # log2: heatmap colours saturate at 8x faster or slower
 HISTORY_SHOWN = 8  # history series drawn at first; the others start hidden in the legend
@@ -46,20 +64,24 @@ HISTORY_SERIES = (*PAGE_SERIES, "conversion")  # one line per measured series
 
 
 def parity_plot(*, comparisons: pd.DataFrame) -> Figure:
-    """Predicted against measured latency, log-log, with y = x and the bands of ERROR_BANDS_PCT."""
-    values = pd.concat([comparisons["predicted_ms"], comparisons["measured_ms"]])
+    """Predicted against measured figures of one quantity, log-log, with y = x and the bands of
+    ERROR_BANDS_PCT; one series per precision, measured figure (method) and proxy-or-not."""
+    quantity = _one_quantity(comparisons)
+    values = pd.concat([comparisons["predicted"], comparisons["measured"]])
     low, high = float(values.min()) / 1.5, float(values.max()) * 1.5
     # The widest band first, so that the narrower ones are drawn over it.
     bands = list(zip(ERROR_BANDS_PCT, PALETTE.bands, strict=True))
     data = [_band(low, high, pct, colour) for pct, colour in reversed(bands)]
     data.append({"type": "scatter", "mode": "lines", "x": [low, high], "y": [low, high], "name": "y = x",
                  "line": DOTTED, "hoverinfo": "skip"})
-    groups = comparisons.groupby(["precision", "is_proxy"], sort=True)
-    for index, ((precision, is_proxy), group) in enumerate(groups):
+    many_methods = comparisons["method"].nunique() > 1
+    groups = comparisons.groupby(["precision", "method", "is_proxy"], sort=True)
+    for index, ((precision, method, is_proxy), group) in enumerate(groups):
         data.append({
             "type": "scatter", "mode": "markers",
-            "name": plotly_text(precision) + (" (proxy)" if is_proxy else ""),
-            "x": numbers(group["measured_ms"]), "y": numbers(group["predicted_ms"]),
+            "name": plotly_text(precision) + (f" · {plotly_text(method)}" if many_methods else "")
+            + (" (proxy)" if is_proxy else ""),
+            "x": numbers(group["measured"]), "y": numbers(group["predicted"]),
             "text": [_comparison_hover(row) for row in group.itertuples()],
             "hovertemplate": "%{text}<extra></extra>",
             "marker": {"size": 9, "color": series_colour(index), "opacity": 0.85,
@@ -67,8 +89,14 @@ def parity_plot(*, comparisons: pd.DataFrame) -> Figure:
         })
     axis = {"type": "log", "range": [math.log10(low), math.log10(high)], "gridcolor": PALETTE.grid,
             **log_ticks(low, high)}
-    return figure(data, height=520, xaxis={**axis, "title": {"text": "measured latency (ms per batch)"}},
-                  yaxis={**axis, "title": {"text": "predicted latency (ms per batch)"}, "scaleanchor": "x"})
+    return figure(data, height=520, xaxis={**axis, "title": {"text": f"measured {quantity.name} ({quantity.unit})"}},
+                  yaxis={**axis, "title": {"text": f"predicted {quantity.name} ({quantity.unit})"}, "scaleanchor": "x"})
+
+
+def _one_quantity(frame: pd.DataFrame) -> Quantity:
+    """The quantity a chart's rows are all of (a chart never mixes two units)."""
+    (name,) = frame["quantity"].unique()
+    return next(q for q in QUANTITIES if q.name == name)
 
 
 def _band(low: float, high: float, pct: float, colour: str) -> dict[str, Any]:
@@ -85,7 +113,7 @@ def _comparison_hover(row: Any) -> str:
         f"<b>{plotly_text(row.model)}</b>",
         f"{plotly_text(row.precision)} · batch {row.batch_size} · {plotly_text(row.conversion)} "
         f"({plotly_text(row.method)})",
-        f"predicted {milliseconds(row.predicted_ms)} · measured {milliseconds(row.measured_ms)}",
+        f"predicted {QUANTITY_TEXT[row.quantity](row.predicted)} · measured {QUANTITY_TEXT[row.quantity](row.measured)}",
         f"ratio {two_places(row.ratio)} ({percent(row.signed_error_pct, signed=True)})",
     ]
     if row.is_proxy:
@@ -94,8 +122,11 @@ def _comparison_hover(row: Any) -> str:
 
 
 def error_bars(*, model_errors: pd.DataFrame) -> Figure:
-    """Median signed error per model, precision and batch size; colour says which way it is off."""
-    labels = [cell_label(row.model, row.precision, row.batch_size, row.is_proxy) for row in model_errors.itertuples()]
+    """Median signed error of one quantity per model, precision, batch size (and measured figure,
+    where the page has several); colour says which way it is off."""
+    many_methods = model_errors["method"].nunique() > 1
+    labels = [cell_label(row.model, row.precision, row.batch_size, row.is_proxy)
+              + (f" · {plotly_text(row.method)}" if many_methods else "") for row in model_errors.itertuples()]
     errors = model_errors["median_signed_error_pct"]
     data = [{
         "type": "bar", "orientation": "h", "y": labels, "x": numbers(errors),
@@ -275,18 +306,3 @@ def _marker_lines(markers: Iterable[Marker]) -> tuple[list[dict[str, Any]], list
                       "text": "▼", "font": {"color": PALETTE.change_point},
                       "hovertext": series + plotly_text(marker.label)})
     return shapes, notes
-
-
-def subgraph_chart(*, subgraphs: pd.DataFrame) -> Figure:
-    """graphs' per-subgraph predicted time beside the measured one, in execution order."""
-    labels = [f"#{plotly_text(row.subgraph_id)}" for row in subgraphs.itertuples()]
-    ops = [plotly_text(op or "") for op in subgraphs["ops"]]
-    data = [
-        {"type": "bar", "name": name, "x": labels, "y": numbers(subgraphs[column]), "customdata": ops,
-         "marker": {"color": colour},
-         "hovertemplate": "subgraph %{x} · %{customdata}<br>" + name + " %{y:.3~g} ms<extra></extra>"}
-        for name, column, colour in (("predicted", "predicted_ms", PALETTE.predicted),
-                                     ("measured", "measured_ms", PALETTE.accurate))
-    ]
-    return figure(data, height=380, barmode="group", xaxis={"type": "category", "title": {"text": "subgraph"}},
-                  yaxis={"title": {"text": "time (ms)"}, "gridcolor": PALETTE.grid})

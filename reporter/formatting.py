@@ -115,6 +115,12 @@ def megabytes(value: Any) -> str:
     return f"{value:.3g} MB" if value < 1024 else f"{value / 1024:.3g} GB"
 
 
+def watts(value: Any) -> str:
+    """A power in W: 77.1 W, 484 W."""
+    value = finite(value)
+    return MISSING if value is None else f"{value:.3g} W"
+
+
 # How a figure of each compared quantity (vocabulary.QUANTITIES) is shown.
 QUANTITY_TEXT = {"latency": milliseconds, "energy": millijoules, "memory": megabytes}
 

@@ -25,7 +25,7 @@ class ErrorStats:
     within_10_pct: float  # share of comparisons with |error| <= NARROW_BAND_PCT, 0..1
     within_30_pct: float  # the same within WIDE_BAND_PCT
     geomean_ratio: float  # bias: > 1 pessimistic, < 1 optimistic
-    spearman: float | None  # rank agreement of predicted vs measured latency; None under 3 points
+    spearman: float | None  # rank agreement of predicted vs measured figures; None under 3 points
 
     @property
     def passes_gate(self) -> bool:
@@ -38,7 +38,7 @@ def passes_gate(median_ape: float) -> bool:
 
 
 def error_stats(comparisons: pd.DataFrame) -> ErrorStats:
-    """Summary of one group of comparisons (needs predicted_ms, measured_ms, abs_error_pct, ratio)."""
+    """Summary of one group of comparisons of one quantity (needs predicted, measured, abs_error_pct, ratio)."""
     ape = comparisons["abs_error_pct"].astype(float)
     within_10_pct, within_30_pct = (float((ape <= band).mean()) if len(ape) else math.nan for band in ERROR_BANDS_PCT)
     return ErrorStats(
@@ -48,7 +48,7 @@ def error_stats(comparisons: pd.DataFrame) -> ErrorStats:
         within_10_pct=float((ape <= NARROW_BAND_PCT).mean()) if len(ape) else math.nan,
         within_30_pct=float((ape <= WIDE_BAND_PCT).mean()) if len(ape) else math.nan,
         geomean_ratio=geometric_mean(comparisons["ratio"]),
-        spearman=spearman(comparisons["predicted_ms"], comparisons["measured_ms"]),
+        spearman=spearman(comparisons["predicted"], comparisons["measured"]),
     )
 
 

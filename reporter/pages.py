@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from collectors.vocabulary import EAGER, ERROR_BANDS_PCT, GRAPHS_GATE_PCT
-from reporter import charts
+from collectors.vocabulary import EAGER, ERROR_BANDS_PCT, GRAPHS_GATE_PCT, QUANTITIES
+from reporter import breakdown_charts, charts
 from reporter.analysis import IndexContext, ModelPlatformContext, PlatformContext, SiteContext
 from reporter.chart_style import Figure
 from reporter.formatting import band
@@ -109,19 +109,25 @@ def _history(ctx: ModelPlatformContext) -> list[Panel]:
     return [Panel(figure, detail=" Dotted red lines: change points." if ctx.change_points else "")]
 
 
-def _subgraphs(ctx: ModelPlatformContext) -> list[Panel]:
-    """One figure per precision and batch size with graphs' per-subgraph detail on both sides."""
-    return [Panel(charts.subgraph_chart(subgraphs=group), key=f"{slug(precision)}-b{batch_size}",
-                  detail=f"{precision}, batch {batch_size}")
-            for (precision, batch_size), group in ctx.subgraphs.groupby(list(charts.PAGE_CELL), sort=True)]
+def _per_cell(frame: Any, build: Callable[[Any], Figure]) -> list[Panel]:
+    """One figure per precision and batch size of `frame`."""
+    return [Panel(build(group), key=f"{slug(precision)}-b{batch_size}", detail=f"{precision}, batch {batch_size}")
+            for (precision, batch_size), group in frame.groupby(list(charts.PAGE_CELL), sort=True)]
+
+
+def _per_quantity(frame: Any, build: Callable[[Any], Figure]) -> list[Panel]:
+    """One figure per predicted quantity in `frame` (its `quantity` column), in vocabulary order."""
+    return [Panel(build(group), key=q.name, detail=f"{q.name} ({q.unit}): {q.help}")
+            for q in QUANTITIES if len(group := frame[frame["quantity"] == q.name])]
 
 
 PLATFORM_CHARTS = (
-    Chart("parity", "Predicted against measured latency (log–log). The dotted line is y = x; shaded bands are "
+    Chart("parity", "Predicted against measured (log–log): {detail}. The dotted line is y = x; shaded bands are "
           f"{' and '.join(band(pct) for pct in ERROR_BANDS_PCT)}. Above the line the predictor is pessimistic.",
-          lambda ctx: _where(ctx.comparisons, lambda: charts.parity_plot(comparisons=ctx.comparisons))),
-    Chart("errors", f"Median signed error per model; dotted lines at {band(GRAPHS_GATE_PCT)} (graphs' gate).",
-          lambda ctx: _where(ctx.comparisons, lambda: charts.error_bars(model_errors=ctx.model_errors))),
+          lambda ctx: _per_quantity(ctx.comparisons, lambda rows: charts.parity_plot(comparisons=rows))),
+    Chart("errors", "Median signed error per model: {detail}. Dotted lines at "
+          f"{band(GRAPHS_GATE_PCT)} (graphs' gate).",
+          lambda ctx: _per_quantity(ctx.model_errors, lambda rows: charts.error_bars(model_errors=rows))),
     Chart("speedups", f"Speedup of each conversion over {EAGER} in the newest run.",
           lambda ctx: _where(ctx.speedups, lambda: charts.speedup_heatmap(speedups=ctx.speedups))),
 )
@@ -134,7 +140,13 @@ MODEL_CHARTS = (
     Chart("history", "Measured median latency across runs (long histories are bucketed: one point is the median "
           "of several runs; with many series, some start hidden: click the legend), and the prediction over "
           "time.{detail}", _history),
-    Chart("subgraphs", "graphs' predicted time of each subgraph beside its measured time ({detail}).", _subgraphs),
+    Chart("split", "Caller latency per conversion split into the device's own work (kernels, copies and memsets "
+          "per call, from the profiler: what a roofline prediction models) and the host's overhead (the rest: "
+          "launches, Python, synchronising) ({detail}).",
+          lambda ctx: _per_cell(ctx.split, lambda rows: breakdown_charts.host_device_bars(split=rows))),
+    Chart("subgraphs", "graphs' predicted time of each subgraph beside its measured time, named by fusion pattern "
+          "or operation types ({detail}).",
+          lambda ctx: _per_cell(ctx.subgraphs, lambda rows: breakdown_charts.subgraph_chart(subgraphs=rows))),
 )
 CHARTS: dict[str, tuple[Chart, ...]] = {"_index.html": (), "_platform.html": PLATFORM_CHARTS,
                                         "_model.html": MODEL_CHARTS}  # template -> the charts its page can show

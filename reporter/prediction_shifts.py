@@ -109,9 +109,10 @@ def _run_errors(store: Store, run: RunRef, methods: Sequence[str], platform: str
     view joins."""
     return store.frame(
         f"""WITH cells AS ({RUN_CELLS})
-            SELECT predictor, predictor_version, method, platform, measured_platform, predicted_ms, measured_ms,
+            SELECT predictor, predictor_version, method, platform, measured_platform, predicted, measured,
                    ratio, abs_error_pct
-            FROM pair_latencies(predictions, cells) WHERE $platform IS NULL OR measured_platform = $platform
+            FROM pair_quantities(predictions, cells)
+            WHERE quantity = 'latency' AND ($platform IS NULL OR measured_platform = $platform)
             ORDER BY ALL""",
         {"run_id": run.run_id, "methods": list(methods), "platform": platform})
 

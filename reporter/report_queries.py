@@ -33,9 +33,10 @@ PAGE_KEY = ("model", "platform")  # one model x platform page
 # The newest prediction per model, platform, precision, batch size and predictor: the store's view.
 NEWEST_PREDICTIONS = "SELECT * EXCLUDE (raw) FROM newest_predictions"
 
-# The scored comparisons: the store's `current_comparisons` view (newest prediction of each cell
-# against the newest measurements, Alma's own loop excluded), the same rows `parity query` sees.
-CURRENT_COMPARISONS = "SELECT * FROM current_comparisons"
+# The scored comparisons of every quantity: the store's `current_quantity_comparisons` view (newest
+# prediction of each cell against the newest measurements, Alma's own loop excluded), the same rows
+# `parity query` sees.
+CURRENT_COMPARISONS = "SELECT * FROM current_quantity_comparisons"
 
 # Each series' speedups over EAGER in its newest run, Alma's own loop (UNSCORED_METHODS) left out.
 NEWEST_SPEEDUPS = f"""
@@ -136,7 +137,7 @@ class SiteFrames:
             # Display orders: comparisons per measured platform before device (direct and proxy
             # rows apart), speedups with the conversions of one series together.
             comparisons=_sorted(store.frame(CURRENT_COMPARISONS),
-                                (*CELL, "conversion", "method", "measured_platform", "device", "predictor")),
+                                ("quantity", *CELL, "conversion", "method", "measured_platform", "device", "predictor")),
             predictions=_sorted(store.frame(NEWEST_PREDICTIONS), PREDICTION_KEY),
             latest=latest,
             speedups=_sorted(store.frame(NEWEST_SPEEDUPS, {"unscored": list(UNSCORED_METHODS), "eager": EAGER}),

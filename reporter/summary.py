@@ -1,5 +1,6 @@
-"""summary.md: the report's headline in Markdown for a pull-request comment (overall figures, one
-row per platform, precision and batch size, the worst comparisons). Tables are built by
+"""summary.md: the report's headline in Markdown for a pull-request comment (one score per
+predicted quantity and measured figure, one row per platform, quantity, figure, precision and batch
+size, and the worst comparisons of each quantity). Tables are built by
 `formatting.markdown_table`, which escapes every cell: rows here hold raw text.
 """
 from __future__ import annotations
@@ -11,11 +12,11 @@ import pandas as pd
 from collectors.vocabulary import ERROR_BANDS_PCT, GRAPHS_GATE_PCT
 from reporter.analysis import IndexContext, SiteContext, load_site
 from reporter.formatting import (
+    QUANTITY_TEXT,
     band,
     bias,
     gate_word,
     markdown_table,
-    milliseconds,
     percent,
     share,
     two_places,
@@ -38,26 +39,25 @@ def summary_markdown(source: Store | SiteContext, *, worst: int = 10) -> str:
     lines = ["## Parity: predictions vs measurements", "", *_headline(index), ""]
     if len(index.platform_stats):
         lines += ["### Per platform", "", *_platforms(index.platform_stats), ""]
-    if len(site.comparisons):
-        lines += [f"### Worst {min(worst, len(site.comparisons))} comparisons", "",
-                  *_worst(site.comparisons, worst), ""]
+    for quantity, comparisons in site.comparisons.groupby("quantity", sort=False):
+        lines += [f"### Worst {min(worst, len(comparisons))} {quantity} comparisons", "",
+                  *_worst(comparisons, worst), ""]
     if len(index.failures):
         lines += [f"{len(index.failures)} cell(s) failed in their newest measurement; see the report's Failures.", ""]
     return "\n".join(lines)
 
 
 def _headline(index: IndexContext) -> list[str]:
-    """Direct comparisons make the headline row; proxy ones, if any, a row of their own."""
+    """One row per score: a predicted quantity against one measured figure, proxy comparisons apart."""
     head = index.headline
-    rows = [[head.models, head.platforms, head.stats.count, *_scores(head.stats)]]
-    if head.proxy_stats.count:
-        rows.append(["", "", f"{head.proxy_stats.count} proxy", *_scores(head.proxy_stats)])
-    table = markdown_table(
-        ["models", "platforms", "comparisons", "median APE", f"within {NARROW}", f"within {WIDE}", "geomean ratio"],
-        rows)
-    if head.proxy_stats.count:
-        table += ["", "The headline row scores direct comparisons only (measured on the predicted platform); "
-                      "the proxy row scores those measured on a declared proxy platform instead."]
+    rows = [[score.quantity, score.figure, "proxy" if score.is_proxy else "this platform", score.stats.count,
+             *_scores(score.stats)] for score in head.scores]
+    table = [f"{head.models} models, {head.platforms} platforms.", "", *markdown_table(
+        ["predicted", "against", "measured on", "comparisons", "median APE", f"within {NARROW}", f"within {WIDE}",
+         "geomean ratio"], rows)]
+    if any(score.is_proxy for score in head.scores):
+        table += ["", "Proxy rows score comparisons measured on a declared stand-in platform, never mixed with "
+                      "direct ones (measured on the predicted platform itself)."]
     return table
 
 
@@ -69,19 +69,19 @@ def _scores(stats: ErrorStats) -> list[str]:
 
 
 def _platforms(stats: pd.DataFrame) -> list[str]:
-    rows = [[_platform(row), row.precision, row.batch_size, row.count, percent(row.median_ape),
-             share(row.within_10_pct), share(row.within_30_pct), two_places(row.geomean_ratio),
-             "✅" if passes_gate(row.median_ape) else "❌"] for row in stats.itertuples()]
-    return markdown_table(["platform", "precision", "batch", "n", "median APE", NARROW, WIDE, "geomean ratio", "gate"],
-                          rows)
+    rows = [[_platform(row), row.quantity, row.method, row.precision, row.batch_size, row.count,
+             percent(row.median_ape), share(row.within_10_pct), share(row.within_30_pct),
+             two_places(row.geomean_ratio), "✅" if passes_gate(row.median_ape) else "❌"] for row in stats.itertuples()]
+    return markdown_table(["platform", "predicted", "against", "precision", "batch", "n", "median APE", NARROW, WIDE,
+                           "geomean ratio", "gate"], rows)
 
 
 def _worst(comparisons: pd.DataFrame, worst: int) -> list[str]:
     ranked = comparisons.sort_values(["abs_error_pct", "model", "platform", "conversion", "method"],
                                      ascending=[False, True, True, True, True], kind="mergesort").head(worst)
     rows = [[row.model, _platform(row), row.precision, row.batch_size, row.conversion, row.method,
-             milliseconds(row.predicted_ms), milliseconds(row.measured_ms), percent(row.signed_error_pct, signed=True)]
-            for row in ranked.itertuples()]
+             QUANTITY_TEXT[row.quantity](row.predicted), QUANTITY_TEXT[row.quantity](row.measured),
+             percent(row.signed_error_pct, signed=True)] for row in ranked.itertuples()]
     return markdown_table(["model", "platform", "precision", "batch", "conversion", "method", "predicted",
                            "measured", "error"], rows)
 

@@ -29,8 +29,17 @@ def _gate_class(median_ape: Any) -> str:
     return "" if value is None else formatting.gate_word(passes_gate(value))
 
 
+def _quantity_value(value: Any, quantity: str) -> str:
+    """A figure of one compared quantity with its unit (`{{ row.predicted|qty(row.quantity) }}`)."""
+    return formatting.QUANTITY_TEXT[quantity](value)
+
+
 FILTERS = {
     "ms": formatting.milliseconds,
+    "mj": formatting.millijoules,
+    "mb": formatting.megabytes,
+    "watts": formatting.watts,
+    "qty": _quantity_value,
     "pct": formatting.percent,
     "spct": functools.partial(formatting.percent, signed=True),
     "whole_pct": formatting.whole_percent,

@@ -43,6 +43,7 @@ def _night(store: Store, night: int) -> None:
     measurements = [_measurement(model, CPU, conversion, base * factor * drift, night)
                     for model, base in MODELS.items() for conversion, factor in CONVERSIONS.items()]
     measurements += [_measurement("resnet18", CPU, "EAGER", 9.0 * drift, night, method="alma"),
+                     _measurement("resnet18", CPU, "EAGER", 6.0, night, method="device-busy"),
                      _measurement("resnet18", "nvidia-h200", "EAGER", 4.0, night),
                      _measurement("mobilenet_v2", CPU, "EAGER", 3.0, night)]
     if night == NIGHTS - 1:

@@ -128,8 +128,11 @@ def test_report_charts_are_valid_plotly_figures(site):
 def test_report_model_page_has_every_section(site):
     resnet18 = next(m for m in site.models if (m.model, m.platform) == ("resnet18", CPU))
     view = next(v for v in views(site, SiteMap()) if v.context is resnet18)
-    assert set(view.figures) == {f"{view.page.anchor}-{name}" for name in ("latency", "speedups", "history",
-                                                                          "subgraphs-fp32-b1")}
+    assert set(view.figures) == {f"{view.page.anchor}-{name}" for name in ("latency", "split-fp32-b1", "speedups",
+                                                                          "history", "subgraphs-fp32-b1")}
+    # The device-busy twin of the timed EAGER cell splits its caller latency: 13 ms = 6 ms device + 7 host.
+    assert resnet18.split[["conversion", "caller_ms", "device_ms", "host_ms"]].values.tolist() == [
+        ["EAGER", 13.0, 6.0, 7.0]]
     assert resnet18.alma_vs_parity[["alma_ms", "parity_ms"]].values.tolist() == [[pytest.approx(11.7), 13.0]]
     assert ("cpu.cores", "2") in resnet18.environment and resnet18.run_id == "run-3"
     assert resnet18.subgraphs["measured_ms"].tolist() == [1.5, 2.5, 2.0]
@@ -191,13 +194,17 @@ def test_report_history_keeps_one_series_per_device(db_path):
 
 def test_summary_markdown_has_headline_worst_comparisons_and_escapes(site):
     text = summary_markdown(site)
-    # The headline scores direct comparisons; the proxy one is a row of its own, said so.
-    assert "| 6 | 3 | 11 | 25.0 % (passes the ≤ 30 % gate) | 36.4 % | 63.6 % | 1.28 (pessimistic) |" in text
-    assert "|  |  | 1 proxy | 25.0 % (passes the ≤ 30 % gate) | 0.0 % | 100.0 % | 1.25 (pessimistic) |" in text
-    assert "headline row scores direct comparisons only" in text
-    assert f"| {CPU} | fp32 | 1 | 11 | 25.0 % |" in text
-    assert "| h100-sxm5-80gb (proxy: measured on nvidia-h200) | fp32 | 1 | 1 | 25.0 % |" in text
-    worst = text.split("### Worst 10 comparisons")[1].splitlines()[4]
+    # One score per quantity and measured figure; the proxy one is a row of its own, said so.
+    assert ("| latency | caller latency | this platform | 11 | 25.0 % (passes the ≤ 30 % gate) | 36.4 % | 63.6 % "
+            "| 1.28 (pessimistic) |") in text
+    assert ("| latency | device time | this platform | 1 | 116.7 % (fails the ≤ 30 % gate) | 0.0 % | 0.0 % "
+            "| 2.17 (pessimistic) |") in text
+    assert ("| latency | caller latency | proxy | 1 | 25.0 % (passes the ≤ 30 % gate) | 0.0 % | 100.0 % "
+            "| 1.25 (pessimistic) |") in text
+    assert "never mixed with direct ones" in text
+    assert f"| {CPU} | latency | synced-e2e | fp32 | 1 | 11 | 25.0 % |" in text
+    assert "| h100-sxm5-80gb (proxy: measured on nvidia-h200) | latency | synced-e2e | fp32 | 1 | 1 | 25.0 % |" in text
+    worst = text.split("### Worst 10 latency comparisons")[1].splitlines()[5]
     assert worst.startswith("| &lt;img src=x onerror=alert(1)&gt; |") and worst.endswith("| +66.7 % |")
     assert "h100-sxm5-80gb (proxy: measured on nvidia-h200)" in text
     assert "<img" not in text
@@ -214,7 +221,7 @@ def test_report_empty_database_renders_every_section_empty(db_path, tmp_path):
         index = write_report(store, tmp_path / "site")
         summary = summary_markdown(store)
     assert "No comparisons yet" in index.read_text(encoding="utf-8")
-    assert "| 0 | 0 | 0 | – (nothing to score yet) | – | – | – (no data) |" in summary
+    assert "0 models, 0 platforms." in summary and "| latency |" not in summary
 
 
 def test_report_command_prints_the_index_path(report_db, tmp_path, capsys):
@@ -270,10 +277,11 @@ def graphs_site(graphs_db):
 # What the report scores, straight from the `comparisons` view: the newest prediction per cell
 # and predictor, Alma's own loop excluded. The report computes it without the view, for speed.
 SCORED_FROM_VIEW = """
-    SELECT * FROM comparisons WHERE method <> 'alma'
+    SELECT * FROM quantity_comparisons WHERE method <> 'alma'
     QUALIFY row_number() OVER (
-        PARTITION BY model, platform, measured_platform, precision, batch_size, conversion, method, device, predictor
-        ORDER BY predicted_at DESC NULLS LAST, prediction_source_id DESC, predicted_ms) = 1"""
+        PARTITION BY quantity, model, platform, measured_platform, precision, batch_size, conversion, method, device,
+                     predictor
+        ORDER BY predicted_at DESC NULLS LAST, prediction_source_id DESC, predicted) = 1"""
 
 
 @pytest.mark.parametrize("database", ["report_db", "graphs_db"])
@@ -281,7 +289,8 @@ def test_report_comparisons_agree_with_the_comparisons_view(database, request):
     with Store.open(request.getfixturevalue(database), read_only=True) as store:
         ours = load_site(store).comparisons
         expected = store.frame(SCORED_FROM_VIEW)
-    keys = ["model", "platform", "measured_platform", "precision", "batch_size", "conversion", "method", "predictor"]
+    keys = ["quantity", "model", "platform", "measured_platform", "precision", "batch_size", "conversion", "method",
+            "predictor"]
     expected = expected.sort_values(keys, kind="mergesort").reset_index(drop=True)
     assert len(ours) > 10
     pd.testing.assert_frame_equal(ours.sort_values(keys, kind="mergesort").reset_index(drop=True), expected)
@@ -293,7 +302,7 @@ def test_report_jetson_30w_fp32_batch1_is_far_off(graphs_site):
     assert group["count"].tolist() == [15]
     assert group["median_ape"].iloc[0] == pytest.approx(56, abs=1.5)
     assert group["within_30_pct"].iloc[0] == 0
-    assert f"| {ORIN_30W} | fp32 | 1 | 15 | 56." in summary_markdown(graphs_site)
+    assert f"| {ORIN_30W} | latency | layerwise-sum | fp32 | 1 | 15 | 56." in summary_markdown(graphs_site)
 
 
 def test_report_real_fixtures_show_coverage_and_subgraphs(graphs_site, tmp_path):
@@ -396,14 +405,15 @@ def test_report_single_file_interrupted_keeps_the_previous_file(site, tmp_path, 
 
 
 def test_report_index_labels_proxy_platform_rows_and_scores_them_apart(site, site_dir):
-    assert site.index.headline.stats.count == 11 and site.index.headline.proxy_stats.count == 1
+    assert [(s.method, s.is_proxy, s.stats.count) for s in site.index.headline.scores] == [
+        ("synced-e2e", False, 11), ("device-busy", False, 1), ("synced-e2e", True, 1)]
     index = _pages(site_dir)["index.html"]
     platforms = index.split('id="platforms"')[1].split("</table>")[0]
     row = next(line for line in platforms.splitlines() if "h100-sxm5-80gb</a>" in line)
     assert "proxy: nvidia-h200" in row and "measured on nvidia-h200" in row
-    assert "direct comparisons only" in index and "proxy comparisons" in index
+    assert "never mixed with direct ones" in index and 'class="badge proxy"' in index
     matrix = index.split('id="matrix"')[1].split("<table")[0]
-    assert "pooled over batch sizes, conversions and timing methods" in matrix
+    assert "device time is scored apart), pooled over batch sizes and conversions" in matrix
 
 
 def test_report_proxied_model_page_shows_the_proxy_measurements(site, site_dir):
@@ -442,7 +452,7 @@ def test_predictor_label(version, label):
 
 def test_parity_plot_log_ticks_are_full_values(site):
     figure = next(v for v in views(site, SiteMap()) if v.page == SiteMap().platform(CPU)).figures
-    axis = figure[f"platform-{CPU}-parity"]["layout"]["xaxis"]
+    axis = figure[f"platform-{CPU}-parity-latency"]["layout"]["xaxis"]
     assert axis["tickmode"] == "array" and len(axis["tickvals"]) >= 2
     for value, text in zip(axis["tickvals"], axis["ticktext"], strict=True):
         assert float(text) == value and f"{value:e}"[0] in "125"
