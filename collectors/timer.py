@@ -7,20 +7,29 @@ The input batch is allocated once by the caller; nothing here grows with the ite
 except the two sample lists.
 
 Phases: warm-up for at least `warmup_min_seconds` and until the two halves of the recent
-samples agree (after pyperf; at most a quarter of the time budget), then
-iterations until the 95 % CI of the median is within `target_ci` of the median, or until the
-time budget is spent.
+samples agree (after pyperf; at most a quarter of the time budget), then timed iterations until
+one of three rules stops them, checked in this order (`Timing.stopped_by` names it):
+"target-ci", the 95 % CI of the median is within `target_ci` of the median; "plateau", more
+samples no longer narrow that CI (`stats.ci_plateaued`: the level drifts, as a host's speed
+does, and the budget would be spent chasing it); "max-seconds", the time budget is spent. The CI
+rules are checked only after `min_seconds` of timing and `min_iterations` samples.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from collectors import stats
 
 WARMUP_WINDOW = 10  # recent warm-up samples compared as two halves of 5
 WARMUP_SHARE = 0.25  # at most this share of max_seconds goes to warm-up
+CHECK_GROWTH = 1.1  # the CI check sorts the samples: run it each time n grows by 10 %, not every iteration
+
+# Why timing stopped (`Timing.stopped_by`), in the order the rules are checked.
+TARGET_CI, PLATEAU, MAX_SECONDS = "target-ci", "plateau", "max-seconds"
+STOP_RULES = (TARGET_CI, PLATEAU, MAX_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +48,25 @@ class Timing:
     gpu_samples: list[float] = field(default_factory=list)  # ms, CUDA events (CUDA only)
     warmup_iterations: int = 0
     warmup_seconds: float = 0.0
-    stopped_by: str = ""  # "target-ci" or "max-seconds"
+    stopped_by: str = ""  # one of STOP_RULES
+
+
+class TimedWindow(Protocol):
+    """Something that watches the timed window beside the timer (an energy counter, say).
+
+    The timer calls it between iterations, never inside the `perf_counter` bracket of one, so it
+    adds nothing to a sample; `now` is the timer's clock. If `call` raises, `end` is not called.
+    """
+
+    def begin(self) -> None:
+        """Once, after warm-up, right before the first timed iteration."""
+
+    def tick(self, iterations: int, now: float) -> None:
+        """After each timed iteration, with the number timed so far; must be cheap (it decides
+        itself whether to read anything)."""
+
+    def end(self, iterations: int, now: float) -> None:
+        """Once, when timing stops, with the number of timed iterations (`len(samples)`)."""
 
 
 class CudaEvents:
@@ -61,11 +88,13 @@ class CudaEvents:
 
 
 def time_calls(call: Callable[[], object], synchronise: Callable[[], None], settings: TimerSettings,
-               *, events: CudaEvents | None = None, clock: Callable[[], float] = time.perf_counter) -> Timing:
-    """Warm `call` up, then time it until the CI target or the time budget is reached.
+               *, events: CudaEvents | None = None, clock: Callable[[], float] = time.perf_counter,
+               window: TimedWindow | None = None) -> Timing:
+    """Warm `call` up, then time it until a stop rule holds (module docstring; `stopped_by` says which).
 
     `call` runs the forward pass on the pre-allocated input; `synchronise` waits for the device
-    (a no-op on the CPU); `events`, on CUDA, adds the GPU time of each iteration.
+    (a no-op on the CPU); `events`, on CUDA, adds the GPU time of each iteration; `window`, if
+    given, is told when the timed window begins, after each timed iteration, and when it ends.
     """
     timing = Timing()
     started = clock()
@@ -76,21 +105,36 @@ def time_calls(call: Callable[[], object], synchronise: Callable[[], None], sett
     timing.warmup_seconds = clock() - started
     next_check = settings.min_iterations
     earliest_stop = clock() + min(settings.min_seconds, max(0.0, deadline - clock()))
-    while True:
-        latency_ms, gpu_ms = _iteration(call, synchronise, events, clock)
-        timing.samples.append(latency_ms)
-        if gpu_ms is not None:
-            timing.gpu_samples.append(gpu_ms)
-        n = len(timing.samples)
-        if n >= next_check and clock() >= earliest_stop:
-            # The CI check sorts the samples: do it on a geometric schedule, not every iteration.
-            next_check = max(n + 1, int(n * 1.1))
-            if stats.relative_ci_halfwidth(timing.samples) <= settings.target_ci:
-                timing.stopped_by = "target-ci"
-                return timing
-        if clock() >= deadline:
-            timing.stopped_by = "max-seconds"
-            return timing
+    history: list[tuple[int, float]] = []  # (n, relative CI half-width) at each check
+    if window:
+        window.begin()
+    while not timing.stopped_by:
+        _record(timing, *_iteration(call, synchronise, events, clock))
+        n, now = len(timing.samples), clock()
+        if window:
+            window.tick(n, now)
+        if n >= next_check and now >= earliest_stop:
+            next_check = max(n + 1, int(n * CHECK_GROWTH))
+            history.append((n, stats.relative_ci_halfwidth(timing.samples)))
+            timing.stopped_by = _ci_rule(history, settings.target_ci)
+        if not timing.stopped_by and now >= deadline:
+            timing.stopped_by = MAX_SECONDS
+    if window:
+        window.end(len(timing.samples), clock())
+    return timing
+
+
+def _record(timing: Timing, latency_ms: float, gpu_ms: float | None) -> None:
+    timing.samples.append(latency_ms)
+    if gpu_ms is not None:
+        timing.gpu_samples.append(gpu_ms)
+
+
+def _ci_rule(history: list[tuple[int, float]], target_ci: float) -> str:
+    """The CI rule that stops timing at this check, or "" to go on."""
+    if history[-1][1] <= target_ci:
+        return TARGET_CI
+    return PLATEAU if stats.ci_plateaued(history) else ""
 
 
 def _warm_up(call: Callable[[], object], synchronise: Callable[[], None], settings: TimerSettings,

@@ -81,3 +81,45 @@ def test_one_process_or_agreeing_ones_keep_the_pooled_ci() -> None:
     assert stats.covering_processes(stats.summarise(one), [stats.median(one)]) == stats.summarise(one)
     both = stats.summarise(one + one)
     assert stats.covering_processes(both, [stats.median(one)] * 2) == both
+
+
+def check_counts(first: int = 20, last: int = 400) -> list[int]:
+    """The sample counts at which the timer checks the CI: from min_iterations, 10 % apart."""
+    counts = [first]
+    while counts[-1] < last:
+        counts.append(max(counts[-1] + 1, int(counts[-1] * 1.1)))
+    return counts
+
+
+def first_plateau(history: list[tuple[int, float]]) -> int | None:
+    """The sample count of the first check at which ci_plateaued holds, None if none."""
+    return next((n for i, (n, _) in enumerate(history) if stats.ci_plateaued(history[:i + 1])), None)
+
+
+def test_ci_plateaued_never_holds_while_the_halfwidth_shrinks_like_independent_samples() -> None:
+    assert first_plateau([(n, 0.1 / math.sqrt(n)) for n in check_counts(last=100_000)]) is None
+
+
+def test_ci_plateaued_holds_at_the_fourth_check_in_a_row_that_is_no_narrower_than_at_a_quarter() -> None:
+    flat = [(n, 0.05) for n in check_counts()]
+    # 86 is the first count with a check at a quarter of it or fewer (20); then 94, 103, 113.
+    assert [n for n, _ in flat if 86 <= n <= 113] == [86, 94, 103, 113]
+    assert first_plateau(flat) == 113
+    growing = [(n, 0.001 * math.sqrt(n)) for n in check_counts()]  # a drift: the CI widens
+    assert first_plateau(growing) == 113
+
+
+def test_ci_plateaued_needs_every_one_of_the_last_checks() -> None:
+    history = [(n, 0.05) for n in check_counts(last=113)]
+    assert stats.ci_plateaued(history)
+    for i in range(-4, 0):  # one of the four narrower than its reference: not a plateau yet
+        dipped = list(history)
+        dipped[i] = (dipped[i][0], 0.049)
+        assert not stats.ci_plateaued(dipped), i
+    assert not stats.ci_plateaued(history[:3])
+
+
+def test_ci_plateaued_does_not_hold_against_an_infinite_reference() -> None:
+    history = [(n, math.inf if n < 40 else 0.05) for n in check_counts(last=300)]  # no CI until 42
+    # 179 is the first count whose reference (42, at most a quarter) is finite; then 196, 215, 236.
+    assert first_plateau(history) == 236

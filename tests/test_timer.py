@@ -1,12 +1,16 @@
-"""collectors.timer with a fake clock: adaptive stopping, warm-up, and what it keeps."""
+"""collectors.timer with a fake clock: adaptive stopping, warm-up, what it keeps, and its window hook."""
 from __future__ import annotations
 
+import collections
 import itertools
+import math
 import random
+import statistics
 
 import pytest
 
-from collectors.timer import TimerSettings, time_calls
+from collectors import stats
+from collectors.timer import STOP_RULES, TimerSettings, Timing, time_calls
 
 
 class FakeClock:
@@ -42,15 +46,113 @@ def test_stops_when_the_ci_target_is_met() -> None:
     assert timing.samples == pytest.approx([2.0] * len(timing.samples))
 
 
-def test_stops_at_max_seconds_when_the_target_is_out_of_reach() -> None:
+def test_stop_rules_are_named_in_the_order_they_are_checked() -> None:
+    assert STOP_RULES == ("target-ci", "plateau", "max-seconds")
+
+
+def test_stops_at_max_seconds_when_the_check_never_runs() -> None:
     clock = FakeClock()
     noise = random.Random(1)
-    latencies = (noise.choice([1.0, 3.0]) for _ in itertools.count())  # median never settles
-    settings = TimerSettings(target_ci=0.001, max_seconds=2.0, **QUICK)
+    latencies = (noise.choice([1.0, 3.0]) for _ in itertools.count())
+    settings = TimerSettings(max_seconds=2.0, min_iterations=10**9, **QUICK)
     timing = time_calls(clock.runner(latencies), no_sync, settings, clock=clock)
     assert timing.stopped_by == "max-seconds"
     assert 2.0 <= clock.now < 2.0 + 0.003
     assert len(timing.samples) > 500
+
+
+def stationary(seed: int, clock: FakeClock, settings: TimerSettings) -> Timing:
+    """Lognormal noise of 2 % around 1 ms: independent samples, a level that holds still."""
+    noise = random.Random(seed)
+    return time_calls(clock.runner(noise.lognormvariate(0, 0.02) for _ in itertools.count()), no_sync, settings,
+                      clock=clock)
+
+
+def test_stationary_noise_stops_by_the_ci_target_not_by_plateau() -> None:
+    # The plateau rule's worst case: the first check at 20 samples, whose CI is the noisiest, and a
+    # target (±0.3 %) that most runs reach only well after 113 samples, the first check at which
+    # the rule can hold (four checks in a row, each with a check at a quarter of its samples).
+    settings = TimerSettings(target_ci=0.003, max_seconds=600.0, **QUICK)
+    timings = [stationary(seed, FakeClock(), settings) for seed in range(500)]
+    assert statistics.median(len(timing.samples) for timing in timings) > 2 * 113
+    stops = collections.Counter(timing.stopped_by for timing in timings)
+    assert stops["plateau"] <= 2, stops  # measured: 1 of 500 (seed 88); the bound: at most 0.4 %
+    assert stops["target-ci"] == 500 - stops["plateau"]
+
+
+def test_stationary_noise_with_a_target_beyond_the_budget_ends_at_max_seconds() -> None:
+    # The CI still narrows as 1/sqrt(n): more time would buy precision, so no plateau.
+    settings = TimerSettings(target_ci=0.0005, max_seconds=2.0, **QUICK)
+    stops = {stationary(seed, FakeClock(), settings).stopped_by for seed in range(10)}
+    assert stops == {"max-seconds"}
+
+
+def test_a_median_that_never_settles_stops_by_plateau() -> None:
+    clock = FakeClock()
+    noise = random.Random(1)
+    latencies = (noise.choice([1.0, 3.0]) for _ in itertools.count())  # the CI spans both values for ever
+    settings = TimerSettings(target_ci=0.001, max_seconds=30.0, **QUICK)
+    timing = time_calls(clock.runner(latencies), no_sync, settings, clock=clock)
+    assert timing.stopped_by == "plateau"
+    assert clock.now < 2.0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_drifting_level_stops_by_plateau_well_before_max_seconds(seed: int) -> None:
+    # A quiet call (1 % noise, 5 ms) on a host whose speed swings ±20 % over the 30 s budget,
+    # climbing at the start: after 1 s (~200 samples) the CI is ±0.3-0.4 %, by 5 s it has widened
+    # to ±0.6-0.8 %, so the target (±0.2 %) is never reached. Measured over 100 seeds: all stopped
+    # by plateau, after 6.0 s (median: the first check at which the rule can hold), 8.9 s at most.
+    settings = TimerSettings(target_ci=0.002, max_seconds=30.0, warmup_min_seconds=0.0)
+    clock, noise, seen = FakeClock(), random.Random(seed), []
+
+    def latency() -> float:
+        level = 5.0 * (1 + 0.2 * math.sin(2 * math.pi * clock.now / settings.max_seconds))
+        seen.append(level * noise.lognormvariate(0, 0.01))
+        return seen[-1]
+
+    timing = time_calls(clock.runner(latency() for _ in itertools.count()), no_sync, settings, clock=clock)
+    assert timing.stopped_by == "plateau"
+    assert clock.now < settings.max_seconds / 3
+    # What is kept is every timed latency, so its median is a median of what the host did.
+    assert timing.samples == pytest.approx(seen[timing.warmup_iterations:])
+    assert min(seen) < stats.median(timing.samples) < max(seen)
+
+
+class RecordingWindow:
+    """A TimedWindow that records its calls; each tick costs 1 s of the fake clock, like a slow reader."""
+
+    def __init__(self, clock: FakeClock, calls: list[float]) -> None:
+        self.clock, self.calls, self.events = clock, calls, []
+
+    def begin(self) -> None:
+        self.events.append(("begin", len(self.calls), self.clock()))
+
+    def tick(self, iterations: int, now: float) -> None:
+        self.events.append(("tick", iterations, now))
+        self.clock.now += 1.0
+
+    def end(self, iterations: int, now: float) -> None:
+        self.events.append(("end", iterations, now))
+
+
+def test_timed_window_sees_the_timed_iterations_only_and_adds_nothing_to_them() -> None:
+    clock, calls = FakeClock(), []
+
+    def call() -> None:
+        calls.append(clock.now)
+        clock.now += 0.002
+
+    window = RecordingWindow(clock, calls)
+    timing = time_calls(call, no_sync, TimerSettings(max_seconds=1000.0, **QUICK), clock=clock, window=window)
+    n = len(timing.samples)
+    assert timing.stopped_by == "target-ci"
+    assert timing.samples == pytest.approx([2.0] * n)  # the ticks' seconds are outside every sample
+    assert window.events[0] == ("begin", timing.warmup_iterations, pytest.approx(calls[timing.warmup_iterations]))
+    ticks = window.events[1:-1]
+    assert [(kind, iterations) for kind, iterations, _ in ticks] == [("tick", i) for i in range(1, n + 1)]
+    assert [now for _, _, now in ticks] == pytest.approx([at + 0.002 for at in calls[timing.warmup_iterations:]])
+    assert window.events[-1] == ("end", n, pytest.approx(clock.now))
 
 
 def test_warm_up_runs_until_the_samples_are_stable() -> None:
