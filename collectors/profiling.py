@@ -10,7 +10,10 @@ device work of a call start and end inside its range, and the ranges are the cal
   kernel again under its CPU operator, and record_function ranges also appear as device-side
   annotations spanning the kernels inside them (../shared/notes/h200-device-time-and-energy.md,
   section 6): those are left out.
-- CPU: operator self time (time inside operators, without Python glue or our own ranges).
+- CPU: operator self time (time inside operators, without Python glue or record_function ranges).
+  torch.compile's fused C++ kernels are no operators; they count as the self time of its
+  "## Call CompiledFxGraph ##" range (a function-scope range, not a user annotation), together
+  with that wrapper's own Python: an upper bound there.
 
 Only FunctionEvent fields present in both torch 2.11 (the lent H200) and 2.14 are read: `name`,
 `device_type`, `is_user_annotation`, `time_range`, `self_cpu_time_total`. Seen missing in 2.11:
@@ -80,7 +83,7 @@ def device_busy(call: Callable[[], object], synchronise: Callable[[], None], dev
 
     call: one forward pass on a pre-allocated input. synchronise: waits for the device (a no-op on
     the CPU). device: "cuda" or "cpu". Returns Unavailable where the profiler cannot see the work.
-    Raises whatever `call` raises.
+    Raises ValueError for calls < 1, and whatever `call` raises.
     """
     on_device = _on_cuda(device)
     if on_device and not _can_trace_cuda():
@@ -101,6 +104,7 @@ def layer_times(model: torch.nn.Module, call: Callable[[], object], synchronise:
     synchronise the device first; its time is the work that starts inside its innermost range.
     The hooks are removed before returning, also when `call` raises (which propagates).
     Returns Unavailable where no leaf module ran as itself or the profiler saw no work.
+    Raises ValueError for calls < 1.
     """
     on_device = _on_cuda(device)
     if on_device and not _can_trace_cuda():
@@ -165,6 +169,8 @@ def _profile(call: Callable[[], object], synchronise: Callable[[], None], on_dev
              calls: int) -> tuple[list[pe.Event], float]:
     """The events of `calls` calls, each in a CALL range with a synchronise at its end, and the
     wall seconds from starting the profiler to having its events parsed (the window's cost)."""
+    if calls < 1:
+        raise ValueError(f"calls must be at least 1, got {calls}")
     activities = [ProfilerActivity.CPU, ProfilerActivity.CUDA] if on_device else [ProfilerActivity.CPU]
     synchronise()  # nothing launched earlier may start inside the first call
     started = time.perf_counter()

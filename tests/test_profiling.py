@@ -212,3 +212,12 @@ def test_layer_times_removes_its_hooks_also_when_the_call_raises(one_thread) -> 
         layer_times(failing, lambda: failing(data), no_sync, "cpu", calls=2)
     assert hooks_left(failing) == 0
     assert not torch.autograd.profiler._is_profiler_enabled  # the window closed with the error
+
+
+def test_no_calls_is_an_error_not_an_empty_result(one_thread) -> None:
+    model, data = SharedActivation().eval(), torch.randn(4, 16)
+    with pytest.raises(ValueError, match="calls must be at least 1"):
+        device_busy(lambda: model(data), no_sync, "cpu", calls=0)
+    with pytest.raises(ValueError, match="calls must be at least 1"):
+        layer_times(model, lambda: model(data), no_sync, "cpu", calls=0)
+    assert hooks_left(model) == 0
