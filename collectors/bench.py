@@ -21,10 +21,10 @@ import platform
 import subprocess
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from collectors.cell_records import cell_measurement, outcome_measurements
+from collectors.cell_records import cell_measurement, layer_subgraphs, outcome_measurements
 from collectors.errors import ParityError
 from collectors.fingerprint import environment_differences, fingerprint, platform_id
 from collectors.journal import Journal, JournalContent
@@ -32,7 +32,7 @@ from collectors.names import Names
 from collectors.plan import BenchPlan, Cell, check_device, plan_cells
 from collectors.pool import REPO_ROOT, Outcome, WorkerPool
 from collectors.probe import Availability, Host, probe
-from collectors.records import Measurement, RunInfo, new_run_id, utc_now
+from collectors.records import Measurement, RunInfo, Subgraph, new_run_id, utc_now
 from collectors.vocabulary import ALMA, OK, SYNCED_E2E, UNAVAILABLE
 from collectors.worker import CellRequest, CellResult, MethodResult
 
@@ -43,6 +43,15 @@ _METHODS = {"synced": (SYNCED_E2E,), "alma": (ALMA,), "both": (SYNCED_E2E, ALMA)
 class BenchResult:
     run: RunInfo
     measurements: list[Measurement]
+    subgraphs: list[Subgraph] = field(default_factory=list)  # leaf modules timed by --layers
+
+
+@dataclass(slots=True)
+class CellOutcome:
+    """One finished cell: a measurement per method, and its layers where --layers timed them."""
+
+    measurements: list[Measurement]
+    subgraphs: list[Subgraph] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +104,9 @@ def run_plan(plan: BenchPlan, progress: Progress | None = None, session: Session
     availability = {a.conversion: a for a in probe(plan.device, [c.conversion for c in cells], Host(plan.device))}
     run, earlier = _run_and_earlier_cells(plan, session)
     journal = _open_journal(session, run)
-    measurements = [m for cell in earlier for m in cell]
-    done = {_key_of(cell[0]) for cell in earlier}
+    measurements = [m for cell in earlier.cells for m in cell]
+    subgraphs = list(earlier.subgraphs)
+    done = {_key_of(cell[0]) for cell in earlier.cells}
     pool = WorkerPool(plan.threads or _usable_cores(), reuse=not session.isolate, compile_cache=session.compile_cache)
     try:
         for index, cell in enumerate(cells):
@@ -104,21 +114,23 @@ def run_plan(plan: BenchPlan, progress: Progress | None = None, session: Session
                 _tell(progress, CellProgress(index, len(cells), cell, skipped=True))
                 continue
             starting = _announcer(progress, index, len(cells), cell, plan.processes)
-            measured = measure_cell(cell, plan, run.platform, availability[cell.conversion.name], pool, starting)
+            outcome = measure_cell(cell, plan, run, availability[cell.conversion.name], pool, starting)
             if journal:
-                journal.record(measured)
-            measurements += measured
-            _tell(progress, CellProgress(index, len(cells), cell, measured))
+                journal.record(outcome.measurements, outcome.subgraphs)
+            measurements += outcome.measurements
+            subgraphs += outcome.subgraphs
+            _tell(progress, CellProgress(index, len(cells), cell, outcome.measurements))
     finally:
         pool.close()
         if journal:
             journal.close()
-    return BenchResult(replace(run, finished_at=utc_now()), measurements)
+    return BenchResult(replace(run, finished_at=utc_now()), measurements, subgraphs)
 
 
-def _run_and_earlier_cells(plan: BenchPlan, session: Session) -> tuple[RunInfo, list[list[Measurement]]]:
+def _run_and_earlier_cells(plan: BenchPlan, session: Session) -> tuple[RunInfo, JournalContent]:
     if session.resume is None:
-        return _new_run(plan, fingerprint()), []
+        run = _new_run(plan, fingerprint())
+        return run, JournalContent(Path(), run, [])
     run, environment = session.resume.run, fingerprint()
     here = _platform(plan, environment)
     if run.platform != here:
@@ -129,7 +141,7 @@ def _run_and_earlier_cells(plan: BenchPlan, session: Session) -> tuple[RunInfo, 
         first = differences[0]
         raise ParityError(f"run {run.run_id} was measured with {first.key} {first.base}, this machine has "
                           f"{first.head}: its cells would not be comparable with the new ones; start a new run")
-    return run, session.resume.cells
+    return run, session.resume
 
 
 def _open_journal(session: Session, run: RunInfo) -> Journal | None:
@@ -155,8 +167,8 @@ def _announcer(progress: Progress | None, index: int, total: int, cell: Cell,
     return lambda process: _tell(progress, CellProgress(index, total, cell, process=process, processes=processes))
 
 
-def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: Availability, pool: WorkerPool,
-                 starting: Callable[[int], None] = lambda process: None) -> list[Measurement]:
+def measure_cell(cell: Cell, plan: BenchPlan, run: RunInfo, availability: Availability, pool: WorkerPool,
+                 starting: Callable[[int], None] = lambda process: None) -> CellOutcome:
     """The measurements of one cell: `unavailable` rows, or the worker's results, or its failure.
 
     With `processes` > 1, Parity's timer runs in that many fresh processes (Alma's loop only in
@@ -168,12 +180,14 @@ def measure_cell(cell: Cell, plan: BenchPlan, platform_name: str, availability: 
     methods = _METHODS[plan.timer]
     if not availability.runnable:
         message = f"{availability.reason}; fix: {availability.fix}" if availability.fix else availability.reason
-        return outcome_measurements(cell, plan, platform_name, methods, UNAVAILABLE, availability.category, message)
+        return CellOutcome(outcome_measurements(cell, plan, run.platform, methods, UNAVAILABLE, availability.category,
+                                                message))
     first = _in_worker(pool, _request(cell, plan, plan.timer), plan)
     if not isinstance(first, CellResult):
-        return outcome_measurements(cell, plan, platform_name, methods, *first)
-    return [cell_measurement(cell, plan, platform_name, _more_processes(cell, plan, result, pool, starting))
-            for result in first.results]
+        return CellOutcome(outcome_measurements(cell, plan, run.platform, methods, *first))
+    measurements = [cell_measurement(cell, plan, run.platform, _more_processes(cell, plan, result, pool, starting))
+                    for result in first.results]
+    return CellOutcome(measurements, layer_subgraphs(cell, run.platform, run.run_id, first.layers))
 
 
 def _in_worker(pool: WorkerPool, request: CellRequest, plan: BenchPlan) -> CellResult | Outcome:
@@ -193,17 +207,18 @@ def _more_processes(cell: Cell, plan: BenchPlan, first: MethodResult, pool: Work
     results = [first]
     while first["method"] == SYNCED_E2E and len(results) < plan.processes and results[-1]["status"] == OK:
         starting(len(results) + 1)
-        outcome = _in_worker(pool, _request(cell, plan, "synced"), plan)
+        outcome = _in_worker(pool, _request(cell, plan, "synced", repeat=True), plan)
         results.append(outcome.results[0] if isinstance(outcome, CellResult) else {
             "method": SYNCED_E2E, "status": outcome[0], "device": plan.device, "failure_kind": outcome[1],
             "message": outcome[2]})
     return results
 
 
-def _request(cell: Cell, plan: BenchPlan, timer: str) -> CellRequest:
+def _request(cell: Cell, plan: BenchPlan, timer: str, *, repeat: bool = False) -> CellRequest:
+    """The worker's request for `cell`; a `repeat` (another process timing it) skips the profiler."""
     return CellRequest(model=cell.model, conversion=cell.conversion.name, batch_size=cell.batch_size,
-                       device=plan.device, timer=timer, target_ci=plan.target_ci,
-                       max_seconds=plan.max_seconds, alma_batches=plan.alma_batches,
+                       device=plan.device, timer=timer, target_ci=plan.target_ci, max_seconds=plan.max_seconds,
+                       alma_batches=plan.alma_batches, layers=plan.layers and not repeat, profile=not repeat,
                        threads=plan.threads or _usable_cores())
 
 

@@ -11,6 +11,9 @@ every version listed here):
 
 - 1 (2026-11): first version: {format, version, run, measurements[]}; latencies in ms per batch.
 - 2 (2026-11): measurements[].process_medians (`parity bench --processes`; empty for one process).
+- 3 (2026-12): measurements[] carry energy (energy_mj per batch, mean and idle power, sensor,
+  window, rails, samples, note), phase_s, compile_cache, stopped_by, converged, warmup_iterations;
+  `device-busy` measurements; run.settings; and subgraphs[], the leaf modules `--layers` timed.
 """
 from __future__ import annotations
 
@@ -24,12 +27,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from collectors.errors import InputError, ParityError
-from collectors.records import Measurement, RunInfo, series_fields
+from collectors.records import Measurement, RunInfo, Subgraph, series_fields
 from collectors.values import field_path, problem
 
 BUNDLE_FORMAT = "parity-bundle"
-BUNDLE_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+BUNDLE_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 _SAMPLE_DECIMALS = 6
 
 
@@ -43,16 +46,18 @@ class Bundle(BaseModel):
     version: Literal[READABLE_VERSIONS]  # type: ignore[valid-type]
     run: RunInfo
     measurements: list[Measurement]
+    subgraphs: list[Subgraph] = []
 
 
-def to_bundle(run: RunInfo, measurements: list[Measurement]) -> Bundle:
+def to_bundle(run: RunInfo, measurements: list[Measurement], subgraphs: list[Subgraph] = ()) -> Bundle:
     series = series_fields(Measurement)
     rounded = [replace(m, **{name: _rounded(getattr(m, name)) for name in series}) for m in measurements]
     # Not validated: writing a bundle never refuses what was measured (reading it checks).
-    return Bundle.model_construct(format=BUNDLE_FORMAT, version=BUNDLE_VERSION, run=run, measurements=rounded)
+    return Bundle.model_construct(format=BUNDLE_FORMAT, version=BUNDLE_VERSION, run=run, measurements=rounded,
+                                  subgraphs=list(subgraphs))
 
 
-def read_bundle(data: bytes | str, path: Path | str) -> tuple[RunInfo, list[Measurement]]:
+def read_bundle(data: bytes | str, path: Path | str) -> tuple[RunInfo, list[Measurement], list[Subgraph]]:
     """The run and measurements of a bundle's JSON text, validated against the records' fields.
 
     Raises InputError naming the first bad field (`measurements[3].median = -1.0: expected a
@@ -67,7 +72,7 @@ def read_bundle(data: bytes | str, path: Path | str) -> tuple[RunInfo, list[Meas
         if None not in (m.ci95_low, m.median, m.ci95_high) and not m.ci95_low <= m.median <= m.ci95_high:
             raise InputError(path, f"measurements[{index}].median", m.median,
                              f"outside its own 95 % CI [{m.ci95_low}, {m.ci95_high}]")
-    return bundle.run, list(bundle.measurements)
+    return bundle.run, list(bundle.measurements), list(bundle.subgraphs)
 
 
 def dumps(bundle: Bundle) -> str:
@@ -75,7 +80,8 @@ def dumps(bundle: Bundle) -> str:
     return json.dumps(bundle.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
 
 
-def write_bundle(run: RunInfo, measurements: list[Measurement], path: Path | str, *, overwrite: bool = False) -> Path:
+def write_bundle(run: RunInfo, measurements: list[Measurement], path: Path | str, *, overwrite: bool = False,
+                 subgraphs: list[Subgraph] = ()) -> Path:
     """Write a bundle atomically (a temporary file renamed into place).
 
     Raises ParityError when `path` exists and `overwrite` is False.
@@ -83,7 +89,7 @@ def write_bundle(run: RunInfo, measurements: list[Measurement], path: Path | str
     path = Path(path)
     if not overwrite:
         refuse_existing(path)
-    text = dumps(to_bundle(run, measurements))
+    text = dumps(to_bundle(run, measurements, subgraphs))
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -13,8 +13,8 @@ from typing import Any
 
 from collectors import stats
 from collectors.plan import BenchPlan, Cell
-from collectors.records import Measurement, series_fields, utc_now
-from collectors.vocabulary import OK
+from collectors.records import Measurement, Subgraph, series_fields, utc_now
+from collectors.vocabulary import DEVICE_BUSY, MEASURED, OK, SYNCED_E2E
 
 _SERIES = series_fields(Measurement)
 
@@ -34,6 +34,14 @@ def cell_measurement(cell: Cell, plan: BenchPlan, platform: str,
     if not first.get("samples"):
         return Measurement(**identity, **_as_fields(first))
     return _timed(identity, plan, cell.batch_size, processes)
+
+
+def layer_subgraphs(cell: Cell, platform: str, run_id: str, layers: Sequence[dict[str, Any]]) -> list[Subgraph]:
+    """The leaf modules `--layers` timed in one cell, as measured subgraphs of the run."""
+    return [Subgraph(side=MEASURED, model=cell.model, platform=platform, precision=cell.conversion.precision,
+                     batch_size=cell.batch_size, flops=None, bytes=None, method=DEVICE_BUSY, run_id=run_id,
+                     conversion=cell.conversion.name,
+                     **{**layer, "node_names": tuple(layer.get("node_names") or ())}) for layer in layers]
 
 
 def outcome_measurements(cell: Cell, plan: BenchPlan, platform: str, methods: Sequence[str], status: str,
@@ -60,25 +68,29 @@ def _timed(identity: dict[str, Any], plan: BenchPlan, batch_size: int,
         fields[name] = tuple(value for p in processes for value in p.get(name) or ())
     medians = [stats.median(p["samples"]) for p in processes] if len(processes) > 1 else []
     summary = stats.covering_processes(stats.summarise(fields["samples"]), medians)
+    fields.update(median=summary.median, mean=summary.mean, std=summary.std, p05=summary.p05, p95=summary.p95,
+                  ci95_low=summary.ci95_low, ci95_high=summary.ci95_high, n_iterations=summary.n,
+                  throughput_sps=batch_size / (summary.median / 1000), process_medians=tuple(medians))
+    if fields["method"] != SYNCED_E2E:  # the profiler's calls: a fixed number, no CI target to reach
+        return Measurement(**identity, **{"message": f"{summary.n} profiled calls", **fields})
     converged = summary.relative_ci_halfwidth() <= plan.target_ci
-    fields.update(
-        median=summary.median, mean=summary.mean, std=summary.std, p05=summary.p05, p95=summary.p95,
-        ci95_low=summary.ci95_low, ci95_high=summary.ci95_high, n_iterations=summary.n,
-        throughput_sps=batch_size / (summary.median / 1000), process_medians=tuple(medians), converged=converged,
-        warmup_iterations=sum(p.get("warmup_iterations") or 0 for p in processes),
-        stopped_by="+".join(sorted({p["stopped_by"] for p in processes if p.get("stopped_by")})) or None,
-        message=_how_it_ended(summary, plan, len(processes), converged))
+    stopped_by = "+".join(sorted({p["stopped_by"] for p in processes if p.get("stopped_by")})) or None
+    fields.update(converged=converged, stopped_by=stopped_by,
+                  warmup_iterations=sum(p.get("warmup_iterations") or 0 for p in processes),
+                  message=_how_it_ended(summary, plan, len(processes), converged, stopped_by))
     return Measurement(**identity, **fields)
 
 
-def _how_it_ended(summary: stats.Summary, plan: BenchPlan, processes: int, converged: bool) -> str:
-    """Why a cell's CI is wider than --target-ci (the time cap came first, or the processes
-    disagree), else how many processes measured it."""
+def _how_it_ended(summary: stats.Summary, plan: BenchPlan, processes: int, converged: bool,
+                  stopped_by: str | None) -> str:
+    """Why a cell's CI is wider than --target-ci (the time cap came first, more samples stopped
+    narrowing it, or the processes disagree), else how many processes measured it."""
     if converged:
         return f"CI target reached in {processes} processes" if processes > 1 else "CI target reached"
     target = f"CI target ±{plan.target_ci * 100:.3g} % not reached"
-    budget = f"{plan.max_seconds:g} s (max-seconds)"
+    rule = f"stopped by {stopped_by}" if stopped_by else "stopped"
     if summary.n < 2:
-        return f"{target}: {summary.n} iteration in {budget}, too few for a CI"
-    where = f"{processes} processes of up to {budget} each" if processes > 1 else budget
-    return f"{target}: ±{summary.relative_ci_halfwidth() * 100:.1f} % after {summary.n} iterations in {where}"
+        return f"{target}: {summary.n} iteration, too few for a CI ({rule}, budget {plan.max_seconds:g} s)"
+    where = f" in {processes} processes" if processes > 1 else ""
+    return (f"{target}: ±{summary.relative_ci_halfwidth() * 100:.1f} % after {summary.n} iterations{where} "
+            f"({rule}, budget {plan.max_seconds:g} s)")

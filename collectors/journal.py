@@ -11,22 +11,23 @@ under the same run id; `parity ingest` stores one as an incomplete run (no `fini
 
 Format history (bump JOURNAL_VERSION and add a line whenever the shape changes):
 
-- 1 (2026-12): head {format, version, run, out, db}, then {measurements: [...]} per cell; `out` and
-  `db` say where the run was to be stored (a bundle path, a database path, or null).
+- 1 (2026-12): head {format, version, run, out, db}, then {measurements: [...], subgraphs: [...]}
+  per cell; `out` and `db` say where the run was to be stored (a bundle path, a database path, or
+  null); `subgraphs` are the leaf modules `--layers` timed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from collectors.errors import InputError, ParityError
-from collectors.records import Measurement, RunInfo, record_fields
+from collectors.records import Measurement, RunInfo, Subgraph, record_fields
 from collectors.values import field_path, problem
 
 JOURNAL_FORMAT = "parity-journal"
@@ -47,6 +48,7 @@ class _Cell(BaseModel):
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
     measurements: list[Measurement]
+    subgraphs: list[Subgraph] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class JournalContent:
     cells: list[list[Measurement]]  # each finished cell's measurements, in the order they ended
     out: Path | None = None  # where the run was to be stored: a bundle,
     db: Path | None = None  # and/or a database
+    subgraphs: list[Subgraph] = field(default_factory=list)  # the finished cells' timed layers
 
     def measurements(self) -> list[Measurement]:
         return [m for cell in self.cells for m in cell]
@@ -78,9 +81,10 @@ def read_journal(data: bytes, path: Path | str) -> JournalContent:
     if not complete:
         raise InputError(path, "line 1", None, "no journal head (the file is empty or cut short)")
     head = _validated(_Head, complete[0], path, 1)
-    cells = [_validated(_Cell, line, path, number).measurements
-             for number, line in enumerate(complete[1:], start=2) if line.strip()]
-    return JournalContent(Path(path), head.run, cells, *(Path(p) if p else None for p in (head.out, head.db)))
+    cells = [_validated(_Cell, line, path, number) for number, line in enumerate(complete[1:], start=2) if line.strip()]
+    out, db = (Path(p) if p else None for p in (head.out, head.db))
+    return JournalContent(Path(path), head.run, [cell.measurements for cell in cells], out, db,
+                          [subgraph for cell in cells for subgraph in cell.subgraphs])
 
 
 def _validated(shape: type[BaseModel], line: bytes, path: Path | str, number: int) -> BaseModel:
@@ -123,9 +127,10 @@ class Journal:
             os.truncate(path, len(complete))
         return cls(path, descriptor)
 
-    def record(self, measurements: list[Measurement]) -> None:
+    def record(self, measurements: list[Measurement], subgraphs: list[Subgraph] = ()) -> None:
         """One finished cell, on the disk before this returns."""
-        self._append({"measurements": [record_fields(m) for m in measurements]})
+        self._append({"measurements": [record_fields(m) for m in measurements],
+                      "subgraphs": [record_fields(s) for s in subgraphs]})
 
     def _append(self, document: dict) -> None:
         line = memoryview((json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n").encode())

@@ -38,6 +38,7 @@ class BenchPlan(BaseModel):
     alma_batches: PositiveInt = BENCH_DEFAULTS["alma_batches"]
     threads: PositiveInt | None = None  # torch/OpenMP threads in the worker; default: the usable cores
     processes: PositiveInt = BENCH_DEFAULTS["processes"]  # fresh processes per cell for Parity's timer
+    layers: bool = False  # also each leaf module's device time (profiler hooks, in a window of its own)
 
     @field_validator("models", "conversions")
     @classmethod

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import collectors
-from collectors.vocabulary import FAILED, OK, TIMEOUT
+from collectors.vocabulary import FAILED, TIMEOUT
 from collectors.worker import CellRequest, CellResult
 
 REPO_ROOT = Path(collectors.__file__).resolve().parent.parent
@@ -122,7 +122,7 @@ class WorkerPool:
             self._worker = Worker(self._threads, self._cache)
         outcome = self._worker.measure(request, timeout_s)
         startup = self._worker.startup_s if started_here else None
-        if not isinstance(outcome, CellResult) or any(r["status"] != OK for r in outcome.results):
+        if not isinstance(outcome, CellResult) or any(r["status"] in (FAILED, TIMEOUT) for r in outcome.results):
             self.close()  # a worker that failed once is not trusted with the next cell
         return outcome, startup
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from collectors.values import Amount, Count, Milliseconds, Name, Positive, Tally, Timestamp
 from collectors.vocabulary import Method, Status
@@ -90,24 +90,28 @@ class Measurement:
 
 @dataclass(frozen=True, slots=True)
 class Subgraph:
-    """One row of graphs' per-subgraph detail: predicted, or measured by a calibration run."""
+    """One row of graphs' per-subgraph detail, predicted or measured by a calibration run, or one
+    leaf module that `parity bench --layers` timed."""
 
-    side: str  # "predicted" | "measured"
-    model: str
-    platform: str
-    precision: str
-    batch_size: int
-    subgraph_id: str
+    __pydantic_config__ = _STRICT_FIELDS
+
+    side: Literal["predicted", "measured"]
+    model: Name
+    platform: Name
+    precision: Name
+    batch_size: Count
+    subgraph_id: Name
     ops: str | None
-    flops: float | None
-    bytes: float | None
-    latency_ms: float | None
-    latency_std_ms: float | None = None
-    energy_mj: float | None = None
+    flops: Amount | None
+    bytes: Amount | None
+    latency_ms: Amount | None  # per forward
+    latency_std_ms: Amount | None = None
+    energy_mj: Amount | None = None
     operation_type: str | None = None  # graphs calibration's `operation_type`; Parity's layers: the module type
     node_names: tuple[str, ...] = ()  # the graph nodes it covers, named as graphs names them (`layer1_0_conv1`)
     method: str | None = None  # who measured it: None for graphs' own files, `device-busy` for `bench --layers`
-    calls: int | None = None  # calls per forward (Parity's layers)
+    conversion: str | None = None  # the conversion Parity's layers were timed through (graphs': plain PyTorch)
+    calls: Tally | None = None  # calls per forward (Parity's layers)
     run_id: str | None = None  # the bench run that measured it (Parity's layers; graphs' rows have a source)
 
 

@@ -28,6 +28,7 @@ def store_result(store: Store, result: BenchResult) -> list[int]:
     with store.atomic():
         store.remove_unfinished_run(result.run.run_id)
         store.add_run(result.run)
+        store.add_subgraphs(result.subgraphs, None)
         return store.add_measurements(result.measurements, result.run.run_id, None)
 
 
@@ -93,7 +94,7 @@ def save_result(result: BenchResult, *, out: Path | None, db: Path | None) -> li
     bundle = stored = None
     if out:
         try:
-            bundle = write_bundle(result.run, result.measurements, out)
+            bundle = write_bundle(result.run, result.measurements, out, subgraphs=result.subgraphs)
             saved.append(f"bundle: {out} (run {run_id})")
         except Exception as error:  # noqa: BLE001 - keep going: the database may still take it
             problems.append(f"could not write the bundle {out}: {_one_line(error)}")
@@ -121,7 +122,7 @@ def _rescue_bundle(result: BenchResult, folders: list[Path | None], beside: Path
     name = f"{beside.name}.{result.run.run_id}.bundle.json"
     for folder in [*(f for f in folders if f is not None), Path(tempfile.gettempdir())]:
         try:
-            return write_bundle(result.run, result.measurements, folder / name)
+            return write_bundle(result.run, result.measurements, folder / name, subgraphs=result.subgraphs)
         except Exception:  # noqa: BLE001 - try the next folder
             continue
     raise ParityError(f"could not store run {result.run.run_id} anywhere, not even a rescue bundle")

@@ -110,4 +110,4 @@ def _quantities(db: duckdb.DuckDBPyConnection) -> None:
         "energy_samples": "DOUBLE[]", "process_energy_mj": "DOUBLE[]"})
     db.execute("ALTER TABLE subgraphs ALTER COLUMN source_id DROP NOT NULL")  # a bench's layers have no file
     _add_columns(db, "subgraphs", {"operation_type": "VARCHAR", "node_names": "VARCHAR[]", "method": "VARCHAR",
-                                   "calls": "INTEGER", "run_id": "VARCHAR"})
+                                   "conversion": "VARCHAR", "calls": "INTEGER", "run_id": "VARCHAR"})

@@ -167,6 +167,7 @@ class Store:
             self.db.execute("""DELETE FROM samples WHERE measurement_id IN
                                (SELECT measurement_id FROM measurements WHERE run_id = ?)""", [run_id])
             self.db.execute("DELETE FROM measurements WHERE run_id = ?", [run_id])
+            self.db.execute("DELETE FROM subgraphs WHERE run_id = ?", [run_id])
             self.db.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
         return True
 

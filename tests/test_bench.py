@@ -71,7 +71,7 @@ def test_bundle_is_deterministic_and_rounds_samples_to_the_nanosecond(tmp_path: 
     second = write_bundle(RUN, [OK, FAILED], tmp_path / "b.json")
     assert first.read_bytes() == second.read_bytes()
     document = json.loads(first.read_text())
-    assert (document["format"], document["version"]) == ("parity-bundle", 2)
+    assert (document["format"], document["version"]) == ("parity-bundle", 3)
     assert document["measurements"][0]["samples"] == [1.5, 1.5, 1.6]
     assert dumps(to_bundle(RUN, [OK])).endswith("\n")
 
@@ -314,24 +314,25 @@ def _cell_result(samples: list[float], target_ci: float = 0.01, max_seconds: flo
 
 
 def test_a_cell_that_never_converged_says_so() -> None:
-    from reporter.commands.bench import _summary_table
+    from reporter.bench_summary import end_of_run
 
     single = _cell_result([900.0])
     assert (single.status, single.ci95_low, single.ci95_high, single.n_iterations) == ("ok", None, None, 1)
-    assert single.message == "CI target ±1 % not reached: 1 iteration in 2 s (max-seconds), too few for a CI"
+    assert single.message == ("CI target ±1 % not reached: 1 iteration, too few for a CI "
+                              "(stopped by max-seconds, budget 2 s)")
     wide = _cell_result([1.0, 9.0, 2.0, 8.0, 3.0, 7.0, 4.0, 6.0, 5.0, 1.5, 9.5, 2.5, 8.5])
     assert wide.status == "ok" and wide.ci95_low is not None
     assert wide.message.startswith("CI target ±1 % not reached: ±") and wide.message.endswith(
-        " % after 13 iterations in 2 s (max-seconds)")
+        " % after 13 iterations (stopped by max-seconds, budget 2 s)")
     tight = _cell_result([1.0] * 30)
     assert (tight.message, tight.converged, tight.stopped_by, tight.warmup_iterations) == (
         "CI target reached", True, "max-seconds", 3)
     assert (single.converged, wide.converged) == (False, False)
-    table = _summary_table([single, wide, tight], 2.0).splitlines()
+    table = end_of_run([single, wide, tight], 2.0).splitlines()
     assert ["!" in line for line in table[2:5]] == [True, True, False]
-    assert table[2].split()[9] == "!" and table[3].split()[9].endswith("%!")  # "900 ms" is two words
-    assert table[-1].startswith("! 2 cell(s) stopped at --max-seconds before the CI target")
-    assert table[-1].endswith("rerun them with a larger --max-seconds (now 2 s)")
+    assert table[2].split()[7] == "!" and table[3].split()[7].endswith("%!")  # "900 ms" is two words
+    assert table[6].startswith("! 2 cell(s) stopped at --max-seconds before the CI target")
+    assert table[6].endswith("rerun them with a larger --max-seconds (now 2 s)")
 
 
 def test_one_sample_cell_round_trips_through_a_bundle(tmp_path: Path) -> None:

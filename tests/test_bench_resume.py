@@ -88,7 +88,7 @@ def test_a_killed_bench_keeps_its_finished_cells_and_resume_completes_the_run(tm
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert not journal.exists()
-    run, measurements = read_bundle(out.read_bytes(), out)
+    run, measurements, _ = read_bundle(out.read_bytes(), out)
     assert run.run_id == run_id and run.finished_at is not None
     assert sorted((m.model.rsplit(":", 1)[1], m.batch_size, m.status) for m in measurements) == [
         ("hanging_in_first_process", 1, "ok"), ("hanging_in_first_process", 2, "ok"),

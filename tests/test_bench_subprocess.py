@@ -129,3 +129,24 @@ def test_onnx_gpu_on_the_cpu_provider_is_a_wrong_device_failure(tmp_path: Path, 
     assert (result["status"], result["failure_kind"]) == ("failed", "wrong_device")
     assert result["message"] == "ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider"
 
+
+
+def test_bench_measures_device_time_layers_and_says_why_there_is_no_energy(tmp_path: Path) -> None:
+    """mobilenet_v3_small EAGER at batch 1 on this CPU: a device-busy measurement beside the timed
+    one, each leaf module's time with --layers, and, this machine having no energy sensor, the
+    reason and fix instead of an energy figure (never zero)."""
+    out = tmp_path / "b.json"
+    code = main(["bench", "--model", "mobilenet_v3_small", "--conversion", "EAGER", "--batch-size", "1",
+                 "--max-seconds", "0.5", "--timer", "synced", "--layers", "--threads", "1", "--out", str(out)])
+    assert code == 0
+    _, measurements, layers = read_bundle(out.read_bytes(), out)
+    timed, busy = measurements
+    assert (timed.method, busy.method, busy.status) == ("synced-e2e", "device-busy", "ok")
+    assert timed.energy_mj is None and timed.energy_note.startswith("no energy sensor for cpu on this machine: ")
+    assert "fix: " in timed.energy_note
+    assert len(busy.samples) == 10 and busy.kernels_per_call > 100 and busy.phase_s["profile"] > 0
+    modules = {layer.subgraph_id: layer for layer in layers}
+    assert modules["features.0.0"].ops == "Conv2d" and modules["features.0.0"].node_names == ("features_0_0",)
+    assert all(layer.method == "device-busy" and layer.conversion == "EAGER" for layer in layers)
+    total = sum(layer.latency_ms for layer in layers)
+    assert 0.5 * busy.median < total < 2 * busy.median  # the same work, seen in two profiling windows

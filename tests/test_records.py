@@ -59,7 +59,7 @@ def test_records_a_measurement_with_every_field_set_survives_a_bundle(tmp_path: 
     full = measurement(**{**every, "median": 2.5, "ci95_low": 2.5, "ci95_high": 2.5})
     run = run_info(settings={"models": ["resnet18"]})
     path = write_bundle(run, [full], tmp_path / "b.json")
-    read_run, [back] = read_bundle(path.read_bytes(), path)
+    read_run, [back], _ = read_bundle(path.read_bytes(), path)
     assert back == full and read_run == run
 
 

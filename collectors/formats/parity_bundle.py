@@ -22,6 +22,8 @@ def recognise(doc: Document) -> bool:
 
 
 def to_records(doc: Document, context: Context) -> Records:
-    run, measurements = read_bundle(doc.bytes, doc.path)
+    run, measurements, subgraphs = read_bundle(doc.bytes, doc.path)
     return Records(measurements=[canonical(m, context, doc.path, f"measurements[{index}]")
-                                 for index, m in enumerate(measurements)], run=run)
+                                 for index, m in enumerate(measurements)],
+                   subgraphs=[canonical(s, context, doc.path, f"subgraphs[{index}]") for index, s in enumerate(subgraphs)],
+                   run=run)

@@ -24,4 +24,5 @@ def to_records(doc: Document, context: Context) -> Records:
     content = read_journal(doc.bytes, doc.path)
     measurements = [canonical(m, context, doc.path, f"cell {number}")
                     for number, cell in enumerate(content.cells, start=1) for m in cell]
-    return Records(measurements=measurements, run=content.run)
+    subgraphs = [canonical(s, context, doc.path, "subgraphs") for s in content.subgraphs]
+    return Records(measurements=measurements, subgraphs=subgraphs, run=content.run)

@@ -65,7 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=int, metavar="N",
                         help="time each cell in N fresh processes and widen its CI to cover their medians "
                              f"(default {BENCH_DEFAULTS['processes']}; Alma's loop runs in the first only)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="torch and OpenMP threads in the worker (default: the usable cores)")
     parser.add_argument("--label", help="free text stored with the run (e.g. a PR number)")
+    parser.add_argument("--layers", action="store_true", default=None,
+                        help="also time each leaf module's device work (profiler hooks, after the timed window), "
+                             "stored as measured subgraphs")
     parser.add_argument("--isolate", action="store_true",
                         help="a fresh worker process for every cell (default: one per model, replaced after "
                              "any failure)")
@@ -84,7 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # BenchPlan's fields as this command spells them: a plan error names the flag the user typed.
 FLAGS = {"models": "--model", "conversions": "--conversion", "batch_sizes": "--batch-size", "device": "--device",
          "platform": "--platform", "target_ci": "--target-ci", "max_seconds": "--max-seconds",
-         "timeout_s": "--timeout", "timer": "--timer", "label": "--label", "processes": "--processes"}
+         "timeout_s": "--timeout", "timer": "--timer", "label": "--label", "processes": "--processes",
+         "layers": "--layers", "threads": "--threads"}
 COMPILE_CACHE = Path("~/.cache/parity/compile")
 
 
@@ -92,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from collectors.bench import Session, run_plan
     from collectors.bundle import prepare_out
     from collectors.plan import check_device, plan_cells
+    from reporter.bench_summary import end_of_run
     from reporter.runs import check_writable, database_for, journal_path, resumable, save_result
 
     out, db = args.out, database_for(args.db, args.out)
@@ -119,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             raise Interrupted(f"{bar.finished} cell(s) finished and kept in {journal}: continue with "
                               f"`parity bench --resume {journal}`, or store them now with `parity ingest {journal}`"
                               ) from None
-    print(_summary_table(result.measurements, plan.max_seconds))
+    print(end_of_run(result.measurements, plan.max_seconds))
     for line in save_result(result, out=out, db=db):
         print(line)
     journal.unlink(missing_ok=True)  # stored safely: the journal has done its work
@@ -210,31 +217,3 @@ class _ProgressBar:
         self._stop.set()
         self._ticker.join()
         self._bar.close()
-
-
-def _summary_table(measurements, max_seconds: float | None = None) -> str:
-    """The end-of-run table; a `!` marks a cell whose CI never reached --target-ci, explained
-    below the table."""
-    from collectors import stats
-    from reporter.formatting import milliseconds, text_table
-
-    rows, loose, loose_processes = [], 0, False
-    for m in measurements:
-        ci = (f"±{stats.relative_halfwidth(m.median, m.ci95_low, m.ci95_high):.1%}"
-              if m.ci95_low is not None and m.ci95_high is not None and m.median else "")
-        if m.converged is False:
-            ci, loose = f"{ci}!", loose + 1
-            loose_processes = loose_processes or len(m.process_medians) > 1
-        note = m.failure_kind or ""
-        rows.append([m.model, m.conversion, str(m.batch_size), m.method, m.status, milliseconds(m.median),
-                     milliseconds(m.p95), ci, str(m.n_iterations or ""), note])
-    table = text_table(["model", "conversion", "batch", "method", "status", "median", "p95", "ci95",
-                        "iterations", "failure"], rows)
-    if loose:
-        budget = f" (now {max_seconds:g} s)" if max_seconds else ""
-        table += (f"\n! {loose} cell(s) stopped at --max-seconds before the CI target: their median is "
-                  f"uncertain (see the ci95 column); rerun them with a larger --max-seconds{budget}")
-        if loose_processes:
-            table += ("; or their processes' medians disagree by more than the target, which more time "
-                      "does not fix (see process_medians)")
-    return table
