@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from collectors.vocabulary import ALMA, DEVICE_BUSY, FAILED, OK, SYNCED_E2E, UNAVAILABLE
+from collectors.vocabulary import ALMA, DEVICE_BUSY, FAILED, LAYER_OPERATIONS, OK, SYNCED_E2E, UNAVAILABLE
 
 WRONG_DEVICE = "wrong_device"  # failure_kind: the conversion ran on another device than asked
 PROFILED_CALLS = 10  # calls in the device-busy window: samples for significance, at little cost
@@ -145,7 +145,8 @@ def _layers(model: Any, call: Callable[[], object], synchronise: Callable[[], No
         found = layer_times(model, call, synchronise, device, calls=LAYER_CALLS)
     if isinstance(found, Unavailable):
         return []
-    rows = [{"subgraph_id": layer.path, "ops": layer.module_type, "operation_type": layer.module_type,
+    rows = [{"subgraph_id": layer.path, "ops": layer.module_type,
+             "operation_type": LAYER_OPERATIONS.get(layer.module_type, layer.module_type.lower()),
              "node_names": [layer.path.replace(".", "_")], "latency_ms": layer.device_ms, "calls": layer.calls}
             for layer in found.layers]
     return [*rows, {"subgraph_id": UNCLAIMED, "ops": None, "latency_ms": found.unclaimed_ms}]

@@ -77,6 +77,16 @@ QUANTITIES = (
              "activations, workspaces); on a CPU the rise of the process's peak resident set"),
 )
 
+# The operation type graphs names a leaf module's work by (its predicted subgraphs list `op_types`):
+# Parity's layers are matched to predictions by these where no finer match (node names) exists.
+LAYER_OPERATIONS = {
+    "Conv2d": "conv2d", "Conv1d": "conv1d", "BatchNorm2d": "batchnorm", "BatchNorm1d": "batchnorm",
+    "LayerNorm": "layernorm", "Linear": "linear", "ReLU": "relu", "ReLU6": "relu6", "Hardswish": "hardswish",
+    "Hardsigmoid": "hardsigmoid", "SiLU": "silu", "GELU": "gelu", "Sigmoid": "sigmoid", "MaxPool2d": "maxpool",
+    "AvgPool2d": "avgpool", "AdaptiveAvgPool2d": "adaptiveavgpool", "Dropout": "dropout",
+    "MultiheadAttention": "attention", "Flatten": "flatten", "Identity": "identity",
+}
+
 # -- scoring ----------------------------------------------------------------------------------------
 GRAPHS_GATE_PCT = 30.0  # graphs' own acceptance gate: median absolute error at most this
 ERROR_BANDS_PCT = (10.0, 30.0)  # the shares within ±10 % and ±30 % that every summary reports

@@ -1,7 +1,8 @@
-"""The DuckDB schema, as forward-only migrations.
+"""The DuckDB schema's tables, as forward-only migrations (the views are in reporter.views).
 
 Each migration is a named function registered in order; `Store` runs the missing ones in the
-same transaction as the `schema_version` row that records them, so an old file keeps working.
+same transaction as the `schema_version` row that records them, then re-creates the views, so an
+old file keeps working.
 """
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import Callable
 
 import duckdb
 
-from reporter.views import create_views
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
@@ -69,16 +69,15 @@ def _tables(db: duckdb.DuckDBPyConnection) -> None:
 
 @migration(2, "views")
 def _views(db: duckdb.DuckDBPyConnection) -> None:
-    # Views keep the column list they were created with, so every migration that adds a column
-    # re-creates them (always from today's definitions, in reporter.views).
-    create_views(db)
+    # The views are created by Store.migrate after the tables are migrated, always from today's
+    # definitions (reporter.views): a change to a view alone is a new migration, even an empty one.
+    pass
 
 
 def _add_columns(db: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
-    """Add `columns` (name: SQL type) to `table`, then re-create the views, which must show them."""
+    """Add `columns` (name: SQL type) to `table`."""
     for name, kind in columns.items():
         db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-    create_views(db)
 
 
 @migration(3, "process medians")

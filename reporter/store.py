@@ -19,6 +19,7 @@ from collectors.errors import ParityError
 from collectors.records import Measurement, Prediction, RunInfo, Subgraph, record_fields
 from reporter.location import default_db_path
 from reporter.schema import MIGRATIONS
+from reporter.views import create_views
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
 # A Measurement's series that go to the `samples` table, by column there; its other series are
@@ -104,10 +105,12 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
             )
             current = self.schema_version()
-            for version, name, apply in MIGRATIONS:
-                if version > current:
-                    apply(self.db)
-                    self.db.execute("INSERT INTO schema_version VALUES (?, ?, now())", [version, name])
+            pending = [(version, name, apply) for version, name, apply in MIGRATIONS if version > current]
+            for version, name, apply in pending:
+                apply(self.db)
+                self.db.execute("INSERT INTO schema_version VALUES (?, ?, now())", [version, name])
+            if pending:  # a view keeps the columns it was created with: re-create them all
+                create_views(self.db)
 
     # -- reading ------------------------------------------------------------------------------
 

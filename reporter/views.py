@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import duckdb
 
-from collectors.vocabulary import EAGER, PREDICTION_KEY, QUANTITIES, SERIES, UNSCORED_METHODS, columns
+from collectors.vocabulary import (
+    CELL,
+    DEVICE_BUSY,
+    EAGER,
+    MEASURED,
+    PREDICTED,
+    PREDICTION_KEY,
+    QUANTITIES,
+    SERIES,
+    UNSCORED_METHODS,
+    columns,
+)
 
 _SCORED = f"method NOT IN ({', '.join(repr(m) for m in UNSCORED_METHODS)})"
 
 
 def create_views(db: duckdb.DuckDBPyConnection) -> None:
-    for statement in (LATEST, NEWEST_PREDICTIONS, PAIR_QUANTITIES, PAIR_LATENCIES, *_COMPARISON_VIEWS, SPEEDUPS):
+    for statement in (LATEST, NEWEST_PREDICTIONS, PAIR_QUANTITIES, PAIR_LATENCIES, *_COMPARISON_VIEWS, SPEEDUPS,
+                      SUBGRAPH_PAIRS, OPERATION_ERRORS):
         db.execute(statement)
 
 
@@ -98,3 +110,69 @@ SPEEDUPS = f"""
      AND e.batch_size = m.batch_size AND e.method = m.method
      AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = '{EAGER}'
     WHERE m.status = 'ok' AND e.status = 'ok' AND m.median > 0"""
+
+# Where a latency error comes from: each predicted subgraph beside a measured time of the same work,
+# matched as finely as the data allows (README, "Attribution"):
+# - by subgraph id, against graphs' own calibration measurement of that subgraph;
+# - by node names, against Parity's layers (`bench --layers`, the newest run's eager conversion)
+#   of the modules the calibration subgraph covers;
+# - by operation type, where a cell has Parity's layers but no calibration: the predicted subgraphs
+#   of each primary op type against the layers of that type (coarse: graphs fuses a convolution's
+#   normalisation and activation into its subgraph, Parity times them as modules of their own).
+# Where several graphs files carry the same side of a cell, the one naming the most operations
+# (then the first by id) is used, so rows never mix two analyses.
+_CELL = columns(CELL)
+SUBGRAPH_PAIRS = f"""
+    CREATE OR REPLACE VIEW subgraph_pairs AS
+    WITH sources AS (
+        SELECT side, {_CELL}, source_id, count(ops) AS named FROM subgraphs WHERE method IS NULL GROUP BY ALL),
+    chosen AS (
+        SELECT * FROM sources
+        QUALIFY row_number() OVER (PARTITION BY side, {_CELL} ORDER BY named DESC, source_id) = 1),
+    graphs_rows AS (SELECT s.* FROM subgraphs s JOIN chosen USING (side, {_CELL}, source_id)),
+    predicted AS (SELECT * FROM graphs_rows WHERE side = '{PREDICTED}' AND latency_ms IS NOT NULL),
+    calibrated AS (SELECT * FROM graphs_rows WHERE side = '{MEASURED}' AND latency_ms IS NOT NULL),
+    layers AS (
+        SELECT * FROM subgraphs WHERE method = '{DEVICE_BUSY}' AND (conversion = '{EAGER}' OR conversion LIKE '%+{EAGER}')
+        QUALIFY run_id = max(run_id) OVER (PARTITION BY {_CELL})),
+    by_id AS (
+        SELECT {columns(CELL, "p")}, p.subgraph_id, coalesce(c.operation_type, p.operation_type) AS operation_type,
+               coalesce(c.ops, p.ops) AS pattern, p.latency_ms AS predicted_ms, c.latency_ms AS measured_ms,
+               'graphs calibration' AS measured_by, 'subgraph id' AS matched_by
+        FROM predicted p JOIN calibrated c USING ({_CELL}, subgraph_id)),
+    by_nodes AS (
+        SELECT {columns(CELL, "c")}, c.subgraph_id, c.operation_type, c.ops AS pattern,
+               any_value(p.latency_ms) AS predicted_ms, sum(l.latency_ms) AS measured_ms,
+               'parity layers' AS measured_by, 'node names' AS matched_by
+        FROM calibrated c JOIN predicted p USING ({_CELL}, subgraph_id)
+        JOIN layers l USING ({_CELL})
+        WHERE list_has_any(c.node_names, l.node_names)
+        GROUP BY {columns(CELL, "c")}, c.subgraph_id, c.operation_type, c.ops),
+    predicted_types AS (
+        SELECT {_CELL}, replace(operation_type, 'conv2d_pointwise', 'conv2d') AS operation_type,
+               sum(latency_ms) AS predicted_ms
+        FROM predicted WHERE operation_type IS NOT NULL GROUP BY ALL),
+    layer_types AS (
+        SELECT {_CELL}, operation_type, sum(latency_ms) AS measured_ms FROM layers
+        WHERE operation_type IS NOT NULL AND ({_CELL}) NOT IN (SELECT ({_CELL}) FROM calibrated)
+        GROUP BY ALL),
+    by_type AS (
+        SELECT {_CELL}, NULL AS subgraph_id, operation_type, operation_type AS pattern,
+               coalesce(t.predicted_ms, 0) AS predicted_ms, l.measured_ms,
+               'parity layers' AS measured_by, 'operation type' AS matched_by
+        FROM layer_types l LEFT JOIN predicted_types t USING ({_CELL}, operation_type))
+    SELECT * FROM by_id UNION ALL SELECT * FROM by_nodes UNION ALL SELECT * FROM by_type"""
+
+# Per platform and precision, the error by operation type across models: which types are predicted
+# too fast (missing_ms > 0), and what share of the time the platform's predictions miss each explains.
+OPERATION_ERRORS = """
+    CREATE OR REPLACE VIEW operation_errors AS
+    WITH totals AS (
+        SELECT platform, precision, measured_by, operation_type, count(*) AS subgraphs,
+               count(DISTINCT model) AS models, sum(predicted_ms) AS predicted_ms, sum(measured_ms) AS measured_ms
+        FROM subgraph_pairs GROUP BY ALL)
+    SELECT *, measured_ms - predicted_ms AS missing_ms, predicted_ms / measured_ms AS ratio,
+           (predicted_ms - measured_ms) / measured_ms * 100 AS signed_error_pct,
+           greatest(measured_ms - predicted_ms, 0) / nullif(sum(greatest(measured_ms - predicted_ms, 0))
+               OVER (PARTITION BY platform, precision, measured_by), 0) AS share_of_missing
+    FROM totals"""

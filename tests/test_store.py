@@ -136,3 +136,70 @@ def test_store_every_quantity_is_compared_with_its_measured_figure(fixtures, db_
          abs(memory - 400.0) / 400.0 * 100),
     ]  # Alma's own loop is never scored
     assert latencies == [(latency, 5.0)]
+
+
+def test_store_operation_errors_agree_with_the_raw_jetson_files(fixtures, db_path):
+    """The error by operation type on the Orin at 30 W, fp32, batch 1 (graphs' calibration against
+    graphs' per-subgraph predictions) against a sum written from the raw calibration JSON and the
+    subgraph CSV files, joined by subgraph id."""
+    import csv
+    from collections import defaultdict
+
+    from reporter.ingest import ingest
+
+    calibration = fixtures / "graphs/calibration/jetson_orin_agx_30w/measurements/fp32"
+    files = [calibration / "resnet18_b1.json", calibration / "resnet50_b1.json",
+             fixtures / "graphs/csv/resnet18_orin_sg.csv", fixtures / "graphs/csv/resnet50_orin_sg.csv"]
+    predicted, expected = {}, defaultdict(lambda: [0.0, 0.0, 0])
+    for path in files[2:]:
+        for row in csv.DictReader(path.open()):
+            predicted[(row["model"].lower().replace("-", ""), row["subgraph_id"])] = float(row["latency_ms"])
+    for path in files[:2]:
+        document = json.loads(path.read_text())
+        for subgraph in document["subgraphs"]:
+            key = (document["model"].lower().replace("-", "").replace("_", ""), str(subgraph["subgraph_id"]))
+            if key in predicted:
+                sums = expected[subgraph["operation_type"]]
+                sums[0] += predicted[key]
+                sums[1] += subgraph["measured_latency"]["mean"]
+                sums[2] += 1
+    with Store.open(db_path) as store:
+        assert not ingest(store, files).errors
+        rows = store.execute("""SELECT operation_type, predicted_ms, measured_ms, subgraphs, missing_ms, share_of_missing
+                                FROM operation_errors WHERE platform = 'jetson-orin-agx-64gb@30w'
+                                AND precision = 'fp32' AND measured_by = 'graphs calibration'""").rows
+    assert sorted(row[0] for row in rows) == sorted(expected) and len(rows) == 3
+    for kind, predicted_ms, measured_ms, subgraphs, _, _ in rows:
+        assert (predicted_ms, measured_ms, subgraphs) == pytest.approx(tuple(expected[kind]))
+    missing = {row[0]: max(row[4], 0) for row in rows}
+    assert {row[0]: row[5] for row in rows} == pytest.approx({k: v / sum(missing.values()) for k, v in missing.items()})
+
+
+def test_store_subgraph_pairs_match_parity_layers_by_node_names_then_by_operation_type(db_path):
+    from tests.builders import subgraph
+
+    layer = dict(side="measured", method="device-busy", conversion="EAGER", run_id="run-1", ops="Conv2d", flops=None,
+                 bytes=None)
+    orin = dict(platform="jetson-orin-agx-64gb@30w")
+    with Store.open(db_path) as store, store.atomic():
+        store.add_subgraphs([subgraph(**orin, subgraph_id="0", ops="conv2d+batchnorm+relu", latency_ms=0.4,
+                                      operation_type="conv2d")], "verdict")
+        store.add_subgraphs([subgraph(**orin, side="measured", subgraph_id="0", ops="Conv2d_BatchNorm2d_ReLU",
+                                      operation_type="conv2d_batchnorm", node_names=("conv1", "bn1", "relu"),
+                                      latency_ms=1.2)], "calibration")
+        store.add_subgraphs([subgraph(**orin, **layer, subgraph_id=path, node_names=(path,), latency_ms=ms,
+                                      operation_type=kind)
+                             for path, ms, kind in (("conv1", 0.5, "conv2d"), ("bn1", 0.2, "batchnorm"),
+                                                    ("relu", 0.1, "relu"), ("fc", 0.3, "linear"))], None)
+        # An H200 cell with layers but no calibration: matched by operation type only.
+        store.add_subgraphs([subgraph(subgraph_id="0", ops="conv2d+batchnorm+relu", operation_type="conv2d",
+                                      latency_ms=0.05, model="resnet50"),
+                             subgraph(**layer, model="resnet50", subgraph_id="conv1", node_names=("conv1",),
+                                      operation_type="conv2d", latency_ms=0.08)], None)
+        rows = store.execute("""SELECT model, subgraph_id, operation_type, predicted_ms, measured_ms, measured_by,
+                                       matched_by FROM subgraph_pairs ORDER BY ALL""").rows
+    assert rows == [
+        ("resnet18", "0", "conv2d_batchnorm", 0.4, pytest.approx(0.8), "parity layers", "node names"),
+        ("resnet18", "0", "conv2d_batchnorm", 0.4, 1.2, "graphs calibration", "subgraph id"),
+        ("resnet50", None, "conv2d", 0.05, 0.08, "parity layers", "operation type"),
+    ]

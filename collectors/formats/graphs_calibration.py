@@ -26,6 +26,8 @@ class LatencyStats(Shape):
 class CalibrationSubgraph(Shape):
     subgraph_id: int | str
     fusion_pattern: str | None = None
+    operation_type: str | None = None
+    node_names: list[str] = Field(default_factory=list)  # the model's graph nodes it covers (`layer1_0_conv1`)
     flops: OptionalAmount
     total_bytes: OptionalAmount
     measured_latency: LatencyStats
@@ -77,4 +79,5 @@ def _subgraph(row: CalibrationSubgraph, of: Measurement) -> Subgraph:
         side=MEASURED, model=of.model, platform=of.platform, precision=of.precision, batch_size=of.batch_size,
         subgraph_id=subgraph_id(row.subgraph_id), ops=row.fusion_pattern, flops=row.flops, bytes=row.total_bytes,
         latency_ms=row.measured_latency.mean, latency_std_ms=row.measured_latency.std,
+        operation_type=row.operation_type, node_names=tuple(row.node_names),
     )

@@ -11,6 +11,7 @@ from collectors.formats._document import Context, Document
 from collectors.formats._shared import Shape, prediction, subgraph_id, validate
 from collectors.records import Prediction, Records, Subgraph
 from collectors.values import Count, Milliseconds, Name, OptionalAmount, Timestamp
+from collectors.vocabulary import PREDICTED
 
 NAME = "graphs-verdict"
 
@@ -69,7 +70,8 @@ def _prediction(verdict: Verdict, doc: Document, context: Context) -> Prediction
 
 def _subgraph(row: VerdictSubgraph, of: Prediction) -> Subgraph:
     return Subgraph(
-        side="predicted", model=of.model, platform=of.platform, precision=of.precision,
+        side=PREDICTED, model=of.model, platform=of.platform, precision=of.precision,
         batch_size=of.batch_size, subgraph_id=subgraph_id(row.subgraph_id), ops="+".join(row.op_types) or None,
+        operation_type=row.op_types[0] if row.op_types else None,
         flops=row.flops, bytes=row.bytes_transferred, latency_ms=row.latency_ms, energy_mj=row.energy_mj,
     )
