@@ -193,8 +193,8 @@ def test_store_subgraph_pairs_match_parity_layers_by_node_names_then_by_operatio
                                                     ("relu", 0.1, "relu"), ("fc", 0.3, "linear"))], None)
         # An H200 cell with layers but no calibration: matched by operation type only.
         store.add_subgraphs([subgraph(subgraph_id="0", ops="conv2d+batchnorm+relu", operation_type="conv2d",
-                                      latency_ms=0.05, model="resnet50"),
-                             subgraph(**layer, model="resnet50", subgraph_id="conv1", node_names=("conv1",),
+                                      latency_ms=0.05, model="resnet50")], "verdict-h200")
+        store.add_subgraphs([subgraph(**layer, model="resnet50", subgraph_id="conv1", node_names=("conv1",),
                                       operation_type="conv2d", latency_ms=0.08)], None)
         rows = store.execute("""SELECT model, subgraph_id, operation_type, predicted_ms, measured_ms, measured_by,
                                        matched_by FROM subgraph_pairs ORDER BY ALL""").rows
