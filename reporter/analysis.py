@@ -35,6 +35,7 @@ from reporter.store import Store
 GROUP_KEYS = ["quantity", "precision", "batch_size", "method", "conversion", "measured_platform"]
 # A score is of one quantity against one measured figure (method), direct or through a proxy.
 SCORE_KEYS = ["quantity", "method", "is_proxy"]
+WORST_SUBGRAPHS = 10  # listed on a platform page
 # A matrix cell's or a model bar's figures (MatrixCell's fields), as pandas named aggregations.
 ERROR_SUMMARY = {"median_signed_error_pct": ("signed_error_pct", "median"),
                  "median_ape": ("abs_error_pct", "median"), "comparisons": ("ratio", "size")}
@@ -118,6 +119,8 @@ class PlatformContext:
     comparisons: pd.DataFrame  # current comparisons on this (predicted) platform
     model_errors: pd.DataFrame  # quantity, model, precision, batch_size, method, is_proxy + median errors, comparisons
     speedups: pd.DataFrame  # newest run's speedup per model, precision, batch_size, method, conversion
+    error_sources: pd.DataFrame  # operation_errors rows: the error by operation type, most time missed first
+    worst_subgraphs: pd.DataFrame  # the WORST_SUBGRAPHS subgraphs that miss the most time, either way
     models: list[str]  # models with a page on this platform
     failures: pd.DataFrame
     proxies: list[str] = field(default_factory=list)  # declared proxies measured for this platform
@@ -143,7 +146,7 @@ class ModelPlatformContext:
     run_id: str | None  # the run of the newest measurement, whose environment is shown
     environment: list[tuple[str, str]]  # flattened fingerprint, sorted by key
     failures: pd.DataFrame
-    subgraphs: pd.DataFrame  # precision, batch_size, subgraph_id, ops, predicted_ms, measured_ms
+    subgraphs: pd.DataFrame  # precision, batch_size, subgraph_id, ops, predicted_ms, measured_ms, measured_by
     change_points: tuple[Marker, ...] = ()
     run_platform: str | None = None  # the platform run_id measured (a proxy's name on a proxied page)
     proxies: tuple[str, ...] = ()  # declared proxies whose measurements of this model are shown here
@@ -283,6 +286,8 @@ def _platform_context(frames: SiteFrames, platform: str, pairs: list[tuple[str, 
         comparisons=comparisons,
         model_errors=_model_errors(comparisons),
         speedups=frames.by_platform("speedups", platform),
+        error_sources=frames.by_platform("operation_errors", platform),
+        worst_subgraphs=_worst_subgraphs(frames.by_platform("subgraphs", platform)),
         models=[model for model, name in pairs if name == platform],
         failures=_failures(frames.by_platform("latest", platform)),
         proxies=frames.stand_ins(platform),
@@ -296,6 +301,14 @@ def _group_stats(comparisons: pd.DataFrame) -> pd.DataFrame:
     groups["predictor_versions"] = versions.to_numpy() if len(groups) else []
     groups["is_proxy"] = groups["measured_platform"] != comparisons["platform"].iloc[0] if len(comparisons) else []
     return groups
+
+
+def _worst_subgraphs(subgraphs: pd.DataFrame) -> pd.DataFrame:
+    """The subgraphs whose predictions miss the most time (measured − predicted, either way)."""
+    missing = subgraphs.assign(missing_ms=subgraphs["measured_ms"] - subgraphs["predicted_ms"])
+    ranked = missing.assign(size=missing["missing_ms"].abs()).sort_values(
+        ["size", "model", "subgraph_id"], ascending=[False, True, True], kind="mergesort")
+    return ranked.head(WORST_SUBGRAPHS).drop(columns="size").reset_index(drop=True)
 
 
 def _joined(values: pd.Series) -> str:

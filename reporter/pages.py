@@ -109,10 +109,18 @@ def _history(ctx: ModelPlatformContext) -> list[Panel]:
     return [Panel(figure, detail=" Dotted red lines: change points." if ctx.change_points else "")]
 
 
-def _per_cell(frame: Any, build: Callable[[Any], Figure]) -> list[Panel]:
-    """One figure per precision and batch size of `frame`."""
-    return [Panel(build(group), key=f"{slug(precision)}-b{batch_size}", detail=f"{precision}, batch {batch_size}")
-            for (precision, batch_size), group in frame.groupby(list(charts.PAGE_CELL), sort=True)]
+def _per_cell(frame: Any, build: Callable[[Any], Figure], by: tuple[str, ...] = ()) -> list[Panel]:
+    """One figure per precision and batch size of `frame` (and per value of the columns `by`)."""
+    return [Panel(build(group), key="-".join(slug(str(part).replace(" ", "-")) for part in (key[0], f"b{key[1]}", *key[2:])),
+                  detail=", ".join([key[0], f"batch {key[1]}", *map(str, key[2:])]))
+            for key, group in frame.groupby([*charts.PAGE_CELL, *by], sort=True)]
+
+
+def _error_sources(ctx: PlatformContext) -> list[Panel]:
+    """One figure per precision and measured figure with an error by operation type."""
+    return [Panel(breakdown_charts.missing_time_bars(by_operation=group), key=f"{slug(precision)}-{slug(by.replace(' ', '-'))}",
+                  detail=f"{precision}, against {by}")
+            for (precision, by), group in ctx.error_sources.groupby(["precision", "measured_by"], sort=True)]
 
 
 def _per_quantity(frame: Any, build: Callable[[Any], Figure]) -> list[Panel]:
@@ -130,6 +138,9 @@ PLATFORM_CHARTS = (
           lambda ctx: _per_quantity(ctx.model_errors, lambda rows: charts.error_bars(model_errors=rows))),
     Chart("speedups", f"Speedup of each conversion over {EAGER} in the newest run.",
           lambda ctx: _where(ctx.speedups, lambda: charts.speedup_heatmap(speedups=ctx.speedups))),
+    Chart("sources", "Where the latency error comes from ({detail}): the time each operation type's predictions miss "
+          "(measured − predicted per forward, summed over the platform's models; > 0: predicted too fast), with its "
+          "share of all the time missed.", _error_sources),
 )
 MODEL_CHARTS = (
     Chart("latency", "Median latency per conversion, whiskers p05–p95; dashed: the predicted latency.",
@@ -145,8 +156,10 @@ MODEL_CHARTS = (
           "launches, Python, synchronising) ({detail}).",
           lambda ctx: _per_cell(ctx.split, lambda rows: breakdown_charts.host_device_bars(split=rows))),
     Chart("subgraphs", "graphs' predicted time of each subgraph beside its measured time, named by fusion pattern "
-          "or operation types ({detail}).",
-          lambda ctx: _per_cell(ctx.subgraphs, lambda rows: breakdown_charts.subgraph_chart(subgraphs=rows))),
+          "or operation types ({detail}: measured by graphs' calibration, or by Parity's layers of the modules the "
+          "subgraph covers).",
+          lambda ctx: _per_cell(ctx.subgraphs, lambda rows: breakdown_charts.subgraph_chart(subgraphs=rows),
+                                by=("measured_by",))),
 )
 CHARTS: dict[str, tuple[Chart, ...]] = {"_index.html": (), "_platform.html": PLATFORM_CHARTS,
                                         "_model.html": MODEL_CHARTS}  # template -> the charts its page can show

@@ -16,9 +16,7 @@ import pandas as pd
 from collectors.vocabulary import (
     CELL,
     EAGER,
-    MEASURED,
     OK,
-    PREDICTED,
     PREDICTION_KEY,
     SERIES,
     UNSCORED_METHODS,
@@ -84,20 +82,16 @@ PREDICTED_HISTORY = _bucketed(f"""
     WHERE predicted_at IS NOT NULL""",  # a prediction with no time has no place in a history
     PREDICTION_KEY, "latency_ms")
 
-# Both sides of graphs' per-subgraph detail; where several files carry the same side of a cell,
-# the first source (by id) wins, so the rows never mix two analyses.
+# Each predicted subgraph beside a measured time of the same work (the store's `subgraph_pairs`):
+# the model pages draw them, the platform pages list the worst.
 SUBGRAPHS = f"""
-    WITH chosen AS (
-        SELECT side, {columns(CELL)}, min(source_id) AS source_id
-        FROM subgraphs GROUP BY ALL)
-    SELECT {columns(CELL, "s")}, s.subgraph_id,
-           any_value(s.ops ORDER BY s.side = $predicted DESC) AS ops,  -- the predicted side's, if any
-           max(s.latency_ms) FILTER (WHERE s.side = $predicted) AS predicted_ms,
-           max(s.latency_ms) FILTER (WHERE s.side = $measured) AS measured_ms
-    FROM subgraphs s JOIN chosen USING (side, {columns(CELL)}, source_id)
-    GROUP BY {columns(CELL, "s")}, s.subgraph_id
-    HAVING predicted_ms IS NOT NULL AND measured_ms IS NOT NULL
-    ORDER BY {columns(CELL, "s")}, try_cast(s.subgraph_id AS BIGINT) NULLS LAST, s.subgraph_id"""
+    SELECT {columns(CELL)}, subgraph_id, pattern AS ops, operation_type, predicted_ms, measured_ms, measured_by
+    FROM subgraph_pairs WHERE subgraph_id IS NOT NULL
+    ORDER BY {columns(CELL)}, measured_by, try_cast(subgraph_id AS BIGINT) NULLS LAST, subgraph_id"""
+
+# The error by operation type per platform (the store's `operation_errors`), most time missed first.
+OPERATION_ERRORS = """
+    SELECT * FROM operation_errors ORDER BY platform, precision, measured_by, missing_ms DESC, operation_type"""
 
 RUNS = """
     SELECT r.run_id, r.kind, r.started_at, r.finished_at, r.host, r.platform, r.label, r.git_sha,
@@ -122,7 +116,8 @@ class SiteFrames:
     speedups: pd.DataFrame
     history: pd.DataFrame  # SERIES, point_at, median, runs: bucketed per series
     predicted_history: pd.DataFrame  # PREDICTION_KEY, point_at, latency_ms, runs
-    subgraphs: pd.DataFrame
+    subgraphs: pd.DataFrame  # CELL, subgraph_id, ops, operation_type, predicted_ms, measured_ms, measured_by
+    operation_errors: pd.DataFrame  # the store's operation_errors view
     environments: dict[str, list[tuple[str, str]]]  # run id -> flattened fingerprint, for the runs of `latest`
     proxies: pd.DataFrame  # measured_platform, predicted_platform: the declared proxies
     runs: pd.DataFrame  # the newest RUNS_LISTED runs with their measurement counts
@@ -144,7 +139,8 @@ class SiteFrames:
                              (*CELL, "method", "device", "conversion")),
             history=store.frame(MEASURED_HISTORY, {"ok": OK, "max_points": HISTORY_POINTS}),
             predicted_history=store.frame(PREDICTED_HISTORY, {"max_points": HISTORY_POINTS}),
-            subgraphs=store.frame(SUBGRAPHS, {"predicted": PREDICTED, "measured": MEASURED}),
+            subgraphs=store.frame(SUBGRAPHS),
+            operation_errors=store.frame(OPERATION_ERRORS),
             environments=_environments(store, latest["run_id"].dropna().unique().tolist()),
             proxies=store.frame(PROXIES),
             runs=store.frame(RUNS, {"ok": OK, "listed": RUNS_LISTED}),

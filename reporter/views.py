@@ -136,18 +136,20 @@ SUBGRAPH_PAIRS = f"""
         SELECT * FROM subgraphs WHERE method = '{DEVICE_BUSY}' AND (conversion = '{EAGER}' OR conversion LIKE '%+{EAGER}')
         QUALIFY run_id = max(run_id) OVER (PARTITION BY {_CELL})),
     by_id AS (
-        SELECT {columns(CELL, "p")}, p.subgraph_id, coalesce(c.operation_type, p.operation_type) AS operation_type,
+        SELECT {columns(CELL, "p")}, p.subgraph_id,
+               coalesce(c.operation_type, p.operation_type, c.ops, p.ops) AS operation_type,
                coalesce(c.ops, p.ops) AS pattern, p.latency_ms AS predicted_ms, c.latency_ms AS measured_ms,
                'graphs calibration' AS measured_by, 'subgraph id' AS matched_by
         FROM predicted p JOIN calibrated c USING ({_CELL}, subgraph_id)),
     by_nodes AS (
-        SELECT {columns(CELL, "c")}, c.subgraph_id, c.operation_type, c.ops AS pattern,
+        SELECT {columns(CELL, "c")}, c.subgraph_id, coalesce(c.operation_type, c.ops) AS operation_type,
+               c.ops AS pattern,
                any_value(p.latency_ms) AS predicted_ms, sum(l.latency_ms) AS measured_ms,
                'parity layers' AS measured_by, 'node names' AS matched_by
         FROM calibrated c JOIN predicted p USING ({_CELL}, subgraph_id)
         JOIN layers l USING ({_CELL})
         WHERE list_has_any(c.node_names, l.node_names)
-        GROUP BY {columns(CELL, "c")}, c.subgraph_id, c.operation_type, c.ops),
+        GROUP BY ALL),
     predicted_types AS (
         SELECT {_CELL}, replace(operation_type, 'conv2d_pointwise', 'conv2d') AS operation_type,
                sum(latency_ms) AS predicted_ms
