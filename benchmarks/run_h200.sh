@@ -1,68 +1,58 @@
 #!/usr/bin/env bash
-# The H200 check of Parity's timer (benchmarks/README.md), on one quiet GPU, one process at a time:
+# The H200 steps of benchmarks/README.md, run as a user whose job limit is 10 minutes would run a
+# nightly: killed at the limit, then resumed in the next call.
 #
-#   benchmarks/run_h200.sh WORK STEP [STEP ...]
+#   benchmarks/run_h200.sh OUT STEP [STEP ...]
 #
-# STEP is MODEL/r0 (`--timer both`: Parity and Alma's own loop, all five conversions; the bundle
-# committed under data/examples/), MODEL/reference (gpu_reference.py's independent reference of
-# the cells that WORK/MODEL's first bundle ran), MODEL/r1 or MODEL/r2 (repeats, `--timer synced`),
-# or MODEL/onnx (one ONNX_GPU cell straight through the worker, bypassing the probe, which marks
-# ONNX_GPU unavailable when ONNX Runtime has no CUDA provider: shows the wrong_device check).
-# The steps are split over device calls of at most 10 minutes. Seen on the lent H200 for resnet50:
-# r0 about 250 s (cold compiles, Alma's loop too), r1 and r2 about 190 s each, the reference
-# about 40 s per cell (each recompiles), so for example
-#
-#   resnet50/r0 resnet50/r1 | resnet50/reference resnet50/r2 | resnet18/r0 resnet18/r1 |
-#   resnet18/reference resnet18/r2 resnet18/onnx
-#
-# WORK/MODEL/ gets bundle-r<N>.json, reference.json, onnx_gpu.json and log.txt; WORK/clocks.csv
-# logs the SM clock, temperature, power and utilisation every 500 ms. Each step has its own time
-# limit, so that one slow step cannot take the others' results with it.
+# STEP is one of
+#   smoke            resnet18 EAGER and inductor at batch 1 with --layers: the GPU paths answer
+#   energy           benchmarks/energy_check.py: NVML's counter against integrated power
+#   nightly:SECONDS  the nightly matrix (6 models x 5 conversions x batch 1 and 32, --timer both) with
+#                    cold compile caches, SIGTERM'd after SECONDS like a job limit would
+#   resume:SECONDS:JOURNAL   continue that nightly from its journal, again stopped after SECONDS
+#   warm:SECONDS     the same matrix again as a new run, with the compile caches the cold run left
+#   verify:N         resnet50 EAGER, FP16+EAGER and inductor at batch 1 and 32 with --layers, a fresh
+#                    run (the third measurement of those cells minutes apart, with the nightlies)
+# OUT gets each step's bundle or JSON, log.txt (each step's output and wall time) and clocks.csv
+# (SM clock, temperature, power every 500 ms).
 set -u
 if [ $# -lt 2 ]; then
-    echo "usage: benchmarks/run_h200.sh WORK STEP [STEP ...]   (STEP: MODEL/r0|r1|r2|reference|onnx)" >&2
+    echo "usage: benchmarks/run_h200.sh OUT STEP [STEP ...]" >&2
     exit 2
 fi
-work=$1; shift
+out=$1; shift
+models=resnet18,resnet50,mobilenet_v2,mobilenet_v3_small,efficientnet_b0,vit_b_16
 conversions=EAGER,FP16+EAGER,COMPILE_INDUCTOR_DEFAULT,COMPILE_CUDAGRAPHS,ONNX_GPU
-timed=${conversions%,ONNX_GPU}  # the repeats skip the cell that cannot run on this GPU
+cache=/root/parity-compile-cache  # survives between calls while the machine is held
+bench() { python3 -m reporter.cli bench --device cuda "$@"; }
 
-bench() {  # MODEL REPEAT TIMER CONVERSIONS LIMIT_S
-    timeout "$5" python3 -m reporter.cli bench --model "$1" --conversion "$4" --batch-size 1,32 \
-        --device cuda --max-seconds 4 --timeout 120 --timer "$3" --label "h200-r$2" \
-        --out "$work/$1/bundle-r$2.json"
-}
-
-onnx_gpu() {  # MODEL
-    local scratch
-    scratch=$(mktemp -d)
-    echo "{\"model\": \"$1\", \"conversion\": \"ONNX_GPU\", \"batch_size\": 1, \"device\": \"cuda\",
-           \"timer\": \"synced\", \"target_ci\": 0.01, \"max_seconds\": 2, \"alma_batches\": 16, \"threads\": 4}" \
-        >"$scratch/request.json"
-    (cd "$scratch" && PYTHONPATH="$OLDPWD:${PYTHONPATH:-}" timeout 90 python3 -m collectors.worker request.json result.json)
-    cp "$scratch/result.json" "$work/$1/onnx_gpu.json"
-}
-
-step() {  # MODEL/WHAT
-    local model=${1%/*} what=${1#*/}
+step() {  # STEP
+    local what=${1%%:*} rest=${1#*:}
     case $what in
-        r0) bench "$model" 0 both "$conversions" 330 ;;
-        r[12]) bench "$model" "${what#r}" synced "$timed" 240 ;;
-        reference) timeout 400 python3 benchmarks/gpu_reference.py reference "$work/$model" ;;
-        onnx) onnx_gpu "$model" ;;
+        smoke) timeout 240 bench --model resnet18 --conversion EAGER,COMPILE_INDUCTOR_DEFAULT --batch-size 1 \
+                   --max-seconds 2 --timer synced --layers --compile-cache /root/smoke-cache --out "$out/smoke.json" ;;
+        energy) timeout 120 python3 benchmarks/energy_check.py "$out/energy.json" ;;
+        nightly) timeout -s TERM "$rest" bench --model $models --conversion $conversions --batch-size 1,32 \
+                     --timer both --compile-cache "$cache" --label h200-nightly-cold --out "$out/nightly.json" ;;
+        resume) timeout -s TERM "${rest%%:*}" bench --resume "${rest#*:}" --out "$out/nightly.json" ;;
+        warm) timeout -s TERM "$rest" bench --model $models --conversion $conversions --batch-size 1,32 \
+                  --timer both --compile-cache "$cache" --label h200-nightly-warm --out "$out/warm.json" ;;
+        verify) timeout 300 bench --model resnet50 --conversion EAGER,FP16+EAGER,COMPILE_INDUCTOR_DEFAULT \
+                    --batch-size 1,32 --timer synced --layers --compile-cache "$cache" --out "$out/verify-$rest.json" ;;
         *) echo "unknown step $1" >&2; return 2 ;;
     esac
 }
 
-mkdir -p "$work"
-nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,temperature.gpu,power.draw,utilization.gpu \
-    --format=csv -lms 500 >"$work/clocks.csv" 2>/dev/null &
+mkdir -p "$out"
+nvidia-smi --query-gpu=timestamp,clocks.sm,temperature.gpu,power.draw,utilization.gpu \
+    --format=csv -lms 500 >"$out/clocks.csv" 2>/dev/null &
 clocks=$!
 trap 'kill "$clocks" 2>/dev/null' EXIT
 for s in "$@"; do
-    mkdir -p "$work/${s%/*}"
-    echo "== $s $(date +%T)" >>"$work/${s%/*}/log.txt"
-    step "$s" >>"$work/${s%/*}/log.txt" 2>&1
+    started=$(date +%s)
+    echo "== $s $(date +%T)" >>"$out/log.txt"
+    step "$s" >>"$out/log.txt" 2>&1
     status=$?
-    echo "== $s ended $(date +%T) status $status" >>"$work/${s%/*}/log.txt"
+    echo "== $s ended $(date +%T) status $status after $(( $(date +%s) - started )) s" >>"$out/log.txt"
+    tail -c 3000 "$out/log.txt" | grep -v "cell/s" | tail -25
 done
