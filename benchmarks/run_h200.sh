@@ -24,20 +24,20 @@ out=$1; shift
 models=resnet18,resnet50,mobilenet_v2,mobilenet_v3_small,efficientnet_b0,vit_b_16
 conversions=EAGER,FP16+EAGER,COMPILE_INDUCTOR_DEFAULT,COMPILE_CUDAGRAPHS,ONNX_GPU
 cache=/root/parity-compile-cache  # survives between calls while the machine is held
-bench() { python3 -m reporter.cli bench --device cuda "$@"; }
+bench="python3 -m reporter.cli bench --device cuda"
 
 step() {  # STEP
     local what=${1%%:*} rest=${1#*:}
     case $what in
-        smoke) timeout 240 bench --model resnet18 --conversion EAGER,COMPILE_INDUCTOR_DEFAULT --batch-size 1 \
+        smoke) timeout 240 $bench --model resnet18 --conversion EAGER,COMPILE_INDUCTOR_DEFAULT --batch-size 1 \
                    --max-seconds 2 --timer synced --layers --compile-cache /root/smoke-cache --out "$out/smoke.json" ;;
         energy) timeout 120 python3 benchmarks/energy_check.py "$out/energy.json" ;;
-        nightly) timeout -s TERM "$rest" bench --model $models --conversion $conversions --batch-size 1,32 \
+        nightly) timeout -s TERM "$rest" $bench --model $models --conversion $conversions --batch-size 1,32 \
                      --timer both --compile-cache "$cache" --label h200-nightly-cold --out "$out/nightly.json" ;;
-        resume) timeout -s TERM "${rest%%:*}" bench --resume "${rest#*:}" --out "$out/nightly.json" ;;
-        warm) timeout -s TERM "$rest" bench --model $models --conversion $conversions --batch-size 1,32 \
+        resume) timeout -s TERM "${rest%%:*}" $bench --resume "${rest#*:}" --out "$out/nightly.json" ;;
+        warm) timeout -s TERM "$rest" $bench --model $models --conversion $conversions --batch-size 1,32 \
                   --timer both --compile-cache "$cache" --label h200-nightly-warm --out "$out/warm.json" ;;
-        verify) timeout 300 bench --model resnet50 --conversion EAGER,FP16+EAGER,COMPILE_INDUCTOR_DEFAULT \
+        verify) timeout 300 $bench --model resnet50 --conversion EAGER,FP16+EAGER,COMPILE_INDUCTOR_DEFAULT \
                     --batch-size 1,32 --timer synced --layers --compile-cache "$cache" --out "$out/verify-$rest.json" ;;
         *) echo "unknown step $1" >&2; return 2 ;;
     esac

@@ -103,11 +103,11 @@ def time_calls(call: Callable[[], object], synchronise: Callable[[], None], sett
     warmup_floor = started + min(settings.warmup_min_seconds, warmup_cap)
     _warm_up(call, synchronise, settings, timing, clock, warmup_floor, started + warmup_cap)
     timing.warmup_seconds = clock() - started
+    if window:  # before the earliest stop is set: the window then lasts min_seconds at least
+        window.begin()
     next_check = settings.min_iterations
     earliest_stop = clock() + min(settings.min_seconds, max(0.0, deadline - clock()))
     history: list[tuple[int, float]] = []  # (n, relative CI half-width) at each check
-    if window:
-        window.begin()
     while not timing.stopped_by:
         _record(timing, *_iteration(call, synchronise, events, clock))
         n, now = len(timing.samples), clock()

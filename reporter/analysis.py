@@ -65,7 +65,10 @@ class Score:
     @property
     def figure(self) -> str:
         """What the predictions were compared with, in words: "caller latency", "device time"."""
-        return METHOD_BASIS.get(self.method, self.method) if self.quantity == "latency" else self.quantity
+        if self.quantity == "latency":
+            return METHOD_BASIS.get(self.method, self.method)
+        return {"energy": "sensor total over the timed window", "memory": "measured peak"}.get(self.quantity,
+                                                                                                  self.quantity)
 
 
 @dataclass(frozen=True)

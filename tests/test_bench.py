@@ -77,7 +77,7 @@ def test_bundle_is_deterministic_and_rounds_samples_to_the_nanosecond(tmp_path: 
 
 
 def test_a_version_1_bundle_still_ingests(tmp_path: Path) -> None:
-    shipped = DATA_DIR / "examples" / "parity-bundle-h200-resnet18.json"  # written before process_medians
+    shipped = DATA_DIR / "examples" / "parity-bundle-h200-resnet50.json"  # written before process_medians
     assert json.loads(shipped.read_text())["version"] == 1
     with Store.open(tmp_path / "central.duckdb") as store:
         assert ingest(store, [shipped]).measurements == 20
@@ -374,3 +374,13 @@ def test_a_different_bundle_of_a_stored_run_is_named_not_silently_skipped(tmp_pa
     assert capsys.readouterr().err.strip() == (
         f"parity ingest: warning: {second}: run {RUN.run_id} is already stored from {first.resolve()}, "
         "whose content differs from this file; this file was not stored")
+
+
+def test_the_shipped_h200_nightly_is_a_version_3_bundle_with_energy_and_device_time(tmp_path: Path) -> None:
+    shipped = DATA_DIR / "examples" / "parity-bundle-h200-nightly.json"
+    with Store.open(tmp_path / "central.duckdb") as store:
+        assert not ingest(store, [shipped]).errors
+        energy, busy = store.execute("""SELECT count(energy_mj) FILTER (WHERE energy_sensor = 'nvml-counter'),
+                                               count(*) FILTER (WHERE method = 'device-busy' AND status = 'ok')
+                                        FROM measurements""").first()
+    assert json.loads(shipped.read_text())["version"] == 3 and energy >= 40 and busy >= 40

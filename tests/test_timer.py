@@ -184,3 +184,27 @@ def test_synchronise_runs_inside_every_timed_iteration() -> None:
     timing = time_calls(clock.runner(itertools.repeat(1.0)), synchronise, TimerSettings(**QUICK), clock=clock)
     assert timing.samples == pytest.approx([2.0] * len(timing.samples))
     assert len(synced) == timing.warmup_iterations + len(timing.samples)
+
+
+def test_timed_window_lasts_min_seconds_however_slow_its_start_is() -> None:
+    """An energy window whose first reading takes time still spans min_seconds (its trusted length)."""
+    now = [0.0]
+
+    class SlowStart:
+        def begin(self) -> None:
+            now[0] += 0.05  # reading a sensor takes time
+            self.started = now[0]
+
+        def tick(self, iterations: int, at: float) -> None:
+            pass
+
+        def end(self, iterations: int, at: float) -> None:
+            self.length = at - self.started
+
+    def call() -> None:
+        now[0] += 0.001
+
+    window = SlowStart()
+    settings = TimerSettings(target_ci=1.0, max_seconds=30.0, min_seconds=2.0, warmup_min_seconds=0.0)
+    time_calls(call, lambda: None, settings, window=window, clock=lambda: now[0])
+    assert window.length >= 2.0
