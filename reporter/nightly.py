@@ -8,34 +8,36 @@ the store and turns each change into an `analysis.Marker`:
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import groupby
 
 from collectors.vocabulary import OK, SERIES, SYNCED_E2E, columns
 from reporter.analysis import Marker
-from reporter.changepoints import ChangePoint, find_change_points
+from reporter.changepoints import ChangePoint, find_change_points_many
 from reporter.formatting import milliseconds
 from reporter.report_queries import MEASURED_POINTS
 from reporter.store import Store
 
-# Each series' points of one method, oldest first: what change points are looked for in. A cell
-# measured on two devices of one platform (a GPU host benching --device cpu too) is two series.
+# One row per series of one method: its points' times and medians, oldest first. A cell measured
+# on two devices of one platform (a GPU host benching --device cpu too) is two series. Lists, not
+# a row per point: a million points come back as a few thousand rows.
 SERIES_POINTS = f"""
-    SELECT {columns(SERIES)}, point_at, median FROM ({MEASURED_POINTS}) WHERE method = $method
-    ORDER BY {columns(SERIES)}, point_at, measurement_id"""
+    SELECT {columns(SERIES)}, list(point_at ORDER BY point_at, measurement_id) AS times,
+           list(median ORDER BY point_at, measurement_id) AS medians
+    FROM ({MEASURED_POINTS}) WHERE method = $method
+    GROUP BY ALL ORDER BY {columns(SERIES)}"""
 
 
 def history_change_points(store: Store, *, method: str = SYNCED_E2E,
                           **options: float) -> dict[tuple[str, str], list[Marker]]:
     """Markers keyed by (model, platform), one per change point of every series' median latency.
 
-    options: passed to `changepoints.find_change_points` (window, persistence, z, ...).
+    options: passed to `changepoints.find_change_points_many` (window, persistence, z, ...).
     """
     markers: dict[tuple[str, str], list[Marker]] = defaultdict(list)
     rows = store.execute(SERIES_POINTS, {"ok": OK, "method": method}).rows
-    for key, points in groupby(rows, key=lambda row: row[:len(SERIES)]):
+    changes = find_change_points_many([medians for *_, medians in rows], **options)
+    for (*key, times, _), found in zip(rows, changes, strict=True):
         series = dict(zip(SERIES, key, strict=True))
-        times, medians = zip(*(row[len(SERIES):] for row in points), strict=True)
-        for change in find_change_points(list(medians), **options):
+        for change in found:
             markers[(series["model"], series["platform"])].append(
                 Marker(times[change.index], _label(series, change), series["conversion"]))
     return dict(markers)

@@ -36,11 +36,19 @@ NEWEST_PREDICTIONS = "SELECT * EXCLUDE (raw) FROM newest_predictions"
 # `parity query` sees.
 CURRENT_COMPARISONS = "SELECT * FROM current_quantity_comparisons"
 
-# Each series' speedups over EAGER in its newest run, Alma's own loop (UNSCORED_METHODS) left out.
+# The store's `latest` view (the newest measurement of each series), its rows fetched by id: the
+# view's window then sorts the ids alone instead of every column, a third of the time on a long
+# history. Ids are unique (the store assigns them), so these are the view's rows.
+LATEST = "SELECT * FROM measurements WHERE measurement_id IN (SELECT measurement_id FROM latest)"
+
+# Each series' speedups over EAGER in its newest run (latest started_at, then run id), Alma's own
+# loop (UNSCORED_METHODS) left out. arg_max is a hash aggregate: no sort of the 900,000 speedups of
+# a long history, as a row_number() window needs.
 NEWEST_SPEEDUPS = f"""
-    SELECT s.*, r.started_at FROM speedups s JOIN runs r USING (run_id)
-    WHERE NOT list_contains($unscored, s.method) AND s.conversion <> $eager
-    QUALIFY row_number() OVER (PARTITION BY {columns(SERIES, "s")} ORDER BY r.started_at DESC, s.run_id DESC) = 1"""
+    SELECT unnest(arg_max(s, (s.started_at, s.run_id))) FROM (
+        SELECT s.*, r.started_at FROM speedups s JOIN runs r USING (run_id)
+        WHERE NOT list_contains($unscored, s.method) AND s.conversion <> $eager) s
+    GROUP BY {columns(SERIES, "s")}"""
 
 # Every ok measurement as a point in time: when it was measured (else when its run started) and
 # its median. The report's history and the change points (reporter.nightly) read the same points.
@@ -127,7 +135,7 @@ class SiteFrames:
     @classmethod
     def load(cls, store: Store) -> SiteFrames:
         """Run every query of the report once."""
-        latest = _sorted(store.frame("SELECT * FROM latest"), SERIES)
+        latest = _sorted(store.frame(LATEST), SERIES)
         return cls(
             # Display orders: comparisons per measured platform before device (direct and proxy
             # rows apart), speedups with the conversions of one series together.
