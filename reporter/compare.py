@@ -63,6 +63,7 @@ class RunRef:
     started_at: dt.datetime
     platform: str | None
     environment: dict[str, Any]
+    incomplete: bool = False  # a bench killed before its last cell (its journal, ingested)
 
     def describe(self) -> str:
         return f"{self.label} ({self.run_id})" if self.label else self.run_id
@@ -158,7 +159,9 @@ class Comparison:
         """One line each: what makes this comparison say less than it seems to (environments apart)."""
         if self.base.run_id == self.head.run_id:
             return [f"base and head are the same run ({self.head.describe()}): nothing can have changed"]
-        return []
+        return [f"{side} run {run.describe()} is incomplete (stopped before its last cell): its missing cells show "
+                f"as {'gone' if side == 'head' else 'new'}" for side, run in (("base", self.base), ("head", self.head))
+                if run.incomplete]
 
 
 # -- run references ------------------------------------------------------------------------------
@@ -210,9 +213,10 @@ def _nth_latest(store: Store, back: int, methods: Sequence[str], platform: str |
 
 
 def _run_ref(store: Store, run_id: str) -> RunRef:
-    label, started_at, platform, environment = store.execute(
-        "SELECT label, started_at, platform, environment FROM runs WHERE run_id = ?", [run_id]).first()
-    return RunRef(run_id, label, started_at, platform, json.loads(environment) if environment else {})
+    label, started_at, platform, environment, incomplete = store.execute(
+        """SELECT label, started_at, platform, environment, kind = 'bench' AND finished_at IS NULL
+           FROM runs WHERE run_id = ?""", [run_id]).first()
+    return RunRef(run_id, label, started_at, platform, json.loads(environment) if environment else {}, incomplete)
 
 
 # -- cells ---------------------------------------------------------------------------------------

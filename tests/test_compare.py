@@ -437,3 +437,18 @@ def test_compare_judges_energy_and_device_time_by_the_same_rules(tmp_path):
     assert comparison.has_regression
     text = RENDERERS["text"].render(comparison, None)
     assert "resnet18 EAGER fp32 bs1 on test-cpu (energy, synced-e2e)" in text and "550 mJ" in text
+
+
+def test_compare_says_a_killed_run_is_incomplete(tmp_path):
+    from tests import builders
+
+    db = tmp_path / "p.duckdb"
+    with Store.open(db) as store, store.atomic():
+        store.add_run(run_info("r20", None, 20, BASE_ENV))
+        store.add_run(dataclasses.replace(run_info("r21", None, 21, BASE_ENV), finished_at=None))
+        store.add_measurements([builders.measurement(platform=CPU, device="cpu", median=2.0)], "r20", None)
+        store.add_measurements([builders.measurement(platform=CPU, device="cpu", median=2.0)], "r21", None)
+    with Store.open(db, read_only=True) as store:
+        comparison = compare_runs(store, "r20", "r21")
+    assert comparison.warnings() == ["head run r21 is incomplete (stopped before its last cell): its missing cells "
+                                     "show as gone"]
