@@ -73,6 +73,9 @@ def _timed(identity: dict[str, Any], plan: BenchPlan, batch_size: int,
                   throughput_sps=batch_size / (summary.median / 1000), process_medians=tuple(medians))
     if fields["method"] != SYNCED_E2E:  # the profiler's calls: a fixed number, no CI target to reach
         return Measurement(**identity, **{"message": f"{summary.n} profiled calls", **fields})
+    energies = [p["energy_mj"] for p in processes if p.get("energy_mj")]
+    if len(processes) > 1 and energies:  # per process, as for latency; the cell's is their median
+        fields.update(process_energy_mj=tuple(energies), energy_mj=stats.median(energies))
     converged = summary.relative_ci_halfwidth() <= plan.target_ci
     stopped_by = "+".join(sorted({p["stopped_by"] for p in processes if p.get("stopped_by")})) or None
     fields.update(converged=converged, stopped_by=stopped_by,

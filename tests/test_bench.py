@@ -384,3 +384,17 @@ def test_the_shipped_h200_nightly_is_a_version_3_bundle_with_energy_and_device_t
                                                count(*) FILTER (WHERE method = 'device-busy' AND status = 'ok')
                                         FROM measurements""").first()
     assert json.loads(shipped.read_text())["version"] == 3 and energy >= 40 and busy >= 40
+
+
+def test_energy_of_a_cell_timed_in_several_processes_is_kept_per_process() -> None:
+    from collectors.catalogue import by_name
+    from collectors.cell_records import cell_measurement
+    from collectors.plan import Cell
+
+    plan = BenchPlan(models=["resnet18"], conversions=["EAGER"], batch_sizes=[1], processes=3)
+    processes = [{"method": "synced-e2e", "status": "ok", "device": "cuda", "samples": [1.0, 1.1, 1.2],
+                  "energy_mj": energy, "energy_samples": [energy] * 2, "energy_sensor": "nvml-counter"}
+                 for energy in (500.0, 520.0, 700.0)]
+    cell = cell_measurement(Cell("resnet18", by_name()["EAGER"], 1), plan, "nvidia-h200", processes)
+    assert cell.process_energy_mj == (500.0, 520.0, 700.0) and cell.energy_mj == 520.0
+    assert cell.energy_samples == (500.0, 500.0, 520.0, 520.0, 700.0, 700.0)
