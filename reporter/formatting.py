@@ -85,40 +85,34 @@ def present(value: Any) -> bool:
     return not (value is None or missing_time or (isinstance(value, float) and math.isnan(value)))
 
 
-def milliseconds(value: Any) -> str:
-    """A latency with a unit chosen for its size: 850 µs, 8.24 ms, 1.32 s."""
+def _in_units(value: Any, scales: tuple[tuple[float, float, str, str], ...]) -> str:
+    """`value` in the first scale it is below: each scale is (below, divide by, unit, format)."""
     value = finite(value)
     if value is None:
         return MISSING
-    if value < 1:
-        return f"{value * 1000:.0f} µs"
-    if value < 1000:
-        return f"{value:.3g} ms" if value < 100 else f"{value:.0f} ms"
-    return f"{value / 1000:.3g} s"
+    below, divisor, unit, spec = next(scale for scale in scales if value < scale[0])
+    return f"{value / divisor:{spec}} {unit}"
+
+
+def milliseconds(value: Any) -> str:
+    """A latency with a unit chosen for its size: 850 µs, 8.24 ms, 1.32 s."""
+    return _in_units(value, ((1, 1e-3, "µs", ".0f"), (100, 1, "ms", ".3g"), (1000, 1, "ms", ".0f"),
+                             (math.inf, 1000, "s", ".3g")))
 
 
 def millijoules(value: Any) -> str:
     """An energy stored in mJ, shown with a unit chosen for its size: 850 mJ, 2.86 J, 1.2 kJ."""
-    value = finite(value)
-    if value is None:
-        return MISSING
-    if value < 1000:
-        return f"{value:.3g} mJ"
-    return f"{value / 1000:.3g} J" if value < 1e6 else f"{value / 1e6:.3g} kJ"
+    return _in_units(value, ((1000, 1, "mJ", ".3g"), (1e6, 1000, "J", ".3g"), (math.inf, 1e6, "kJ", ".3g")))
 
 
 def megabytes(value: Any) -> str:
     """A memory size stored in MB (2**20 bytes): 293 MB, 1.2 GB."""
-    value = finite(value)
-    if value is None:
-        return MISSING
-    return f"{value:.3g} MB" if value < 1024 else f"{value / 1024:.3g} GB"
+    return _in_units(value, ((1024, 1, "MB", ".3g"), (math.inf, 1024, "GB", ".3g")))
 
 
 def watts(value: Any) -> str:
     """A power in W: 77.1 W, 484 W."""
-    value = finite(value)
-    return MISSING if value is None else f"{value:.3g} W"
+    return _in_units(value, ((math.inf, 1, "W", ".3g"),))
 
 
 # How a figure of each compared quantity (vocabulary.QUANTITIES) is shown.
