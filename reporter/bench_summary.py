@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from collectors import stats
 from collectors.records import Measurement
 from collectors.timer import MAX_SECONDS, PLATEAU
-from reporter.formatting import milliseconds, millijoules, text_table
+from reporter.formatting import millijoules, milliseconds, text_table
 
 # The phases of a cell in the order a worker goes through them (collectors.measure).
 PHASES = ("startup", "build", "convert", "idle", "warmup", "timing", "profile", "layers", "alma")

@@ -12,16 +12,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from collectors.vocabulary import METHOD_BASIS
-from reporter.compare import (
-    NEWLY_FAILING,
-    NOTABLE_CLASSES,
-    UNTESTED,
-    CellChange,
-    Comparison,
-    RunRef,
-    Side,
-    count_kinds,
-)
+from reporter.cell_changes import NEWLY_FAILING, NOTABLE_CLASSES, UNTESTED, CellChange, Side, count_kinds
+from reporter.compare import Comparison, RunRef
 from reporter.formatting import (
     MISSING,
     QUANTITY_TEXT,

@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 import duckdb
 
-
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
 

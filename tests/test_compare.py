@@ -11,17 +11,10 @@ import pytest
 
 from collectors.records import Measurement, Prediction, RunInfo
 from collectors.vocabulary import SYNCED_E2E
+from reporter.cell_changes import CLASSES, DEFAULT_THRESHOLD_PCT, Side, classify
 from reporter.cli import main
 from reporter.commands import compare as compare_command
-from reporter.compare import (
-    CLASSES,
-    DEFAULT_THRESHOLD_PCT,
-    CompareError,
-    Side,
-    classify,
-    compare_runs,
-    resolve_run,
-)
+from reporter.compare import CompareError, compare_runs, resolve_run
 from reporter.compare_formats import RENDERERS
 from reporter.store import Store
 

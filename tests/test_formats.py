@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from collectors.bundle import write_bundle
-from collectors.journal import Journal
 from collectors.catalogue import precision_of
 from collectors.errors import InputError
 from collectors.formats import FORMATS, Context, Document, detect
+from collectors.journal import Journal
 from collectors.names import Names
 from tests.builders import measurement, run_info
 
