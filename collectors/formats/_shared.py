@@ -91,6 +91,13 @@ def canonical(record: RecordT, context: Context, path: Path, where: str = "", *,
     )
 
 
+def canonical_run(run: RunInfo, context: Context, path: Path, where: str = "run") -> RunInfo:
+    """A carried run (a bundle's, a journal's) with its platform named as its measurements are."""
+    if run.platform is None:
+        return run
+    return replace(run, platform=normalised_platform(context, path, field_path(where, "platform"), run.platform))
+
+
 def prediction(context: Context, path: Path, *, hardware_field: str, precision_field: str, model: str,
                hardware: str, precision: str, predictor: str = "graphs", **fields: Any) -> Prediction:
     """A graphs prediction with canonical model, platform and precision names.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collectors.bundle import BUNDLE_FORMAT, read_bundle
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import canonical
+from collectors.formats._shared import canonical, canonical_run
 from collectors.records import Records
 
 NAME = BUNDLE_FORMAT
@@ -24,4 +24,4 @@ def recognise(doc: Document) -> bool:
 def to_records(doc: Document, context: Context) -> Records:
     run, measurements = read_bundle(doc.bytes, doc.path)
     return Records(measurements=[canonical(m, context, doc.path, f"measurements[{index}]")
-                                 for index, m in enumerate(measurements)], run=run)
+                                 for index, m in enumerate(measurements)], run=canonical_run(run, context, doc.path))

@@ -9,7 +9,7 @@ other format's.
 from __future__ import annotations
 
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import canonical
+from collectors.formats._shared import canonical, canonical_run
 from collectors.journal import JOURNAL_FORMAT, is_journal, read_journal
 from collectors.records import Records
 
@@ -24,4 +24,4 @@ def to_records(doc: Document, context: Context) -> Records:
     content = read_journal(doc.bytes, doc.path)
     measurements = [canonical(m, context, doc.path, f"cell {number}")
                     for number, cell in enumerate(content.cells, start=1) for m in cell]
-    return Records(measurements=measurements, run=content.run)
+    return Records(measurements=measurements, run=canonical_run(content.run, context, doc.path, "line 1.run"))
