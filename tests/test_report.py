@@ -230,8 +230,8 @@ def test_report_refuses_a_folder_whose_assets_it_did_not_write(report_db, tmp_pa
     (notes / "assets").mkdir(parents=True)
     (notes / "assets" / "logo.png").write_bytes(b"mine")
     assert main(["report", "--db", str(report_db), "--out", str(notes)]) == 2
-    assert capsys.readouterr().err == (f"parity report: error: {notes}: holds assets not written by parity report; "
-                                       "pass --out a new folder or one an earlier report wrote\n")
+    assert capsys.readouterr().err == (f"parity report: error: {notes}: a folder with other files that no report "
+                                       "created; pass --out a new or empty folder, or one an earlier report wrote\n")
     assert (notes / "assets" / "logo.png").read_bytes() == b"mine" and not (notes / "index.html").exists()
 
 
@@ -352,8 +352,8 @@ def test_report_rerun_replaces_the_site_and_drops_pages_of_names_now_gone(site, 
 
 
 def test_report_keeps_other_files_in_the_folder(site, tmp_path):
-    (tmp_path / "notes.txt").write_text("mine")  # e.g. the demo's platform map
     render_site(site, tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")  # added beside the report it wrote
     render_site(site, tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "index.html").is_file()
     assert not [path for path in tmp_path.parent.iterdir() if ".tmp-" in path.name or ".old-" in path.name]
