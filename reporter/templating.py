@@ -18,6 +18,7 @@ from collectors import vocabulary
 from reporter import formatting
 from reporter.chart_style import error_background
 from reporter.metrics import passes_gate
+from reporter.pages import element_id
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 GENERATED_LINE = re.compile(r'^<p class="generated">.*</p>$', re.MULTILINE)  # the one line that differs per run
@@ -57,6 +58,7 @@ def environment() -> jinja2.Environment:
     env.policies["json.dumps_kwargs"] = {}
     env.filters.update(FILTERS)
     env.globals["vocab"] = vocabulary
+    env.globals["element_id"] = element_id  # ids beside the page's anchor, unique across a single file
     return env
 
 

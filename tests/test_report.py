@@ -75,7 +75,7 @@ def test_report_file_names_cannot_leave_the_output_folder(site_dir):
 
 @pytest.mark.parametrize("name", ["../../x", "..", "a/b", "C:\\x", "<img>", "ResNet-18", "", "x" * 300])
 def test_slug_is_a_plain_file_name(name):
-    assert re.fullmatch(r"[a-z0-9][a-z0-9_@-]*", slug(name))
+    assert re.fullmatch(r"[a-z0-9][a-z0-9_@.-]*", slug(name)) and ".." not in slug(name)
     assert len(slug(name)) <= 64
 
 
@@ -128,8 +128,8 @@ def test_report_charts_are_valid_plotly_figures(site):
 def test_report_model_page_has_every_section(site):
     resnet18 = next(m for m in site.models if (m.model, m.platform) == ("resnet18", CPU))
     view = next(v for v in views(site, SiteMap()) if v.context is resnet18)
-    assert set(view.figures) == {f"{view.page.anchor}-{name}" for name in ("latency", "speedups", "history",
-                                                                          "subgraphs-fp32-b1")}
+    assert set(view.figures) == {f"{view.page.anchor}--{name}" for name in ("latency", "speedups", "history",
+                                                                           "subgraphs--fp32-b1")}
     assert resnet18.alma_vs_parity[["alma_ms", "parity_ms"]].values.tolist() == [[pytest.approx(11.7), 13.0]]
     assert ("cpu.cores", "2") in resnet18.environment and resnet18.run_id == "run-3"
     assert resnet18.subgraphs["measured_ms"].tolist() == [1.5, 2.5, 2.0]
@@ -141,7 +141,7 @@ def test_report_history_marks_change_points_and_stays_bucketed(report_db):
         site = load_site(store, change_points={("resnet18", CPU): [marker]})
     view = next(v for v in views(site, SiteMap()) if getattr(v.context, "model", None) == "resnet18"
                 and v.context.platform == CPU)
-    layout = view.figures[f"{view.page.anchor}-history"]["layout"]
+    layout = view.figures[f"{view.page.anchor}--history"]["layout"]
     assert layout["shapes"][0]["x0"] == "2026-11-22T02:30:00"
     assert layout["annotations"][0]["hovertext"] == "EAGER: +10 % &lt;b&gt;"
 
@@ -411,8 +411,8 @@ def test_report_proxied_model_page_shows_the_proxy_measurements(site, site_dir):
     assert page.proxies == ("nvidia-h200",) and set(page.latencies["platform"]) == {"nvidia-h200"}
     assert page.run_platform == "nvidia-h200" and ("cpu.cores", "2") in page.environment
     view = next(v for v in views(site, SiteMap()) if v.context is page)
-    assert {f"{view.page.anchor}-latency", f"{view.page.anchor}-history"} <= set(view.figures)
-    names = [trace["name"] for trace in view.figures[f"{view.page.anchor}-latency"]["data"]]
+    assert {f"{view.page.anchor}--latency", f"{view.page.anchor}--history"} <= set(view.figures)
+    names = [trace["name"] for trace in view.figures[f"{view.page.anchor}--latency"]["data"]]
     assert names == ["fp32 · b1 · synced-e2e (proxy: nvidia-h200)"]
     html = _pages(site_dir)[SiteMap().model("resnet18", "h100-sxm5-80gb").path]
     assert "No environment recorded" not in html and "the declared proxy" in html
@@ -442,7 +442,7 @@ def test_predictor_label(version, label):
 
 def test_parity_plot_log_ticks_are_full_values(site):
     figure = next(v for v in views(site, SiteMap()) if v.page == SiteMap().platform(CPU)).figures
-    axis = figure[f"platform-{CPU}-parity"]["layout"]["xaxis"]
+    axis = figure[f"platform-{CPU}--parity"]["layout"]["xaxis"]
     assert axis["tickmode"] == "array" and len(axis["tickvals"]) >= 2
     for value, text in zip(axis["tickvals"], axis["ticktext"], strict=True):
         assert float(text) == value and f"{value:e}"[0] in "125"
