@@ -195,12 +195,12 @@ def test_summary_markdown_has_headline_worst_comparisons_and_escapes(site):
     assert "| 6 | 3 | 11 | 25.0 % (passes the ≤ 30 % gate) | 36.4 % | 63.6 % | 1.28 (pessimistic) |" in text
     assert "|  |  | 1 proxy | 25.0 % (passes the ≤ 30 % gate) | 0.0 % | 100.0 % | 1.25 (pessimistic) |" in text
     assert "headline row scores direct comparisons only" in text
-    assert f"| {CPU} | fp32 | 1 | 11 | 25.0 % |" in text
-    assert "| h100-sxm5-80gb (proxy: measured on nvidia-h200) | fp32 | 1 | 1 | 25.0 % |" in text
+    assert f"| `{CPU}` | `fp32` | 1 | 11 | 25.0 % |" in text
+    assert "| `h100-sxm5-80gb (proxy: measured on nvidia-h200)` | `fp32` | 1 | 1 | 25.0 % |" in text
     worst = text.split("### Worst 10 comparisons")[1].splitlines()[4]
-    assert worst.startswith("| &lt;img src=x onerror=alert(1)&gt; |") and worst.endswith("| +66.7 % |")
-    assert "h100-sxm5-80gb (proxy: measured on nvidia-h200)" in text
-    assert "<img" not in text
+    # A user's string is a code span: GitHub shows `<img ...>` as text there, and runs nothing.
+    assert worst.startswith("| `<img src=x onerror=alert(1)>` |") and worst.endswith("| +66.7 % |")
+    assert text.count("<img") == text.count("`<img src=x onerror=alert(1)>`")
 
 
 def test_summary_markdown_from_an_open_store(report_db, site):
@@ -293,7 +293,7 @@ def test_report_jetson_30w_fp32_batch1_is_far_off(graphs_site):
     assert group["count"].tolist() == [15]
     assert group["median_ape"].iloc[0] == pytest.approx(56, abs=1.5)
     assert group["within_30_pct"].iloc[0] == 0
-    assert f"| {ORIN_30W} | fp32 | 1 | 15 | 56." in summary_markdown(graphs_site)
+    assert f"| `{ORIN_30W}` | `fp32` | 1 | 15 | 56." in summary_markdown(graphs_site)
 
 
 def test_report_real_fixtures_show_coverage_and_subgraphs(graphs_site, tmp_path):
