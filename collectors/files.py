@@ -65,7 +65,7 @@ def _add(path: Path, folder: Path, found: Found) -> None:
         found.errors.append(InputError(path, "file", path.name, problem))
     elif not stat.S_ISREG(mode):
         found.skipped.append(f"skipped {visible(str(path))}: {kind(mode)}, not a regular file")
-    elif not within(path, [folder]):
+    elif path.is_symlink() and not within(path, [folder]):  # os.walk enters no linked folder: only a link leads out
         found.errors.append(InputError(path, "file", path.name,
                                        f"a link that leads outside {folder} (name its target to ingest it)"))
     else:

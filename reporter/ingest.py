@@ -82,12 +82,17 @@ def read_inputs(paths: Iterable[Path | str], db: Path | str | None = None, *, na
     database = Path(db) if db else default_db_path()
     context = Context(names, model=model, platform=platform, batch_size=batch_size, folders=tuple(found.folders))
     report = IngestReport(errors=found.errors, warnings=found.skipped)
-    excluded = {real(database), real(database.with_name(database.name + ".wal"))}  # `ingest data/` beside it
-    files = [path for path in found.files if real(path) not in excluded]
+    files = [path for path in found.files if not _is_database(path, database)]
     if progress is None:
         progress = sys.stderr.isatty() or len(files) >= PROGRESS_THRESHOLD
     reader = _Reader(context, stored if stored is not None else Stored.peek(database), report)
     return Inputs(reader.read_all(files, progress=progress), report, names, started_at, progress)
+
+
+def _is_database(path: Path, database: Path) -> bool:
+    """Whether `path` is the database being written or its write-ahead log (`parity ingest data/`)."""
+    names = {database.name, database.name + ".wal"}
+    return path.name in names and real(path) in {real(database.with_name(name)) for name in names}
 
 
 class _Reader:
@@ -105,11 +110,12 @@ class _Reader:
             while queue:
                 path = queue.popleft()
                 bar.update()
-                if real(path) in self.seen_paths:  # named twice, or in a folder and in its manifest
+                resolved = real(path)
+                if resolved in self.seen_paths:  # named twice, or in a folder and in its manifest
                     continue
-                self.seen_paths.add(real(path))
+                self.seen_paths.add(resolved)
                 try:
-                    new, listed = self.read(path)
+                    new, listed = self.read(path, resolved)
                 except InputError as error:
                     self.report.errors.append(error)
                     continue
@@ -118,8 +124,9 @@ class _Reader:
                 bar.total += len(listed)
         return parsed
 
-    def read(self, path: Path) -> tuple[ParsedFile | None, list[Path]]:
-        """The file when its content is new, and the further files it lists; raises InputError."""
+    def read(self, path: Path, resolved: Path) -> tuple[ParsedFile | None, list[Path]]:
+        """The file at `path` (`resolved`: links followed) when its content is new, and the further
+        files it lists; raises InputError."""
         doc = Document.read(path)
         if doc.source_id in self.seen_ids:
             self.report.duplicates += 1
@@ -129,7 +136,7 @@ class _Reader:
             self.report.already_stored += 1  # known content is hashed, never parsed again
             return None, self._listed_again(doc)
         module, records = formats.read(doc, self.context)
-        return ParsedFile(path, doc.source_id, module.NAME, records), records.includes
+        return ParsedFile(path, resolved, doc.source_id, module.NAME, records), records.includes
 
     def _listed_again(self, doc: Document) -> list[Path]:
         """A stored manifest's files: they may be new, or fixed since an ingest that refused them."""
@@ -203,7 +210,7 @@ def _write(store: Store, parsed: Sequence[ParsedFile], names: Names, started_at:
         store.remove_unfinished_run(carried.run_id)
         store.add_run(carried)
     store.insert_columns("sources", {
-        "source_id": [p.source_id for p in parsed], "path": [_stored_path(p.path) for p in parsed],
+        "source_id": [p.source_id for p in parsed], "path": [_stored_path(p.real_path) for p in parsed],
         "format": [p.format for p in parsed], "run_id": [run.run_id] * len(parsed),
     })
     _write_rows(store, parsed, run.run_id)
@@ -212,7 +219,7 @@ def _write(store: Store, parsed: Sequence[ParsedFile], names: Names, started_at:
 
 def _stored_path(path: Path) -> str:
     # A file name's undecodable bytes come as lone surrogates, which no VARCHAR takes: kept as escapes.
-    return str(real(path)).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _write_rows(store: Store, parsed: Sequence[ParsedFile], ingest_run_id: str) -> None:

@@ -15,7 +15,8 @@ from reporter.store import Store, StoreError
 
 @dataclass(frozen=True)
 class ParsedFile:
-    path: Path
+    path: Path  # as found
+    real_path: Path  # every link followed: what `sources.path` keeps
     source_id: str
     format: str
     records: Records
