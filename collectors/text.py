@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
-# C0 and C1 controls and DEL, the bidi marks, embeddings, overrides and isolates (U+202E turns
-# "exe.txt" around), and the line and paragraph separators.
-INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-# What HTML may keep: tab and line breaks are whitespace there.
-INVISIBLE_BUT_SPACING = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+# The bidi marks, embeddings, overrides and isolates (U+202E turns "exe.txt" around), and the line
+# and paragraph separators; with the C0 and C1 controls and DEL below.
+_BIDI = "\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+INVISIBLE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+INVISIBLE_BUT_SPACING = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")  # HTML keeps tab, line breaks
 
 
 def visible(text: str, pattern: re.Pattern[str] = INVISIBLE) -> str:
