@@ -1,8 +1,13 @@
 """Errors a user can act on. The CLI prints their message as one line, without a traceback."""
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 from typing import Any
+
+from collectors.text import visible
+
+VALUE_LIMIT = 60  # characters of a value shown in a message
 
 
 class ParityError(Exception):
@@ -19,7 +24,8 @@ class InputError(ParityError, ValueError):
 
     def __init__(self, path: Path | str, field: str, value: Any, reason: str) -> None:
         self.path, self.field, self.value, self.reason = str(path), field, value, reason
-        super().__init__(f"{path}: {field} = {_short(value)}: {reason}")
+        # A file name or field may hold a line break or a terminal escape: shown as escapes, one line.
+        super().__init__(f"{visible(self.path)}: {visible(field)} = {short(value)}: {visible(reason)}")
 
 
 class ContextError(InputError):
@@ -27,6 +33,19 @@ class ContextError(InputError):
     `field` is the name of the missing `Context` fact, which a command turns into its flag."""
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+def _bounded_repr() -> reprlib.Repr:
+    # reprlib stops at a depth and a length, so a value 200 lists deep or 100 MB long costs no more
+    # to show than a short one (repr() would walk all of it).
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxstring, shown.maxother = 4, 2 * VALUE_LIMIT, 2 * VALUE_LIMIT
+    shown.maxlist = shown.maxtuple = shown.maxdict = shown.maxset = 12
+    return shown
+
+
+_REPR = _bounded_repr()
+
+
+def short(value: Any, limit: int = VALUE_LIMIT) -> str:
+    """`value` as repr shows it (control characters escaped), cut to `limit` characters."""
+    text = _REPR.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from collectors.errors import InputError, ParityError
+from collectors.values import plain_name
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "tf32")
@@ -45,22 +47,29 @@ class Names:
 
     @classmethod
     def load(cls, platform_map: Path | None = None) -> Names:
-        """The shipped tables, extended by `platform_map` (same shape as data/platforms.json)."""
-        platforms, models = _load("platforms.json"), _load("models.json")
-        if platform_map is not None:
-            extra = read_platform_map(platform_map)
-            for key in PLATFORM_MAP_KEYS:
-                platforms[key] = {**platforms[key], **extra.get(key, {})}
+        """The shipped tables, extended by `platform_map` (same shape as data/platforms.json). Both
+        are read by read_platform_map: a user's names are normalised and checked as the shipped
+        ones are. Raises InputError naming a bad entry of the map."""
+        tables = [(path, read_platform_map(path))
+                  for path in (DATA_DIR / "platforms.json", *([platform_map] if platform_map else []))]
+        models = _load("models.json")
         names = cls(
-            platform_aliases={_fold(k): v for k, v in platforms["aliases"].items()},
-            default_power_modes=platforms["default_power_modes"],
+            platform_aliases={k: v for _, table in tables for k, v in table["aliases"].items()},
+            default_power_modes={k: v for _, table in tables for k, v in table["default_power_modes"].items()},
             proxies={},
             model_aliases={_fold(k): v for k, v in models["aliases"].items()},
             builders=frozenset(models["builders"]),
         )
         # Both sides of a proxy are names like any other: `"h200": "H100"` means the canonical slugs.
-        names.proxies = {names.platform(k): names.platform(v) for k, v in platforms["proxies"].items()}
+        names.proxies = {names._proxy_side(path, k): names._proxy_side(path, v)
+                         for path, table in tables for k, v in table["proxies"].items()}
         return names
+
+    def _proxy_side(self, path: Path, name: str) -> str:
+        try:
+            return self.platform(name)
+        except BadPlatform as error:
+            raise InputError(path, "proxies", name, str(error)) from None
 
     def model(self, name: str) -> str:
         """The torchvision builder name for `name`, or `name` itself when none matches."""
@@ -119,12 +128,29 @@ def precision(path: Path | str, field_name: str, value: Any) -> str:
     return text
 
 
-def read_platform_map(path: Path) -> dict[str, Any]:
-    """A user's platform map: JSON with any of `aliases`, `default_power_modes`, `proxies`, each an
-    object of name to name. Anything else is refused, so a typo never passes silently."""
+def read_platform_map(path: Path) -> dict[str, dict[str, str]]:
+    """A platform map: JSON with any of `aliases`, `default_power_modes`, `proxies`, each an object
+    of name to name, with its names canonical: alias keys folded, alias targets platform slugs (a
+    power mode after '@' in its canonical spelling), default power modes keyed by device slug, and
+    proxies checked to be names (they go through the aliases when Names are built). Anything else
+    is refused with an InputError naming the entry, so a typo never passes silently."""
+    document = _map_document(path)
+    aliases, modes, proxies = (document.get(key, {}) for key in PLATFORM_MAP_KEYS)
+    return {
+        "aliases": {_entry(path, "aliases", k, _slug): _entry(path, f"aliases.{k}", v, _platform_and_mode)
+                    for k, v in aliases.items()},
+        "default_power_modes": {_entry(path, "default_power_modes", k, _slug):
+                                _entry(path, f"default_power_modes.{k}", v, power_mode_slug) for k, v in modes.items()},
+        "proxies": {_entry(path, "proxies", k, _named): _entry(path, f"proxies.{k}", v, _named)
+                    for k, v in proxies.items()},
+    }
+
+
+def _map_document(path: Path) -> dict[str, Any]:
+    """The map's JSON: an object of the known tables (or `_comment`-style keys), each of name: name."""
     try:
         document = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:
         raise InputError(path, "platform map", str(path), f"cannot read: {error}") from None
     if not isinstance(document, dict):
         raise InputError(path, "platform map", type(document).__name__, "expected a JSON object")
@@ -139,3 +165,28 @@ def read_platform_map(path: Path) -> dict[str, Any]:
             if not isinstance(value, str) or not value.strip():
                 raise InputError(path, f"{key}.{name}", value, "expected a non-empty name")
     return document
+
+
+def _entry(path: Path, field_name: str, text: str, canonical: Callable[[str], str]) -> str:
+    """`text` of a platform map in its canonical form, else an InputError naming the entry."""
+    try:
+        return canonical(plain_name(text))
+    except ValueError as error:  # BadPlatform too
+        raise InputError(path, field_name, text, str(error)) from None
+
+
+def _slug(text: str) -> str:
+    folded = _fold(text)
+    if not re.search(r"[a-z0-9]", folded):
+        raise ValueError("not a name (no letter or digit)")
+    return folded
+
+
+def _named(text: str) -> str:
+    _slug(text)
+    return text
+
+
+def _platform_and_mode(text: str) -> str:
+    base, at, mode = text.partition("@")
+    return f"{_slug(base)}@{power_mode_slug(mode)}" if at else _slug(base)

@@ -1,10 +1,11 @@
 """The records every collector produces and the store consumes: the one declaration of each field.
 
 Plain frozen dataclasses: a record built in code is trusted (the collectors made it), and a record
-read from outside (a bundle) is validated at that boundary by pydantic against the same fields and
-their annotated constraints (`collectors.values`). The store's columns, the bundle's shape and what
-a bench worker reports are all derived from these classes, so a new measured quantity is a new
-field here, a migration that adds its column (reporter/schema.py), and the code that measures it.
+read from outside (any input file) is validated at that boundary by pydantic against the same
+fields and their annotated constraints (`collectors.values`), which are what the store can take.
+The store's columns, the bundle's shape and what a bench worker reports are all derived from these
+classes, so a new measured quantity is a new field here, a migration that adds its column
+(reporter/schema.py), and the code that measures it.
 """
 
 from __future__ import annotations
@@ -14,29 +15,33 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from collectors.values import Amount, Count, Milliseconds, Name, Positive, Tally, Timestamp
+from collectors.values import Amount, Count, JsonObject, Milliseconds, Name, Positive, Tally, Text, Timestamp
 from collectors.vocabulary import Method, Status
 
 # Read from outside, a record must not carry a field this version does not know (a typo would
-# otherwise vanish silently); pydantic reads this when it validates the dataclass.
-_STRICT_FIELDS = {"extra": "forbid"}
+# otherwise vanish silently); pydantic reads this when it validates the dataclass. A record a
+# format built is checked again as a whole (revalidated), since it may hold a value the format
+# derived rather than read (an energy per batch from a per-inference figure).
+_STRICT_FIELDS = {"extra": "forbid", "revalidate_instances": "always"}
 
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    model: str
-    platform: str
-    precision: str
-    batch_size: int
-    latency_ms: float  # whole batch
-    predictor: str
-    predictor_version: str | None = None
-    predicted_at: str | None = None
-    throughput_fps: float | None = None
-    energy_mj: float | None = None  # whole batch
-    energy_per_inference_mj: float | None = None
-    peak_memory_mb: float | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
+    __pydantic_config__ = _STRICT_FIELDS
+
+    model: Name
+    platform: Name
+    precision: Name
+    batch_size: Count
+    latency_ms: Milliseconds  # whole batch
+    predictor: Name
+    predictor_version: Text | None = None
+    predicted_at: Timestamp | None = None
+    throughput_fps: Amount | None = None
+    energy_mj: Amount | None = None  # whole batch
+    energy_per_inference_mj: Amount | None = None
+    peak_memory_mb: Amount | None = None
+    raw: JsonObject = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +56,12 @@ class Measurement:
     precision: Name
     batch_size: Count
     conversion: Name
-    device: str | None
+    device: Text | None
     method: Method
     status: Status
     measured_at: Timestamp | None = None
-    failure_kind: str | None = None
-    message: str | None = None
+    failure_kind: Text | None = None
+    message: Text | None = None
     median: Milliseconds | None = None
     mean: Milliseconds | None = None
     std: Amount | None = None
@@ -71,16 +76,16 @@ class Measurement:
     energy_mj: Amount | None = None  # per batch, total, over the timed window (see energy_* below)
     mean_power_w: Amount | None = None  # over the energy window
     idle_power_w: Amount | None = None  # measured just before the cell: energy above idle can be derived
-    energy_sensor: str | None = None  # nvml-counter, nvml-power, ina3221:VDD_IN, rapl:package-0+dram, ...
+    energy_sensor: Text | None = None  # nvml-counter, nvml-power, ina3221:VDD_IN, rapl:package-0+dram, ...
     energy_window_s: Amount | None = None
-    energy_rails_mj: dict[str, Amount] = field(default_factory=dict)  # per batch, per rail the sensor read
-    energy_note: str | None = None  # why there is no energy figure, and the fix
+    energy_rails_mj: dict[Text, Amount] = field(default_factory=dict)  # per batch, per rail the sensor read
+    energy_note: Text | None = None  # why there is no energy figure, and the fix
     kernels_per_call: Amount | None = None  # device-busy: kernels, copies and memsets per call
     warmup_iterations: Tally | None = None
-    stopped_by: str | None = None  # which rule ended the timing: target-ci, max-seconds (+ when processes differ)
+    stopped_by: Text | None = None  # which rule ended the timing: target-ci, max-seconds (+ when processes differ)
     converged: bool | None = None  # the CI of the median reached the target (None: not timed by Parity)
-    compile_cache: str | None = None  # inductor's FX graph cache: hit, miss or partial (None: not used)
-    phase_s: dict[str, Amount] = field(default_factory=dict)  # seconds per phase: startup, build, convert, ...
+    compile_cache: Text | None = None  # inductor's FX graph cache: hit, miss or partial (None: not used)
+    phase_s: dict[Text, Amount] = field(default_factory=dict)  # seconds per phase: startup, build, convert, ...
     samples: tuple[Milliseconds, ...] = ()
     gpu_samples: tuple[Milliseconds, ...] = ()  # CUDA-event times beside `samples`, on CUDA only
     process_medians: tuple[Milliseconds, ...] = ()  # the median of each fresh process, with `--processes` > 1
@@ -101,18 +106,18 @@ class Subgraph:
     precision: Name
     batch_size: Count
     subgraph_id: Name
-    ops: str | None
+    ops: Text | None
     flops: Amount | None
     bytes: Amount | None
     latency_ms: Amount | None  # per forward
     latency_std_ms: Amount | None = None
     energy_mj: Amount | None = None
-    operation_type: str | None = None  # graphs calibration's `operation_type`; Parity's layers: the module type
-    node_names: tuple[str, ...] = ()  # the graph nodes it covers, named as graphs names them (`layer1_0_conv1`)
-    method: str | None = None  # who measured it: None for graphs' own files, `device-busy` for `bench --layers`
-    conversion: str | None = None  # the conversion Parity's layers were timed through (graphs': plain PyTorch)
+    operation_type: Text | None = None  # graphs calibration's `operation_type`; Parity's layers: the module type
+    node_names: tuple[Text, ...] = ()  # the graph nodes it covers, named as graphs names them (`layer1_0_conv1`)
+    method: Text | None = None  # who measured it: None for graphs' own files, `device-busy` for `bench --layers`
+    conversion: Text | None = None  # the conversion Parity's layers were timed through (graphs': plain PyTorch)
     calls: Tally | None = None  # calls per forward (Parity's layers)
-    run_id: str | None = None  # the bench run that measured it (Parity's layers; graphs' rows have a source)
+    run_id: Text | None = None  # the bench run that measured it (Parity's layers; graphs' rows have a source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +127,15 @@ class RunInfo:
     __pydantic_config__ = _STRICT_FIELDS
 
     run_id: Name
-    kind: str
+    kind: Name
     started_at: Timestamp
     finished_at: Timestamp | None
-    host: str | None
-    platform: str | None
-    label: str | None
-    git_sha: str | None
-    environment: dict[str, Any]
-    settings: dict[str, Any] = field(default_factory=dict)  # what a bench was asked (its plan), to resume it
+    host: Text | None
+    platform: Text | None
+    label: Text | None
+    git_sha: Text | None
+    environment: JsonObject
+    settings: JsonObject = field(default_factory=dict)  # what a bench was asked (its plan), to resume it
 
 
 @dataclass(slots=True)

@@ -2,7 +2,8 @@
 a name and a function from a finished `Comparison` to text. A new format is one new entry.
 
 Renderers compute nothing: every number comes from the Comparison, and is shown through
-reporter.formatting (units, Markdown escaping and tables).
+reporter.formatting (units, Markdown escaping and tables). The shared pieces take `user`, how a
+user's string is shown: as it is in text, a code span in Markdown (inert on GitHub).
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from reporter.compare import Comparison, RunRef
 from reporter.formatting import (
     MISSING,
     QUANTITY_TEXT,
+    UserText,
     json_value,
+    markdown_code,
     markdown_table,
     markdown_text,
     percent,
@@ -41,12 +44,15 @@ class Renderer:
 
 # -- shared pieces -------------------------------------------------------------------------------
 
-def side_text(side: Side | None, quantity: str = "latency") -> str:
+Shown = Callable[[Any], Any]  # a user's string as a renderer shows it
+
+
+def side_text(side: Side | None, quantity: str = "latency", user: Shown = str) -> Any:
     if side is None:
         return MISSING
     if side.ok:
         return QUANTITY_TEXT[quantity](side.median)
-    return f"{side.status} ({side.failure_kind})" if side.failure_kind else side.status
+    return user(f"{side.status} ({side.failure_kind})" if side.failure_kind else side.status)
 
 
 def p_text(change: CellChange) -> str:
@@ -60,29 +66,31 @@ def p_text(change: CellChange) -> str:
     return f"{test.p_value:.2g}"
 
 
-def cell_row(change: CellChange) -> list[str]:
+def cell_row(change: CellChange, user: Shown = str) -> list[Any]:
     quantity = change.key.quantity
-    return [change.kind, change.key.describe(), side_text(change.base, quantity), side_text(change.head, quantity),
+    return [change.kind, user(change.key.describe()), side_text(change.base, quantity, user),
+            side_text(change.head, quantity, user),
             percent(change.change_pct, signed=True), p_text(change), percent(change.night_spread_pct)]
 
 
-def environment_lines(comparison: Comparison) -> list[str]:
-    return [f"{d.key}: {d.base if d.base is not None else 'absent'} → {d.head if d.head is not None else 'absent'}"
-            for d in comparison.environment]
+def environment_lines(comparison: Comparison, user: Shown = str) -> list[str]:
+    def value(text: Any) -> str:
+        return "absent" if text is None else user(text)
+    return [f"{user(d.key)}: {value(d.base)} → {value(d.head)}" for d in comparison.environment]
 
 
-def shift_row(shift: PredictionShift) -> list[str]:
+def shift_row(shift: PredictionShift, user: Shown = str) -> list[Any]:
     measured = f"{shift.platform} (proxy: {shift.measured_platform})" if shift.is_proxy else shift.platform
     before = percent(shift.before.median_ape) if shift.before else MISSING
     after = percent(shift.after.median_ape) if shift.after else MISSING
     counts = f"{shift.before.count if shift.before else 0} → {shift.after.count if shift.after else 0}"
     versions = f"{version_text(shift.base_version)} → {version_text(shift.head_version)}"
-    return [shift.predictor, METHOD_BASIS.get(shift.method, shift.method), measured, versions, f"{before} → {after}",
-            counts]
+    return [user(shift.predictor), METHOD_BASIS.get(shift.method, shift.method), user(measured), user(versions),
+            f"{before} → {after}", counts]
 
 
-def shift_notes(comparison: Comparison) -> list[str]:
-    return [f"{shift.predictor} on {shift.platform}, {note}"
+def shift_notes(comparison: Comparison, user: Shown = str) -> list[str]:
+    return [f"{user(shift.predictor)} on {user(shift.platform)}, {user(note)}"
             for shift in comparison.predictions for note in shift.notes]
 
 
@@ -94,8 +102,8 @@ def untested_line(comparison: Comparison) -> str | None:
             "(the p column says why), so their change is not counted either way")
 
 
-def runs_line(comparison: Comparison) -> str:
-    return (f"base {comparison.base.describe()} → head {comparison.head.describe()}, "
+def runs_line(comparison: Comparison, user: Shown = str) -> str:
+    return (f"base {user(comparison.base.describe())} → head {user(comparison.head.describe())}, "
             f"methods {', '.join(comparison.methods)}")
 
 
@@ -105,22 +113,23 @@ def render_markdown(comparison: Comparison, report: str | None) -> str:
     moved = comparison.of_kind(*NOTABLE_CLASSES)
     notable = moved[:MARKDOWN_NOTABLE_ROWS]
     rest = moved[MARKDOWN_NOTABLE_ROWS:] + [change for change in comparison.cells if change.kind not in NOTABLE_CLASSES]
-    parts = [f"**{comparison.verdict()}**", "", markdown_text(runs_line(comparison))]
+    parts = [f"**{comparison.verdict()}**", "", runs_line(comparison, markdown_code)]
     for line in comparison.warnings():
-        parts += ["", f"> ⚠️ **{markdown_text(line)}**"]
+        parts += ["", f"> ⚠️ **{markdown_code(line)}**"]
     if comparison.environment:
         parts += ["", "> ⚠️ **The environments differ**; changes may come from these: "
-                  + "; ".join(markdown_text(line) for line in environment_lines(comparison))]
+                  + "; ".join(environment_lines(comparison, markdown_code))]
     if untested_line(comparison):
         parts += ["", f"> ❔ {markdown_text(untested_line(comparison))}"]
     if notable:
         parts += ["", *markdown_table(CELL_COLUMNS, [_icon_row(change) for change in notable])]
-        parts += [f"- {markdown_text(change.key.describe())}: {markdown_text(change.head.message)}"
+        parts += [f"- {markdown_code(change.key.describe())}: {markdown_code(change.head.message)}"
                   for change in notable if change.kind == NEWLY_FAILING and change.head.message]
     if comparison.predictions:
         parts += ["", "**Prediction error per platform** (before → after)", "",
-                  *markdown_table(SHIFT_COLUMNS, [shift_row(shift) for shift in comparison.predictions])]
-        parts += [""] * bool(shift_notes(comparison)) + [f"- {markdown_text(note)}" for note in shift_notes(comparison)]
+                  *markdown_table(SHIFT_COLUMNS, [shift_row(shift, UserText) for shift in comparison.predictions])]
+        notes = shift_notes(comparison, markdown_code)
+        parts += [""] * bool(notes) + [f"- {note}" for note in notes]
     if rest:
         parts += ["", f"<details><summary>{len(rest)} other cells: {_counts(rest)}</summary>", "",
                   *markdown_table(CELL_COLUMNS, [_icon_row(change) for change in rest[:MARKDOWN_DETAIL_ROWS]])]
@@ -136,8 +145,8 @@ def _counts(changes: list[CellChange]) -> str:
     return ", ".join(f"{n} {kind}" for kind, n in count_kinds(changes).items())
 
 
-def _icon_row(change: CellChange) -> list[str]:
-    kind, *rest = cell_row(change)
+def _icon_row(change: CellChange) -> list[Any]:
+    kind, *rest = cell_row(change, UserText)
     return [f"{ICONS[kind]} {kind}", *rest]
 
 

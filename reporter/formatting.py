@@ -2,6 +2,12 @@
 predictor names, and the escaping a string needs on its way into Plotly's labels or Markdown;
 text tables, CSV and JSON for the terminal.
 
+A user's string (a model, platform, label, message) is shown as it is but never acts: in HTML it
+is escaped and its control and bidi characters shown as escapes (`\u202e`); in Markdown for a
+pull-request comment it is a code span (`markdown_code`), inside which GitHub makes no link, no
+@mention and no #issue reference and renders no HTML. Parity's own words go through
+`markdown_text`.
+
 Values stay in base units (milliseconds, percent, fractions) until shown; a missing value (None,
 NaN, NaT, infinite) is shown as "–". No I/O, no pandas: `parity query` imports this module too.
 """
@@ -16,9 +22,11 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from collectors import vocabulary
+from collectors.text import visible
 
 MISSING = "–"
 
@@ -200,20 +208,47 @@ def predictor_label(predictor: Any, version: Any = None) -> str:
 
 def plotly_text(value: Any) -> str:
     """A user-supplied string made inert in Plotly's labels, names and hover text, which read a
-    subset of HTML."""
-    return html.escape(str(value), quote=False)
+    subset of HTML; control and bidi characters shown as escapes."""
+    return visible(html.escape(str(value), quote=False))
 
 
 def markdown_text(value: Any) -> str:
-    """A user-supplied string made inert in GitHub Markdown (a PR comment, summary.md): no HTML,
-    no links or emphasis, no line or table-cell breaks."""
+    """Parity's own text made inert in GitHub Markdown (a PR comment, summary.md): no HTML, no
+    links or emphasis, no line or table-cell breaks. A user's string goes through markdown_code."""
     text = html.escape(str(value), quote=False).replace("\r", " ").replace("\n", " ")
-    return re.sub(r"([|\\`*_\[\]])", r"\\\1", text)
+    return re.sub(r"([|\\`*_\[\]])", r"\\\1", visible(text))
+
+
+def markdown_code(value: Any, *, in_table: bool = False) -> str:
+    """A user-supplied string as a GitHub code span: shown as it is, and inert. GitHub links no URL,
+    notifies no @mention, references no #123 and renders no HTML or emphasis inside code; control
+    and bidi characters are shown as escapes and line breaks as spaces. The fence is one backtick
+    longer than any run of backticks inside, padded with a space where the text begins or ends with
+    one. in_table: "|" written "\\|", which a GitHub table cell shows as "|", also inside code."""
+    text = visible(re.sub(r"\r\n?|\n", " ", str(value)))
+    if in_table:
+        text = text.replace("|", "\\|")
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    padded = "`" in (text[0], text[-1]) or (text[0] == text[-1] == " " and text.strip())
+    pad = " " if padded else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+@dataclass(frozen=True)
+class UserText:
+    """A user-supplied string in a markdown_table cell: shown as a code span (markdown_code)."""
+
+    value: Any
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     """A GitHub Markdown table, one line each; every cell, header included, is escaped here, so
-    callers pass raw text."""
+    callers pass raw text, and a user's string wrapped in UserText."""
+    def cell(value: Any) -> str:
+        return markdown_code(value.value, in_table=True) if isinstance(value, UserText) else markdown_text(value)
+
     def line(cells: Sequence[Any]) -> str:
-        return "| " + " | ".join(markdown_text(cell) for cell in cells) + " |"
+        return "| " + " | ".join(cell(value) for value in cells) + " |"
     return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]

@@ -24,14 +24,25 @@ from reporter.formatting import band
 Context = IndexContext | PlatformContext | ModelPlatformContext
 
 
+# A name kept as its own file name: runs of [a-z0-9] joined by one '-', '_' or '@'. So never "--",
+# which joins a platform and a model in a page's name and an anchor and its element's suffix.
+KEPT = re.compile(r"[a-z0-9]+(?:[_@-][a-z0-9]+)*")
+KEPT_LENGTH = 64
+
+
 def slug(name: str) -> str:
-    """A file-name-safe form of a user-supplied name. A name that is already safe is kept; any
-    other is reduced to [a-z0-9-] and suffixed with a hash of the original, so two names never
-    share a file and no name can reach outside the folder (`../../x` -> `x-<hash>`)."""
-    if re.fullmatch(r"[a-z0-9][a-z0-9_@-]{0,63}", name):
+    """A file-name-safe form of a user-supplied name, different for different names.
+
+    A name of KEPT's shape (at most 64 characters) is kept: `resnet18`, `jetson-orin-agx-64gb@30w`.
+    Any other becomes its readable part, '.', and 32 hex digits of its sha256: '.' is in no kept
+    name, so `x-9cdf6a50` (kept) and `../../x` (`x.<hash>`) never meet; everything is lowercase,
+    so `ResNet18` and `resnet18` stay two files on a case-insensitive file system; and no name
+    can reach outside the folder.
+    """
+    if len(name) <= KEPT_LENGTH and KEPT.fullmatch(name):
         return name
-    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "name"
-    return f"{readable}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+    readable = re.sub(r"[^a-z0-9]+", "-", name.lower())[:31].strip("-") or "name"
+    return f"{readable}.{hashlib.sha256(name.encode('utf-8')).hexdigest()[:32]}"
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,9 @@ class Page:
 
 
 class SiteMap:
-    """Where every page lives; the one place that turns names into paths."""
+    """Where every page lives; the one place that turns names into paths and anchors. Anchors are
+    `platform-<slug>` and `model-<platform slug>--<model slug>`; the ids of elements on a page add
+    `--<suffix>` (element_id), which no anchor has after its prefix's own one."""
 
     index = Page("index.html", "index", "Index")
 
@@ -52,6 +65,12 @@ class SiteMap:
     def model(self, model: str, platform: str) -> Page:
         key = f"{slug(platform)}--{slug(model)}"
         return Page(f"models/{key}.html", f"model-{key}", model)
+
+
+def element_id(page: Page, *parts: str) -> str:
+    """The id of an element of `page` (a chart, a heading): unique in a single-file report too,
+    since slugs hold no "--" and every anchor begins with its page type."""
+    return "--".join((page.anchor, *parts))
 
 
 def relative(page: Page, target: str) -> str:
@@ -218,6 +237,5 @@ def _view(template: str, page: Page, context: Context, crumbs: list[Page]) -> Vi
 
 
 def _drawn(page: Page, chart: Chart, panel: Panel) -> Drawn:
-    # The page's anchor leads the element id: ids stay unique across a single-file report's sections.
-    chart_id = f"{page.anchor}-{chart.name}" + (f"-{panel.key}" if panel.key else "")
+    chart_id = element_id(page, chart.name, *([panel.key] if panel.key else []))
     return Drawn(chart.name, chart_id, chart.caption.format(detail=panel.detail), panel.figure)

@@ -4,7 +4,10 @@ A site is written into a hidden sibling staging folder and swapped in only once 
 single file is written beside its target and renamed over it. An error or Ctrl-C while writing
 leaves the previous report as it was and no partial one behind. The swap is a few renames (each
 of the report's entries: the old one aside, the new one in, then the old ones deleted) with
-SIGINT and SIGTERM held off; files of others in the folder are kept.
+SIGINT and SIGTERM held off; files of others in a folder a report created are kept. A report is
+never written into a folder that holds files no report created (`--out /`, a home folder), and
+what a killed report left beside its target (a staging or set-aside folder of a process that is
+gone) is removed by the next one.
 
 This module knows files only: what goes in them is reporter.render's business.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 from collections.abc import Callable, Iterator
@@ -26,7 +30,6 @@ ASSETS = Path(__file__).resolve().parent.parent / "templates" / "assets"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 ASSET_FILES = (PLOTLY_JS, ASSETS / "parity.js", ASSETS / "parity.css")  # what every site's assets/ holds
 SITE_MARKER = ".parity-report"  # marks a folder a report wrote, so its entries may be replaced
-SITE_ENTRIES = ("index.html", "platforms", "models", "assets", "summary.md", SITE_MARKER)
 
 
 class RenderError(ParityError):
@@ -41,6 +44,7 @@ def write_site(out: Path, fill: Callable[[Path], None]) -> None:
     """
     _check_folder(out)
     target = out.resolve()
+    _remove_left_behind(target)
     staging = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)  # left by an earlier run of this process id
     try:
@@ -56,8 +60,11 @@ def write_site(out: Path, fill: Callable[[Path], None]) -> None:
 def write_file(path: Path, text: str) -> None:
     """Write `text` to `path` whole or not at all: beside it first, then renamed over it.
 
-    Raises RenderError when `path` cannot be written.
+    Raises RenderError when `path` is a folder or cannot be written.
     """
+    if path.is_dir():  # `/` and `.` too, which have no file name to stage beside
+        raise RenderError(f"{path}: is a folder; --single-file takes the path of an HTML file")
+    _remove_left_behind(path.resolve())
     staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,15 +110,41 @@ def _raise_unwritable(where: Path, error: BaseException) -> NoReturn:
 
 
 def _check_folder(out: Path) -> None:
-    """Refuse a file, and a folder whose entries of the report's names were not written by a report
-    (the swap would delete them: a user's own `assets/` beside their notes)."""
+    """Refuse a file, and a folder with files in it that a report did not create (its marker file
+    says which did): the swap would mix a report into them, or replace a user's own `assets/`."""
     if out.exists() and not out.is_dir():
         raise RenderError(f"{out}: exists and is not a folder; pass --out a folder")
-    if out.is_dir() and not (out / SITE_MARKER).exists():
-        clashes = [name for name in SITE_ENTRIES if (out / name).exists()]
-        if clashes:
-            raise RenderError(f"{out}: holds {', '.join(clashes)} not written by parity report; "
-                              "pass --out a new folder or one an earlier report wrote")
+    if out.is_dir() and not (out / SITE_MARKER).exists() and any(out.iterdir()):
+        raise RenderError(f"{out}: a folder with other files that no report created; "
+                          "pass --out a new or empty folder, or one an earlier report wrote")
+
+
+def _remove_left_behind(target: Path) -> None:
+    """Remove the staging (`.NAME.tmp-PID`) and set-aside (`.NAME.old-PID`) entries beside `target`
+    whose process is gone: a report killed with SIGKILL, which no handler sees, leaves them."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(tmp|old)-(\d+)")
+    with contextlib.suppress(OSError), os.scandir(target.parent) as entries:  # the write says why not
+        for entry in entries:
+            match = pattern.fullmatch(entry.name)
+            if match and not _running(int(match.group(2))):
+                _remove(Path(entry.path))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, and belongs to someone else
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _swap_in(staging: Path, target: Path) -> None:
@@ -128,6 +161,8 @@ def _swap_in(staging: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
     old.mkdir()
     aside, moved_in = [], []
+    if (target / SITE_MARKER).exists():  # it stays: a kill mid-swap must not leave the folder unmarked
+        (staging / SITE_MARKER).unlink()
     with _signals_held():
         try:
             for name in sorted(entry.name for entry in staging.iterdir()):

@@ -1,7 +1,8 @@
 """summary.md: the report's headline in Markdown for a pull-request comment (one score per
 predicted quantity and measured figure, one row per platform, quantity, figure, precision and batch
 size, and the worst comparisons of each quantity). Tables are built by
-`formatting.markdown_table`, which escapes every cell: rows here hold raw text.
+`formatting.markdown_table`, which escapes every cell: rows here hold raw text, and every name
+from the data (model, platform, precision, conversion, method) as UserText, a code span on GitHub.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collectors.vocabulary import ERROR_BANDS_PCT, GRAPHS_GATE_PCT
 from reporter.analysis import IndexContext, SiteContext, load_site
 from reporter.formatting import (
     QUANTITY_TEXT,
+    UserText,
     band,
     bias,
     gate_word,
@@ -69,7 +71,7 @@ def _scores(stats: ErrorStats) -> list[str]:
 
 
 def _platforms(stats: pd.DataFrame) -> list[str]:
-    rows = [[_platform(row), row.quantity, row.method, row.precision, row.batch_size, row.count,
+    rows = [[_platform(row), row.quantity, UserText(row.method), UserText(row.precision), row.batch_size, row.count,
              percent(row.median_ape), share(row.within_10_pct), share(row.within_30_pct),
              two_places(row.geomean_ratio), "✅" if passes_gate(row.median_ape) else "❌"] for row in stats.itertuples()]
     return markdown_table(["platform", "predicted", "against", "precision", "batch", "n", "median APE", NARROW, WIDE,
@@ -79,13 +81,13 @@ def _platforms(stats: pd.DataFrame) -> list[str]:
 def _worst(comparisons: pd.DataFrame, worst: int) -> list[str]:
     ranked = comparisons.sort_values(["abs_error_pct", "model", "platform", "conversion", "method"],
                                      ascending=[False, True, True, True, True], kind="mergesort").head(worst)
-    rows = [[row.model, _platform(row), row.precision, row.batch_size, row.conversion, row.method,
-             QUANTITY_TEXT[row.quantity](row.predicted), QUANTITY_TEXT[row.quantity](row.measured),
+    rows = [[UserText(row.model), _platform(row), UserText(row.precision), row.batch_size, UserText(row.conversion),
+             UserText(row.method), QUANTITY_TEXT[row.quantity](row.predicted), QUANTITY_TEXT[row.quantity](row.measured),
              percent(row.signed_error_pct, signed=True)] for row in ranked.itertuples()]
     return markdown_table(["model", "platform", "precision", "batch", "conversion", "method", "predicted",
                            "measured", "error"], rows)
 
 
-def _platform(row: Any) -> str:
+def _platform(row: Any) -> UserText:
     """A row's platform, naming the proxy it was measured on where it was."""
-    return f"{row.platform} (proxy: measured on {row.measured_platform})" if row.is_proxy else row.platform
+    return UserText(f"{row.platform} (proxy: measured on {row.measured_platform})" if row.is_proxy else row.platform)

@@ -1,7 +1,9 @@
 """The one Jinja environment of the report: autoescape on everywhere, every filter registered here
 and each one a function of reporter.formatting (or the chart palette), and the vocabulary of
 collectors.vocabulary visible to templates as `vocab`, so that a template never spells a method
-name or a threshold itself.
+name or a threshold itself. Every `{{ value }}` that is a string passes `_shown` on its way to
+autoescape: its control and bidi characters are written as escapes (a NUL or a U+202E in a name
+never reaches the page).
 """
 from __future__ import annotations
 
@@ -13,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from collectors import vocabulary
+from collectors.text import INVISIBLE_BUT_SPACING, visible
 from reporter import formatting
 from reporter.chart_style import error_background
 from reporter.metrics import passes_gate
+from reporter.pages import element_id
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 GENERATED_LINE = re.compile(r'^<p class="generated">.*</p>$', re.MULTILINE)  # the one line that differs per run
@@ -58,14 +63,23 @@ FILTERS = {
 }
 
 
+def _shown(value: Any) -> Any:
+    """A template value on its way to autoescape: a string with control and bidi characters as
+    escapes; markup Parity made (Markup: inlined assets, figures' JSON, macros) as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value, INVISIBLE_BUT_SPACING)
+    return value
+
+
 def environment() -> jinja2.Environment:
     """The one Jinja environment: templates/ loaded, autoescape on, undefined names an error."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, finalize=_shown,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.policies["json.dumps_function"] = _json_dumps
     env.policies["json.dumps_kwargs"] = {}
     env.filters.update(FILTERS)
     env.globals["vocab"] = vocabulary
+    env.globals["element_id"] = element_id  # ids beside the page's anchor, unique across a single file
     return env
 
 

@@ -20,6 +20,7 @@ from collectors.bench import run_plan
 from collectors.bundle import read_bundle
 from collectors.journal import read_journal
 from collectors.plan import BenchPlan
+from collectors.vocabulary import SYNCED_E2E
 from reporter.ingest import ingest
 from reporter.store import Store
 from tests.conftest import REPO
@@ -52,7 +53,7 @@ def _hanging_worker(tmp_path: Path, bench: subprocess.Popen) -> int:
 
 def _cells(journal: Path) -> list[tuple[str, int, str]]:
     return [(m.model.rsplit(":", 1)[1], m.batch_size, m.status)
-            for cell in read_journal(journal.read_bytes(), journal).cells for m in cell]
+            for cell in read_journal(journal.read_bytes(), journal).cells for m in cell if m.method == SYNCED_E2E]
 
 
 def _gone(pid: int) -> bool:
@@ -90,7 +91,8 @@ def test_a_killed_bench_keeps_its_finished_cells_and_resume_completes_the_run(tm
     assert not journal.exists()
     run, measurements, _ = read_bundle(out.read_bytes(), out)
     assert run.run_id == run_id and run.finished_at is not None
-    assert sorted((m.model.rsplit(":", 1)[1], m.batch_size, m.status) for m in measurements) == [
+    assert sorted((m.model.rsplit(":", 1)[1], m.batch_size, m.status) for m in measurements
+                  if m.method == SYNCED_E2E) == [
         ("hanging_in_first_process", 1, "ok"), ("hanging_in_first_process", 2, "ok"),
         ("tiny", 1, "ok"), ("tiny", 2, "ok")]
 
@@ -109,12 +111,12 @@ def test_a_killed_run_ingests_as_incomplete_and_its_whole_run_replaces_it(tmp_pa
     journal = Path(f"{db}.journal")
     run_id = read_journal(journal.read_bytes(), journal).run.run_id
     with Store.open(tmp_path / "central.duckdb") as store:
-        assert ingest(store, [journal]).measurements == 2
+        assert ingest(store, [journal]).measurements == 4  # 2 cells, each timed and profiled (device-busy)
         assert store.execute("SELECT finished_at IS NULL FROM runs WHERE run_id = ?", [run_id]).single_value()
     resumed = _bench(tmp_path, "--resume", run_id, "--db", str(db))
     assert resumed.wait(timeout=300) == 0
     with Store.open(db) as store:
-        assert store.execute("SELECT count(*), count(DISTINCT run_id) FROM measurements").first() == (4, 1)
+        assert store.execute("SELECT count(*), count(DISTINCT run_id) FROM measurements").first() == (8, 1)
         assert store.execute("SELECT finished_at IS NOT NULL FROM runs").single_value()
 
 
@@ -132,7 +134,8 @@ def test_a_crash_in_a_reused_worker_costs_one_cell_and_the_next_gets_a_fresh_wor
     monkeypatch.setenv(PROCESS_LOG_ENV, str(tmp_path / "processes.log"))
     plan = BenchPlan(models=["tests.models_for_tests:aborting_at_batch_2"], conversions=["EAGER"],
                      batch_sizes=[1, 2, 4, 8], timer="synced", max_seconds=0.2)
-    outcome = [(m.batch_size, m.status, m.failure_kind) for m in run_plan(plan).measurements]
+    outcome = [(m.batch_size, m.status, m.failure_kind) for m in run_plan(plan).measurements
+               if m.method == SYNCED_E2E]
     assert outcome == [(1, "ok", None), (2, "failed", "crash"), (4, "ok", None), (8, "ok", None)]
     workers = list(dict.fromkeys((tmp_path / "processes.log").read_text().split()))
     assert len(workers) == 2  # batches 1 and 2 in the first worker; 4 and 8 in a fresh one

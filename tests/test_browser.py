@@ -132,7 +132,7 @@ def test_browser_platform_groups_table_fits_1400px_and_ticks_are_readable(built,
         bias = page.locator("table.sortable th", has_text="bias").first
         assert bias.evaluate("th => th.getBoundingClientRect().right") <= 1400
         # Log-axis ticks of the parity plot are full 1-2-5 values, never bare digits between decades.
-        ticks = page.eval_on_selector_all(f"#platform-{CPU}-parity-latency .xtick text",
+        ticks = page.eval_on_selector_all(f"#platform-{CPU}--parity--latency .xtick text",
                                           "els => els.map(e => e.textContent)")
         assert len(ticks) >= 2 and all(f"{float(t):e}"[0] in "125" for t in ticks), ticks
         assert watched.problems == []

@@ -43,8 +43,8 @@ def test_cli_ingest_lists_each_bad_file_on_one_line_and_stores_the_good(fixtures
     code = main(["ingest", str(tmp_path / "good.json"), str(tmp_path / "truncated.json"), "--db", str(db_path)])
     captured = capsys.readouterr()
     assert code == 1
-    assert captured.err == (f"parity ingest: bad file: {tmp_path / 'truncated.json'}: JSON = 'line 1 column 24': "
-                            "truncated or invalid JSON (Expecting value)\n")
+    assert captured.err == (f"parity ingest: bad file: {tmp_path / 'truncated.json'}: JSON = 'line 1 column 23': "
+                            "truncated or invalid JSON (EOF while parsing a value)\n")
     assert captured.out.splitlines()[0] == "stored 1 file(s): graphs-report 1"
     assert captured.out.splitlines()[-1] == "bad files: 1 (listed on stderr)"
     assert _count(db_path, "predictions") == 1

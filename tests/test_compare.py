@@ -206,13 +206,13 @@ def test_compare_markdown_fits_a_pull_request_comment(comparison):
     text = RENDERERS["markdown"].render(comparison, "https://example.org/parity/index.html")
     first, *rest = text.splitlines()
     assert first.startswith("**REGRESSION: 2 regressed, 1 newly failing, 1 improved, 1 newly passing")
-    assert "> ⚠️ **The environments differ**" in text and "torch\\_version: 2.11.0 → 2.12.0" in text
+    assert "> ⚠️ **The environments differ**" in text and "`torch_version`: `2.11.0` → `2.12.0`" in text
     notable, details = text.split("<details>")
     assert "resnet18 EAGER fp32 bs1" in notable and "alexnet" not in notable
     assert "<summary>6 other cells: 1 untested, 1 new, 1 gone, 3 unchanged</summary>" in details
     assert "alexnet" in details and "> ❔ 1 cell(s) untested: too little data" in notable
-    assert "- vgg11 EAGER fp32 bs1 on test-cpu: the worker died of SIGSEGV" in notable
-    assert "| graphs | caller latency | test-cpu | 1.0 → 1.1 |" in text
+    assert "- `vgg11 EAGER fp32 bs1 on test-cpu`: `the worker died of SIGSEGV`" in notable
+    assert "| `graphs` | caller latency | `test-cpu` | `1.0 → 1.1` |" in text
     assert text.endswith("Full report: https://example.org/parity/index.html")
 
 
@@ -330,7 +330,7 @@ def test_compare_prediction_version_is_chosen_per_platform(h200_db):
     assert shift.base_version is None and shift.head_version is None and shift.notes == ()
     assert shift.before.count == shift.after.count == 1 and shift.before.median_ape == shift.after.median_ape
     assert json.loads(RENDERERS["json"].render(comparison, None))["predictions"][0]["platform"] == H100
-    assert "| graphs | caller latency | h100-sxm5-80gb (proxy: nvidia-h200) | (unversioned) → (unversioned) |" in \
+    assert "| `graphs` | caller latency | `h100-sxm5-80gb (proxy: nvidia-h200)` | `(unversioned) → (unversioned)` |" in \
         RENDERERS["markdown"].render(comparison, None)
 
 
@@ -342,7 +342,8 @@ def test_compare_prediction_side_without_a_version_says_so(h200_db):
     assert shift.notes == ("head: version 1.0.0 never predicted this platform",)
     note = "graphs on h100-sxm5-80gb, head: version 1.0.0 never predicted this platform"
     assert f"NOTE: {note}" in RENDERERS["text"].render(comparison, None)
-    assert f"- {note}" in RENDERERS["markdown"].render(comparison, None)
+    assert ("- `graphs` on `h100-sxm5-80gb`, `head: version 1.0.0 never predicted this platform`"
+            in RENDERERS["markdown"].render(comparison, None))
     assert json.loads(RENDERERS["json"].render(comparison, None))["predictions"][0]["notes"] == list(shift.notes)
 
 
@@ -354,7 +355,7 @@ def test_compare_same_run_warns(h200_db):
     [warning] = same.warnings()
     assert warning.startswith("base and head are the same run (r1)")
     assert f"WARNING: {warning}" in RENDERERS["text"].render(same, None).splitlines()
-    assert f"> ⚠️ **{warning}**" in RENDERERS["markdown"].render(same, None).splitlines()
+    assert f"> ⚠️ **`{warning}`**" in RENDERERS["markdown"].render(same, None).splitlines()
     assert json.loads(RENDERERS["json"].render(same, None))["warnings"] == [warning]
 
 

@@ -33,7 +33,7 @@ def test_demo_benchmarks_ingests_examples_and_reports_twice(one_cell, tmp_path, 
             "SELECT DISTINCT platform, is_proxy, predictor FROM comparisons WHERE measured_platform = ?",
             [platform]).rows
     assert proxied == [("example-cpu", True, "parity-example")]
-    assert json.loads((site / "demo-platform-map.json").read_text())["proxies"][platform] == "example-cpu"
+    assert json.loads((tmp_path / "demo-platform-map.json").read_text())["proxies"][platform] == "example-cpu"
 
     assert main(argv) == 0, capsys.readouterr()
     second = capsys.readouterr().out

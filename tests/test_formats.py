@@ -249,7 +249,8 @@ def test_formats_bad_csv_cell_names_its_row(fixtures, context, tmp_path):
 @pytest.mark.parametrize("content, message", [
     (b"", "content = '': empty file"),
     (b"  \n", "content = '': empty file"),
-    (b'{"metadata": {"model": "ResNet-18", ', "JSON = 'line 1 column 37': truncated or invalid JSON (Expecting property name enclosed in double quotes)"),
+    (b'{"metadata": {"model": "ResNet-18", ',
+     "JSON = 'line 1 column 36': truncated or invalid JSON (EOF while parsing a value)"),
     (b'{"hello": 1}', "top-level keys = ['hello']: unknown format (not one of: " + ", ".join(m.NAME for m in FORMATS) + ")"),
     (b"[1, 2]", "top-level value = 'list': unknown format (not one of: " + ", ".join(m.NAME for m in FORMATS) + ")"),
     (b"\x89PNG\r\n\x1a\n\x00", "content = b'\\x89PNG\\r\\n\\x1a\\n\\x00': not UTF-8 text (binary file?)"),
@@ -290,7 +291,7 @@ def test_formats_manifest_with_missing_file_names_the_entry(fixtures, context, t
     with pytest.raises(InputError) as caught:
         _records(tmp_path, "manifest.json", context)
     assert str(caught.value) == (f"{tmp_path / 'manifest.json'}: measurements[0].file = "
-                                 "'measurements/bf16/efficientnet_b0_b1.json': no such file")
+                                 "'measurements/bf16/efficientnet_b0_b1.json': no such file or directory")
 
 
 def test_formats_document_is_parsed_once(fixtures):

@@ -209,7 +209,8 @@ def test_ingest_platform_map_adds_aliases_and_declared_proxies(fixtures, db_path
                names=Names.load(platform_map), model="resnet18", platform="lab-box-3", batch_size=1)
     assert _rows(db_path, "SELECT * FROM proxies") == [("nvidia-h200", "h100-sxm5-80gb")]
     # Alma's own figures are never scored (`comparisons` leaves them out); the pairing itself is:
-    pairs = "SELECT platform, measured_platform, is_proxy FROM pair_latencies(predictions, latest) WHERE conversion = 'EAGER'"
+    pairs = ("SELECT platform, measured_platform, is_proxy FROM pair_latencies(predictions, latest) "
+             "WHERE conversion = 'EAGER'")
     assert _rows(db_path, pairs) == [
         ("h100-sxm5-80gb", "nvidia-h200", True)]
 
@@ -250,7 +251,8 @@ def test_ingest_file_carrying_its_run_stores_that_run_once(db_path, tmp_path, mo
         second = ingest(store, [tmp_path / "b.json"])  # other content, same run: the run is stored already
     assert (first.stored_by_format, second.already_stored, second.run_id) == ({"fake-bundle": 1}, 1, None)
     assert _rows(db_path, "SELECT run_id, kind, host FROM runs ORDER BY kind") == [
-        ("bench-orin-1", "bench", "orin-7"), (first.run_id, "ingest", _value(db_path, "SELECT host FROM runs WHERE kind = 'ingest'"))]
+        ("bench-orin-1", "bench", "orin-7"),
+        (first.run_id, "ingest", _value(db_path, "SELECT host FROM runs WHERE kind = 'ingest'"))]
     assert _rows(db_path, "SELECT run_id, median FROM measurements") == [("bench-orin-1", 20.0)]
     assert _rows(db_path, "SELECT run_id FROM sources") == [(first.run_id,)]
     assert _value(db_path, "SELECT count(*) FROM samples") == 3
@@ -272,7 +274,8 @@ def test_ingest_a_journal_is_an_incomplete_run_that_its_whole_run_replaces(tmp_p
     from collectors.journal import Journal
 
     run = run_info("bench-killed", platform=ORIN_30W)
-    cells = [[measurement(platform=ORIN_30W, batch_size=b, median=float(b), samples=(float(b),) * 3)] for b in (1, 2, 4)]
+    cells = [[measurement(platform=ORIN_30W, batch_size=b, median=float(b), samples=(float(b),) * 3)]
+             for b in (1, 2, 4)]
     journal = Journal.create(tmp_path / "night.json.journal", run, out=tmp_path / "night.json")
     for cell in cells[:2]:
         journal.record(cell)
@@ -290,3 +293,27 @@ def test_ingest_a_journal_is_an_incomplete_run_that_its_whole_run_replaces(tmp_p
         assert store.execute("SELECT count(*), count(DISTINCT measurement_id) FROM measurements").first() == (3, 3)
         assert store.execute("SELECT count(*) FROM samples").single_value() == 9
         assert store.execute("SELECT finished_at IS NOT NULL FROM runs WHERE run_id = 'bench-killed'").rows == [(True,)]
+
+
+def test_ingest_bundle_names_and_times_are_normalised_like_every_format(db_path, tmp_path):
+    run = run_info("bench-raw", platform="NVIDIA H200", started_at="2026-11-28T02:00:00-08:00")
+    raw = measurement(platform="NVIDIA H200", precision="FP32 ", model="ResNet-18",
+                      measured_at="2026-11-28T02:30:00-08:00")
+    with Store.open(db_path) as store:
+        assert not ingest(store, [write_bundle(run, [raw], tmp_path / "bundle.json")]).errors
+    assert _rows(db_path, "SELECT model, platform, precision, measured_at::VARCHAR FROM measurements") == [
+        ("resnet18", "nvidia-h200", "fp32", "2026-11-28 10:30:00")]
+    assert _rows(db_path, "SELECT platform, started_at::VARCHAR FROM runs WHERE run_id = 'bench-raw'") == [
+        ("nvidia-h200", "2026-11-28 10:00:00")]
+
+
+@pytest.mark.parametrize("flag", ["--model", "--platform"])
+def test_ingest_alma_empty_flag_is_a_bad_file(fixtures, db_path, capsys, flag):
+    from reporter.cli import main
+
+    given = {"--model": "resnet18", "--platform": "intel-i7-12700k", flag: ""}
+    alma = fixtures / "alma/alma_resnet18_cpu_b4_n10.json"
+    assert main(["ingest", str(alma), "--batch-size", "4", "--db", str(db_path), *[a for item in given.items()
+                                                                                     for a in item]]) == 1
+    assert capsys.readouterr().err == (f"parity ingest: bad file: {alma}: {flag} = '': Alma results name no model, "
+                                       "platform or batch size: give all three\n")

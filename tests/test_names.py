@@ -74,3 +74,37 @@ def test_names_precision_accepts_graphs_spellings_and_refuses_the_rest():
     assert [precision("f", "p", v) for v in ("FP32", "fp16", "bfloat16", "INT8")] == ["fp32", "fp16", "bf16", "int8"]
     with pytest.raises(InputError, match=r"f: precision = 'fp12': unknown precision"):
         precision("f", "precision", "fp12")
+
+
+# -- a platform map goes through the same normalisation as every other name ---------------------------
+
+
+def _map(tmp_path, text: str):
+    path = tmp_path / "map.json"
+    path.write_text(text)
+    return path
+
+
+def test_names_platform_map_alias_targets_are_canonical_slugs(tmp_path):
+    aliases = '{"aliases": {"lab box": "My Lab Box", "orin 7": "Jetson Orin AGX 64GB@MODE_50W"}}'
+    names = Names.load(_map(tmp_path, aliases))
+    assert names.platform("Lab Box") == "my-lab-box"
+    assert names.platform("orin_7") == "jetson-orin-agx-64gb@50w"
+
+
+def test_names_platform_map_default_power_modes_are_canonical(tmp_path):
+    names = Names.load(_map(tmp_path, '{"default_power_modes": {"My Board": "MODE_15W"}}'))
+    assert names.platform("my board") == "my-board@15w"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"default_power_modes": {"jetson-orin-agx-64gb": "banana"}}',
+     r"map.json: default_power_modes.jetson-orin-agx-64gb = 'banana': power mode 'banana': expected watts"),
+    ('{"aliases": {"lab box": "box@banana"}}', r"map.json: aliases.lab box = 'box@banana': power mode 'banana'"),
+    ('{"aliases": {"--": "box"}}', r"map.json: aliases = '--': not a name \(no letter or digit\)"),
+    ('{"proxies": {"@": "h100"}}', r"map.json: proxies = '@': not a name \(no letter or digit\)"),
+    ('{"aliases": {"box": "a\\u0000b"}}', r"map.json: aliases.box = 'a\\x00b': contains a control character"),
+])
+def test_names_platform_map_refuses_what_no_name_could_be(tmp_path, text, message):
+    with pytest.raises(InputError, match=message):
+        Names.load(_map(tmp_path, text))

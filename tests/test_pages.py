@@ -53,3 +53,51 @@ def test_pages_unknown_chart_name_fails_loudly(rendered):
     template = environment().from_string('{% from "_macros.html" import chart %}{{ chart(view, "paritty") }}')
     with pytest.raises(UnknownChart, match="paritty"):
         template.render(view=view)
+
+
+# -- distinct names, distinct pages and ids ----------------------------------------------------------
+
+# Pairs of distinct (model, platform) cells whose pages once shared a file or an element id: a
+# readable name equal to another's escaped form, names apart only in case (one file on a
+# case-insensitive file system), "--" inside a name (the platform--model join), and a name that
+# ends like an element id's suffix.
+ADVERSARIAL = [
+    (("../../x", "p"), ("x-9cdf6a50", "p")),
+    (("ResNet18", "p"), ("resnet18-39549cf7", "p")),
+    (("ResNet18", "p"), ("resnet18", "p")),
+    (("A", "p"), ("a", "p")),
+    (("m", "P"), ("m", "p")),
+    (("c", "a--b"), ("b--c", "a")),
+    (("m", "p"), ("m-latency", "p")),
+    (("m", "x"), ("m", "x-groups")),
+]
+
+
+@pytest.mark.parametrize("first, second", ADVERSARIAL)
+def test_sitemap_distinct_names_get_distinct_files_and_anchors(first, second):
+    one, two = SiteMap().model(*first), SiteMap().model(*second)
+    assert one.path.casefold() != two.path.casefold() and one.anchor != two.anchor
+    assert SiteMap().platform(first[1]).path.casefold() != SiteMap().platform(second[1]).path.casefold() \
+        or first[1] == second[1]
+
+
+def test_report_adversarial_names_each_get_a_page_and_unique_ids(tmp_path):
+    from reporter.render import render_single_file
+    from tests.builders import measurement, prediction, run_info
+
+    cells = sorted({cell for pair in ADVERSARIAL for cell in pair})
+    with Store.open(tmp_path / "parity.duckdb") as store, store.atomic():
+        store.add_run(run_info("run-1", finished_at="2026-11-28T11:00:00"))
+        store.add_measurements([measurement(model=m, platform=p, conversion=c, median=2.0)
+                                for m, p in cells for c in ("EAGER", "ONNX_CPU")], "run-1", None)
+        store.add_predictions([prediction(model=m, platform=p, latency_ms=3.0) for m, p in cells], "src")
+    with Store.open(tmp_path / "parity.duckdb", read_only=True) as store:
+        site = load_site(store)
+    render_site(site, tmp_path / "site")
+    pages = [path.name.casefold() for path in (tmp_path / "site" / "models").iterdir()]
+    assert len(pages) == len(set(pages)) == len(cells)
+    platforms = [path.name.casefold() for path in (tmp_path / "site" / "platforms").iterdir()]
+    assert len(platforms) == len(set(platforms)) == len({p for _, p in cells})
+    html = render_single_file(site, tmp_path / "one.html").read_text(encoding="utf-8")
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert [i for i in set(ids) if ids.count(i) > 1] == []

@@ -75,7 +75,7 @@ def test_report_file_names_cannot_leave_the_output_folder(site_dir):
 
 @pytest.mark.parametrize("name", ["../../x", "..", "a/b", "C:\\x", "<img>", "ResNet-18", "", "x" * 300])
 def test_slug_is_a_plain_file_name(name):
-    assert re.fullmatch(r"[a-z0-9][a-z0-9_@-]*", slug(name))
+    assert re.fullmatch(r"[a-z0-9][a-z0-9_@.-]*", slug(name)) and ".." not in slug(name)
     assert len(slug(name)) <= 64
 
 
@@ -128,8 +128,8 @@ def test_report_charts_are_valid_plotly_figures(site):
 def test_report_model_page_has_every_section(site):
     resnet18 = next(m for m in site.models if (m.model, m.platform) == ("resnet18", CPU))
     view = next(v for v in views(site, SiteMap()) if v.context is resnet18)
-    assert set(view.figures) == {f"{view.page.anchor}-{name}" for name in ("latency", "split-fp32-b1", "speedups",
-                                                                          "history", "subgraphs-fp32-b1-graphs-calibration")}
+    assert set(view.figures) == {f"{view.page.anchor}--{name}" for name in ("latency", "split--fp32-b1", "speedups",
+                                                                           "history", "subgraphs--fp32-b1-graphs-calibration")}
     # The device-busy twin of the timed EAGER cell splits its caller latency: 13 ms = 6 ms device + 7 host.
     assert resnet18.split[["conversion", "caller_ms", "device_ms", "host_ms"]].values.tolist() == [
         ["EAGER", 13.0, 6.0, 7.0]]
@@ -144,7 +144,7 @@ def test_report_history_marks_change_points_and_stays_bucketed(report_db):
         site = load_site(store, change_points={("resnet18", CPU): [marker]})
     view = next(v for v in views(site, SiteMap()) if getattr(v.context, "model", None) == "resnet18"
                 and v.context.platform == CPU)
-    layout = view.figures[f"{view.page.anchor}-history"]["layout"]
+    layout = view.figures[f"{view.page.anchor}--history"]["layout"]
     assert layout["shapes"][0]["x0"] == "2026-11-22T02:30:00"
     assert layout["annotations"][0]["hovertext"] == "EAGER: +10 % &lt;b&gt;"
 
@@ -202,12 +202,12 @@ def test_summary_markdown_has_headline_worst_comparisons_and_escapes(site):
     assert ("| latency | caller latency | proxy | 1 | 25.0 % (passes the ≤ 30 % gate) | 0.0 % | 100.0 % "
             "| 1.25 (pessimistic) |") in text
     assert "never mixed with direct ones" in text
-    assert f"| {CPU} | latency | synced-e2e | fp32 | 1 | 11 | 25.0 % |" in text
-    assert "| h100-sxm5-80gb (proxy: measured on nvidia-h200) | latency | synced-e2e | fp32 | 1 | 1 | 25.0 % |" in text
+    assert f"| `{CPU}` | latency | `synced-e2e` | `fp32` | 1 | 11 | 25.0 % |" in text
+    assert "| `h100-sxm5-80gb (proxy: measured on nvidia-h200)` | latency | `synced-e2e` | `fp32` | 1 | 1 | 25.0 % |" in text
     worst = text.split("### Worst 10 latency comparisons")[1].splitlines()[5]
-    assert worst.startswith("| &lt;img src=x onerror=alert(1)&gt; |") and worst.endswith("| +66.7 % |")
-    assert "h100-sxm5-80gb (proxy: measured on nvidia-h200)" in text
-    assert "<img" not in text
+    # A user's string is a code span: GitHub shows `<img ...>` as text there, and runs nothing.
+    assert worst.startswith("| `<img src=x onerror=alert(1)>` |") and worst.endswith("| +66.7 % |")
+    assert text.count("<img") == text.count("`<img src=x onerror=alert(1)>`")
 
 
 def test_summary_markdown_from_an_open_store(report_db, site):
@@ -237,8 +237,8 @@ def test_report_refuses_a_folder_whose_assets_it_did_not_write(report_db, tmp_pa
     (notes / "assets").mkdir(parents=True)
     (notes / "assets" / "logo.png").write_bytes(b"mine")
     assert main(["report", "--db", str(report_db), "--out", str(notes)]) == 2
-    assert capsys.readouterr().err == (f"parity report: error: {notes}: holds assets not written by parity report; "
-                                       "pass --out a new folder or one an earlier report wrote\n")
+    assert capsys.readouterr().err == (f"parity report: error: {notes}: a folder with other files that no report "
+                                       "created; pass --out a new or empty folder, or one an earlier report wrote\n")
     assert (notes / "assets" / "logo.png").read_bytes() == b"mine" and not (notes / "index.html").exists()
 
 
@@ -302,7 +302,7 @@ def test_report_jetson_30w_fp32_batch1_is_far_off(graphs_site):
     assert group["count"].tolist() == [15]
     assert group["median_ape"].iloc[0] == pytest.approx(56, abs=1.5)
     assert group["within_30_pct"].iloc[0] == 0
-    assert f"| {ORIN_30W} | latency | layerwise-sum | fp32 | 1 | 15 | 56." in summary_markdown(graphs_site)
+    assert f"| `{ORIN_30W}` | latency | `layerwise-sum` | `fp32` | 1 | 15 | 56." in summary_markdown(graphs_site)
 
 
 def test_report_real_fixtures_show_coverage_and_subgraphs(graphs_site, tmp_path):
@@ -361,8 +361,8 @@ def test_report_rerun_replaces_the_site_and_drops_pages_of_names_now_gone(site, 
 
 
 def test_report_keeps_other_files_in_the_folder(site, tmp_path):
-    (tmp_path / "notes.txt").write_text("mine")  # e.g. the demo's platform map
     render_site(site, tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")  # added beside the report it wrote
     render_site(site, tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "index.html").is_file()
     assert not [path for path in tmp_path.parent.iterdir() if ".tmp-" in path.name or ".old-" in path.name]
@@ -421,8 +421,8 @@ def test_report_proxied_model_page_shows_the_proxy_measurements(site, site_dir):
     assert page.proxies == ("nvidia-h200",) and set(page.latencies["platform"]) == {"nvidia-h200"}
     assert page.run_platform == "nvidia-h200" and ("cpu.cores", "2") in page.environment
     view = next(v for v in views(site, SiteMap()) if v.context is page)
-    assert {f"{view.page.anchor}-latency", f"{view.page.anchor}-history"} <= set(view.figures)
-    names = [trace["name"] for trace in view.figures[f"{view.page.anchor}-latency"]["data"]]
+    assert {f"{view.page.anchor}--latency", f"{view.page.anchor}--history"} <= set(view.figures)
+    names = [trace["name"] for trace in view.figures[f"{view.page.anchor}--latency"]["data"]]
     assert names == ["fp32 · b1 · synced-e2e (proxy: nvidia-h200)"]
     html = _pages(site_dir)[SiteMap().model("resnet18", "h100-sxm5-80gb").path]
     assert "No environment recorded" not in html and "the declared proxy" in html
@@ -452,7 +452,7 @@ def test_predictor_label(version, label):
 
 def test_parity_plot_log_ticks_are_full_values(site):
     figure = next(v for v in views(site, SiteMap()) if v.page == SiteMap().platform(CPU)).figures
-    axis = figure[f"platform-{CPU}-parity-latency"]["layout"]["xaxis"]
+    axis = figure[f"platform-{CPU}--parity--latency"]["layout"]["xaxis"]
     assert axis["tickmode"] == "array" and len(axis["tickvals"]) >= 2
     for value, text in zip(axis["tickvals"], axis["ticktext"], strict=True):
         assert float(text) == value and f"{value:e}"[0] in "125"

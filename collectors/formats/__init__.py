@@ -11,7 +11,8 @@ Optional: `LISTS_FILES = True` for a format whose records list further files (`R
 ingest then follows the list even when the listing file itself is stored already.
 
 `FORMATS` is the ordered registry (first match wins, so more specific shapes come first); adding
-a format is one new module and one line here.
+a format is one new module and one line here. `read` is how a file becomes records: its format
+detected, then every record checked against what the store takes, whatever the format.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from collectors.formats import (
     parity_journal,
 )
 from collectors.formats._document import Context, Document
+from collectors.formats._shared import checked
+from collectors.records import Records
 
 FORMATS: list[ModuleType] = [
     parity_journal,  # JSON lines: recognised by its first line, before anything parses the whole file
@@ -45,7 +48,15 @@ FORMATS: list[ModuleType] = [
     graphs_csv,
 ]
 
-__all__ = ["FORMATS", "Context", "Document", "detect"]
+__all__ = ["FORMATS", "Context", "Document", "detect", "read"]
+PREVIEW_CHARS = 30  # of an unrecognised text file's first line: enough to tell which file it is
+
+
+def read(doc: Document, context: Context) -> tuple[ModuleType, Records]:
+    """`doc`'s format and its records, each record checked against collectors.records (values a
+    format derived included). Raises InputError naming the file, the field and the value."""
+    module = detect(doc)
+    return module, checked(module.to_records(doc, context), doc.path)
 
 
 def detect(doc: Document) -> ModuleType:
@@ -63,4 +74,5 @@ def _shape_of(doc: Document) -> tuple[str, object]:
         if isinstance(document, dict):
             return "top-level keys", sorted(document)
         return "top-level value", type(document).__name__
-    return "first line", doc.text.lstrip().partition("\n")[0]
+    line = doc.text.lstrip().partition("\n")[0]
+    return "first line", line if len(line) <= PREVIEW_CHARS else line[:PREVIEW_CHARS] + "..."

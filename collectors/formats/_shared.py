@@ -3,7 +3,8 @@
 Each format declares the JSON (or CSV row) shape it reads as pydantic models built from the value
 types of `collectors.values`, validates through `validate`, and gives every record canonical names
 through `canonical` (or `prediction`), so that every format reports a bad value the same way: one
-InputError naming the file, the field path and the value.
+InputError naming the file, the field path and the value. `checked` then holds every record a
+format made to what the store takes, the one declaration in collectors.records.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from collectors.errors import InputError
 from collectors.formats._document import Context
 from collectors.names import precision as normalised_precision
-from collectors.records import Prediction
+from collectors.records import Measurement, Prediction, Records, RunInfo, Subgraph
 from collectors.values import Count, Milliseconds, Name, OptionalAmount, field_path, problem
 
 RecordT = TypeVar("RecordT")
@@ -45,6 +46,31 @@ def validate(shape: type[ShapeT], data: Any, path: Path, *, prefix: str = "", st
         raise InputError(path, field_path(prefix, *location), value, reason) from None
 
 
+_RECORDS = {"predictions": TypeAdapter(Prediction), "measurements": TypeAdapter(Measurement),
+            "subgraphs": TypeAdapter(Subgraph)}
+_RUN = TypeAdapter(RunInfo)
+
+
+def checked(records: Records, path: Path) -> Records:
+    """`records` when each one holds what the store takes; else an InputError naming the record
+    and field ("predictions[0].energy_mj = inf"). The shapes checked what a file says; this also
+    checks what a format derived from it, and names that went through normalisation."""
+    for kind, adapter in _RECORDS.items():
+        for index, record in enumerate(getattr(records, kind)):
+            _check(adapter, record, path, f"{kind}[{index}]")
+    if records.run is not None:
+        _check(_RUN, records.run, path, "run")
+    return records
+
+
+def _check(adapter: TypeAdapter, record: Any, path: Path, where: str) -> None:
+    try:
+        adapter.validate_python(record, strict=True)
+    except ValidationError as error:
+        location, value, reason = problem(error)
+        raise InputError(path, field_path(where, *location), value, reason) from None
+
+
 def normalised_platform(context: Context, path: Path, field: str, name: str, power_mode: str | None = None) -> str:
     try:
         return context.names.platform(name, power_mode)
@@ -63,6 +89,13 @@ def canonical(record: RecordT, context: Context, path: Path, where: str = "", *,
         platform=normalised_platform(context, path, field_path(where, platform_field), record.platform, power_mode),
         precision=normalised_precision(path, field_path(where, precision_field), record.precision),
     )
+
+
+def canonical_run(run: RunInfo, context: Context, path: Path, where: str = "run") -> RunInfo:
+    """A carried run (a bundle's, a journal's) with its platform named as its measurements are."""
+    if run.platform is None:
+        return run
+    return replace(run, platform=normalised_platform(context, path, field_path(where, "platform"), run.platform))
 
 
 def prediction(context: Context, path: Path, *, hardware_field: str, precision_field: str, model: str,
@@ -104,7 +137,8 @@ class FlatPrediction(Shape):
     peak_memory_mb: OptionalAmount = Field(default=None, validation_alias=AliasChoices("peak_memory_mb", "peak_mem_mb"))
 
 
-def flat_prediction(context: Context, path: Path, data: dict[str, Any], *, where: str, strict: bool = True) -> Prediction:
+def flat_prediction(context: Context, path: Path, data: dict[str, Any], *, where: str,
+                    strict: bool = True) -> Prediction:
     """A prediction from one flat record found at field path `where` ("configs[2]", "row 3")."""
     row = validate(FlatPrediction, data, path, prefix=where, strict=strict)
     return prediction(

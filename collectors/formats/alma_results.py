@@ -16,7 +16,7 @@ from collectors.errors import ContextError
 from collectors.formats._document import Context, Document
 from collectors.formats._shared import Shape, canonical, validate
 from collectors.records import Measurement, Records
-from collectors.values import Count, Seconds
+from collectors.values import INTEGER_LIMIT, Count, Seconds
 from collectors.vocabulary import ALMA, FAILED, OK
 
 NAME = "alma-results"
@@ -58,6 +58,8 @@ def _require_context(doc: Document, context: Context) -> None:
                                                       "give all three")
     if context.batch_size < 1:
         raise ContextError(doc.path, "batch_size", context.batch_size, "expected a positive number")
+    if context.batch_size >= INTEGER_LIMIT:
+        raise ContextError(doc.path, "batch_size", context.batch_size, "too large")
 
 
 def _measurement(doc: Document, context: Context, conversion: str, result: dict[str, Any]) -> Measurement:

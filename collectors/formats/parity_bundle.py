@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collectors.bundle import BUNDLE_FORMAT, read_bundle
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import canonical
+from collectors.formats._shared import canonical, canonical_run
 from collectors.records import Records
 
 NAME = BUNDLE_FORMAT
@@ -26,4 +26,4 @@ def to_records(doc: Document, context: Context) -> Records:
     return Records(measurements=[canonical(m, context, doc.path, f"measurements[{index}]")
                                  for index, m in enumerate(measurements)],
                    subgraphs=[canonical(s, context, doc.path, f"subgraphs[{index}]") for index, s in enumerate(subgraphs)],
-                   run=run)
+                   run=canonical_run(run, context, doc.path))

@@ -9,7 +9,7 @@ other format's.
 from __future__ import annotations
 
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import canonical
+from collectors.formats._shared import canonical, canonical_run
 from collectors.journal import JOURNAL_FORMAT, is_journal, read_journal
 from collectors.records import Records
 
@@ -25,4 +25,5 @@ def to_records(doc: Document, context: Context) -> Records:
     measurements = [canonical(m, context, doc.path, f"cell {number}")
                     for number, cell in enumerate(content.cells, start=1) for m in cell]
     subgraphs = [canonical(s, context, doc.path, "subgraphs") for s in content.subgraphs]
-    return Records(measurements=measurements, subgraphs=subgraphs, run=content.run)
+    return Records(measurements=measurements, subgraphs=subgraphs,
+                   run=canonical_run(content.run, context, doc.path, "line 1.run"))

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with Store.open(args.db) as store:
         platform = _bench(store, args.max_seconds)
-        platform_map = _write_platform_map(args.out / "demo-platform-map.json", platform)
+        platform_map = _write_platform_map(args.db.with_name("demo-platform-map.json"), platform)
         _ingest_examples(store, platform_map)
         index = _report(store, args.out)
         _compare_nights(store, platform)
@@ -80,7 +80,8 @@ def _progress(step: CellProgress) -> None:
 
 def _write_platform_map(path: Path, platform: str) -> Path:
     """The proxies the demo declares, as a `--platform-map` file a user can pass by hand too
-    (kept beside the report: it names this machine's platform, so it is not shipped)."""
+    (kept beside the demo's database: it names this machine's platform, so it is not shipped; not
+    in the report's folder, which a report writes only when it is new or its own)."""
     import json
 
     proxies = {platform: EXAMPLE_CPU, SHIPPED_GPU: EXAMPLE_GPU}

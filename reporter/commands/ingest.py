@@ -38,18 +38,22 @@ FLAGS = {"model": "--model", "platform": "--platform", "batch_size": "--batch-si
 
 def run(args: argparse.Namespace) -> int:
     from collectors.names import Names
-    from reporter.ingest import ingest
+    from reporter.ingest import read_inputs, told_if_interrupted, write_inputs
     from reporter.store import Store
 
     names = Names.load(args.platform_map)
-    with Store.open(args.db) as store:
-        report = ingest(store, args.paths, names=names, model=args.model, platform=args.platform,
-                        batch_size=args.batch_size, strict=args.strict)
-    for warning in report.warnings:
-        print(f"parity ingest: warning: {warning}", file=sys.stderr)
-    for error in report.errors:
-        print(f"parity ingest: bad file: {_in_flags(error)}", file=sys.stderr)
-    print("\n".join(report.summary()))
+    # Every file is read before the database is opened for writing: no input holds the lock.
+    inputs = read_inputs(args.paths, args.db, names=names, model=args.model, platform=args.platform,
+                         batch_size=args.batch_size)
+    report = inputs.report
+    with told_if_interrupted(report):  # Ctrl-C after the commit says what was stored
+        with Store.open(args.db) as store:
+            write_inputs(store, inputs, strict=args.strict)
+        for warning in report.warnings:
+            print(f"parity ingest: warning: {warning}", file=sys.stderr)
+        for error in report.errors:
+            print(f"parity ingest: bad file: {_in_flags(error)}", file=sys.stderr)
+        print("\n".join(report.summary()))
     return 1 if report.errors else 0
 
 
