@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reporter.commands import add_db_option
+from reporter.commands import add_db_option, add_wait_option
 
 HELP = "store prediction, measurement and bundle files (format detected from content)"
 ORDER = 3
@@ -23,6 +23,7 @@ ORDER = 3
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     add_db_option(parser)
+    add_wait_option(parser, writes=True)
     parser.add_argument("--platform-map", type=Path, metavar="FILE",
                         help="JSON with extra platform `aliases`, `default_power_modes` and `proxies`")
     parser.add_argument("--model", help="model of an Alma results file (it names none)")
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from reporter.store import Store
 
     names = Names.load(args.platform_map)
-    with Store.open(args.db) as store:
+    with Store.open(args.db, wait_s=args.wait) as store:
         report = ingest(store, args.paths, names=names, model=args.model, platform=args.platform,
                         batch_size=args.batch_size, strict=args.strict)
     for warning in report.warnings:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reporter.commands import add_db_option
+from reporter.commands import add_db_option, add_wait_option
 
 HELP = "static HTML report with Plotly charts, and summary.md"
 ORDER = 4
@@ -20,6 +20,7 @@ DEFAULT_OUT = Path("site")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_db_option(parser)
+    add_wait_option(parser, writes=False)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"folder to write the site into (default: {DEFAULT_OUT})")
     parser.add_argument("--single-file", type=Path, metavar="FILE", default=None,
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from reporter.render import write_report, write_single_file
     from reporter.store import Store
 
-    with Store.open(args.db, read_only=True) as store:
+    with Store.open(args.db, read_only=True, wait_s=args.wait) as store:
         markers = history_change_points(store)  # marked on the model pages' history charts
         if args.single_file:
             path = write_single_file(store, args.single_file, change_points=markers)
