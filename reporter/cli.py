@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
+import select
+import signal
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -34,7 +37,8 @@ def create_parser() -> argparse.ArgumentParser:
         name = module.__name__.rsplit(".", 1)[-1]
         sub = subcommands.add_parser(name, help=module.HELP, description=module.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors")
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show full tracebacks on errors")
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
     return parser
@@ -43,13 +47,17 @@ def create_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = create_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        status = args.handler(args)
+        sys.stdout.flush()  # a reader gone away (`| head -1`) shows here, not after main has returned
+        return status
     except ParityError as error:
         if args.debug:
             raise
         print(f"parity {args.command}: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # a path the user gave: missing folder, not a folder, no permission
+        if isinstance(error, BrokenPipeError) and _reader_gone():
+            return _quiet_sigpipe()
         if args.debug:
             raise
         print(f"parity {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
@@ -61,6 +69,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         said = str(interruption) if isinstance(interruption, Interrupted) else "nothing half-written was kept"
         print(f"parity {args.command}: interrupted; {said}", file=sys.stderr)
         return 130
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it; a broken pipe elsewhere (a worker's) is an error."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() here, or stdout is no file (a test's capture)
+        return False
+
+
+def _quiet_sigpipe() -> int:
+    """End as Unix tools end when their reader goes away: no message, the status of SIGPIPE."""
+    # The interpreter flushes stdout once more on the way out: let that go to /dev/null, not the broken pipe.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

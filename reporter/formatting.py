@@ -21,8 +21,9 @@ import io
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from collectors import vocabulary
@@ -32,51 +33,103 @@ MISSING = "–"
 
 
 def json_value(value: Any) -> Any:
-    """A value JSON can carry: dates as ISO text, decimals as floats, NaN as null."""
+    """A value JSON can carry: dates and times as ISO text, durations as ISO 8601, decimals as
+    floats, NaN and infinities as null, bytes as hex, and any other type (a UUID, ...) as its text."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, (float, decimal.Decimal)):
+        return float(value) if math.isfinite(value) else None
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex()
+    if isinstance(value, dt.timedelta):
+        return iso_duration(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
     if isinstance(value, dict):
-        return {str(k): json_value(v) for k, v in value.items()}
+        return {str(json_value(k)): json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_value(v) for v in value]
-    return value
+    return str(value)
+
+
+def iso_duration(value: dt.timedelta) -> str:
+    """A duration in ISO 8601: "P32DT3H4.5S", "-PT1S", "PT0S" (DuckDB hands an INTERVAL's month over as 30 days)."""
+    if value < dt.timedelta(0):
+        return "-" + iso_duration(-value)
+    hours, rest = divmod(value.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    second_text = f"{seconds + value.microseconds / 1e6:.6f}".rstrip("0").rstrip(".")
+    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (second_text, "S")) if n not in (0, "0"))
+    days = f"{value.days}D" if value.days else ""
+    return f"P{days}T{time}" if time else f"P{days}" if days else "PT0S"
 
 
 def cell_text(value: Any) -> str:
+    """A value as one CSV or table cell: numbers in full (floats to 6 significant digits), nested
+    values and booleans as JSON, anything else as its JSON text; empty for NULL."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, (str, int, decimal.Decimal)):
+        return str(value)
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(json_value(value))
     return str(json_value(value))
 
 
-def render_results(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
-    """`rows` as an aligned text table, CSV, or one JSON array of objects."""
+def render_stream(columns: Sequence[str], batches: Iterable[Sequence[Sequence[Any]]], fmt: str) -> Iterator[str]:
+    """`batches` of rows as text, one piece per batch as it comes, so that memory holds one batch
+    however long the result: an aligned text table, CSV, or one JSON array of objects."""
     if fmt == "json":
-        return json.dumps([{c: json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows], indent=2)
+        return _json_pieces(columns, batches)
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([[cell_text(v) for v in row] for row in rows])
-        return buffer.getvalue().rstrip("\n")
-    return text_table(columns, [[cell_text(v) for v in row] for row in rows])
+        return _csv_pieces(columns, batches)
+    return table_pieces(columns, ([[cell_text(v) for v in row] for row in batch] for batch in batches))
+
+
+def _json_pieces(columns: Sequence[str], batches: Iterable[Sequence[Sequence[Any]]]) -> Iterator[str]:
+    separator = "[\n  "  # before the first row; then between rows
+    for batch in batches:
+        objects = (json.dumps({c: json_value(v) for c, v in zip(columns, row, strict=True)}) for row in batch)
+        yield separator + ",\n  ".join(objects)
+        separator = ",\n  "
+    yield "[]\n" if separator.startswith("[") else "\n]\n"
+
+
+def _csv_pieces(columns: Sequence[str], batches: Iterable[Sequence[Sequence[Any]]]) -> Iterator[str]:
+    yield _csv_lines([columns])
+    for batch in batches:
+        yield _csv_lines([[cell_text(v) for v in row] for row in batch])
+
+
+def _csv_lines(rows: Iterable[Sequence[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
 
 
 def text_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    return "".join(table_pieces(columns, [rows])).rstrip("\n")
 
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
 
-    out = [line(columns), line(["-" * w for w in widths])] + [line(r) for r in rows]
-    return "\n".join(out + [f"({len(rows)} row{'s' if len(rows) != 1 else ''})"])
+def table_pieces(columns: Sequence[str], batches: Iterable[Sequence[Sequence[str]]]) -> Iterator[str]:
+    """An aligned text table of `batches` of text rows, one piece per batch, ending with the row
+    count. A column is as wide as its widest cell so far: a later batch may widen it, never the
+    lines already written."""
+    widths, count, header = [len(column) for column in columns], 0, True
+    for rows in chain(batches, [[]]):  # a last, empty batch: the header is drawn even without rows
+        widths = [max([width, *(len(row[i]) for row in rows)]) for i, width in enumerate(widths)]
+        lines = [*([columns, ["-" * width for width in widths]] if header else []), *rows]
+        header, count = False, count + len(rows)
+        yield "".join(_table_line(cells, widths) + "\n" for cells in lines)
+    yield f"({count} row{'s' if count != 1 else ''})\n"
+
+
+def _table_line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
 
 
 def finite(value: Any) -> float | None:

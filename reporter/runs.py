@@ -19,7 +19,7 @@ from collectors.bundle import write_bundle
 from collectors.errors import InputError, ParityError
 from collectors.journal import JournalContent, is_journal, read_journal
 from reporter.location import default_db_path
-from reporter.store import Store
+from reporter.store import Store, StoreError
 
 
 def store_result(store: Store, result: BenchResult) -> list[int]:
@@ -75,20 +75,22 @@ def database_for(db: Path | None, out: Path | None) -> Path | None:
     return None
 
 
-def check_writable(db: Path) -> None:
-    """Open the database for writing and close it again, so that a lock held by another process
-    (or a read-only file) stops the command before minutes of measuring, not after."""
+def check_writable(db: Path, *, wait_s: float = 0.0) -> None:
+    """Open the database for writing (waiting up to `wait_s` for another process's lock) and close
+    it again, so that a busy, damaged or read-only file stops the command before minutes of
+    measuring, not after."""
     try:
-        Store.open(db).close()
+        Store.open(db, wait_s=wait_s).close()
     except Exception as error:  # noqa: BLE001 - duckdb, OS or Parity errors alike
-        raise ParityError(f"{db}: cannot open the database for writing: {_one_line(error)} "
-                          "(nothing was measured)") from None
+        said = str(error) if isinstance(error, StoreError) else \
+            f"{db}: cannot open the database for writing: {_one_line(error)}"
+        raise ParityError(f"{said} (nothing was measured)") from None
 
 
-def save_result(result: BenchResult, *, out: Path | None, db: Path | None) -> list[str]:
-    """Write the bundle and/or store the run; returns lines saying where they went. When either
-    fails, the measurements still end up in a bundle (a rescue bundle if need be), and the
-    ParityError raised says where and how to ingest it."""
+def save_result(result: BenchResult, *, out: Path | None, db: Path | None, wait_s: float = 0.0) -> list[str]:
+    """Write the bundle and/or store the run (waiting up to `wait_s` for the database's lock);
+    returns lines saying where they went. When either fails, the measurements still end up in a
+    bundle (a rescue bundle if need be), and the ParityError raised says where and how to ingest it."""
     run_id = result.run.run_id
     problems, saved = [], []
     bundle = stored = None
@@ -100,7 +102,7 @@ def save_result(result: BenchResult, *, out: Path | None, db: Path | None) -> li
             problems.append(f"could not write the bundle {out}: {_one_line(error)}")
     if db:
         try:
-            with Store.open(db) as store:
+            with Store.open(db, wait_s=wait_s) as store:
                 store_result(store, result)
             stored = db
             saved.append(f"database: {db} (run {run_id})")

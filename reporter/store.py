@@ -1,13 +1,15 @@
 """The DuckDB store: one class owns the connection, the schema and every write.
 
 Writes go through `atomic()` (one transaction: a failed or killed command leaves the file as it
-was) and through DuckDB's columnar path (Arrow tables), never row-by-row SQL.
+was) and through DuckDB's columnar path (Arrow tables), never row-by-row SQL. Every DuckDB call
+goes through `_guarded()`, so that a damaged file or Ctrl-C reads the same in every command
+(reporter.connection says what they are).
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,20 +17,27 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from collectors.errors import ParityError
 from collectors.records import Measurement, Prediction, RunInfo, Subgraph, record_fields
+from reporter.connection import StoreError, check_whole, confine, connect, file_error, first_line
 from reporter.location import default_db_path
+from reporter.read_sql import refusal
 from reporter.schema import MIGRATIONS
 from reporter.views import create_views
 
-READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+KNOWN_SCHEMA = MIGRATIONS[-1][0]
 # A Measurement's series that go to the `samples` table, by column there; its other series are
 # list columns of `measurements`.
 SAMPLE_COLUMNS = {"samples": "latency_ms", "gpu_samples": "gpu_ms"}
+# Rows fetched at a time for `parity query`: its memory stays flat however large the result.
+BATCH_ROWS = 10_000
+SANDBOX = "parity query reads only the database and the folders given with --read"
 
 
-class StoreError(ParityError):
-    """A store problem the user can act on (missing file, refused statement, bad SQL)."""
+@dataclass(frozen=True)
+class Rows:
+    """A user query's result as it streams: the column names, and the rows in batches."""
+    columns: list[str]
+    batches: Iterator[list[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class Results:
     rows: list[tuple[Any, ...]]
 
     def dicts(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row)) for row in self.rows]
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
     def first(self) -> tuple[Any, ...] | None:
         return self.rows[0] if self.rows else None
@@ -55,35 +64,52 @@ class Store:
         self._in_transaction = False
 
     @classmethod
-    def open(cls, path: Path | str | None = None, *, read_only: bool = False) -> "Store":
+    def open(cls, path: Path | str | None = None, *, read_only: bool = False, wait_s: float = 0.0,
+             readable: Sequence[Path] | None = None) -> Store:
         """Open (or, unless read_only, create) the database file, migrating an old one forward.
 
-        read_only: never write, except to bring an older file's schema forward once. Raises
-        StoreError when the file is missing (read_only) or cannot be opened.
+        read_only: never write, except to bring an older file's schema forward once.
+        wait_s: how long to wait for a file another process holds (said once on stderr); 0: not at all.
+        readable: for a user's SQL: confine the connection to the database and these folders (no
+            other file, no network, no extension). None: Parity's own SQL, not confined.
+        Raises StoreError when the file is missing (read_only), busy, damaged, written by a newer
+        Parity, or cannot be opened; nothing is written to it then.
         """
         path = Path(path) if path else default_db_path()
-        if read_only:
-            if not path.exists():
-                raise StoreError(f"{path}: no database here (run `parity ingest` or `parity bench` first, or pass --db)")
-            store = cls(_connect(path, read_only=True), path)
-            if store.schema_version() >= MIGRATIONS[-1][0]:
-                return store
-            store.close()
-            cls.open(path).close()  # an older file: migrate it once, then read
-            return cls(_connect(path, read_only=True), path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        store = cls(_connect(path, read_only=False), path)
+        if read_only and not path.exists():
+            raise StoreError(f"{path}: no database here (run `parity ingest` or `parity bench` first, or pass --db)")
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(connect(path, read_only=read_only, wait_s=wait_s), path)
         try:
-            store.migrate()
+            return store._ready(read_only=read_only, wait_s=wait_s, readable=readable)
         except BaseException:
             store.close()
             raise
-        return store
+
+    def _ready(self, *, read_only: bool, wait_s: float, readable: Sequence[Path] | None) -> Store:
+        """This store checked, migrated and confined as `open` was asked; for an older file opened
+        read-only, a new read-only store once the file has been migrated."""
+        with self._guarded():
+            check_whole(self.db, self.path)
+        version = self.schema_version()
+        if version > KNOWN_SCHEMA:
+            raise StoreError(f"{self.path}: written by a newer Parity: schema {version}, this one knows "
+                             f"{KNOWN_SCHEMA}; upgrade Parity to use it")
+        if read_only and version < KNOWN_SCHEMA:  # migrate it once, then read
+            self.close()
+            Store.open(self.path, wait_s=wait_s).close()
+            return Store.open(self.path, read_only=True, wait_s=wait_s, readable=readable)
+        if not read_only:
+            self.migrate()
+        if readable is not None:
+            confine(self.db, readable)
+        return self
 
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -92,18 +118,16 @@ class Store:
     # -- schema -------------------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        exists = self.db.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()[0]
+        exists = self.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'").single_value()
         if not exists:
             return 0
-        return self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+        return self.execute("SELECT coalesce(max(version), 0) FROM schema_version").single_value()
 
     def migrate(self) -> None:
         with self.atomic():
-            self.db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
-            )
+            self.db.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                            "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
             current = self.schema_version()
             pending = [(version, name, apply) for version, name, apply in MIGRATIONS if version > current]
             for version, name, apply in pending:
@@ -115,31 +139,59 @@ class Store:
     # -- reading ------------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Results:
-        cursor = self.db.execute(sql, params) if params is not None else self.db.execute(sql)
-        columns = [d[0] for d in cursor.description] if cursor.description else []
-        return Results(columns, cursor.fetchall() if columns else [])
+        with self._guarded():
+            cursor = self.db.execute(sql, params) if params is not None else self.db.execute(sql)
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            return Results(columns, cursor.fetchall() if columns else [])
 
     def frame(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None):
         """A pandas DataFrame of the query's result."""
-        cursor = self.db.execute(sql, params) if params is not None else self.db.execute(sql)
-        return cursor.df()
+        with self._guarded():
+            cursor = self.db.execute(sql, params) if params is not None else self.db.execute(sql)
+            return cursor.df()
 
-    def query_readonly(self, sql: str) -> Results:
-        """Run a user's SQL: one read-only statement, else a StoreError saying why not."""
+    def query_readonly(self, sql: str, batch_rows: int = BATCH_ROWS) -> Rows:
+        """Run a user's SQL: one read statement, else a StoreError saying why not. The rows come
+        in batches of `batch_rows` as DuckDB produces them; an error while fetching one is a
+        StoreError too."""
+        refused = refusal(sql)
+        if refused:
+            raise StoreError(refused)
+        with self._user_sql():
+            cursor = self.db.execute(sql)
+        columns = [d[0] for d in cursor.description] if cursor.description else []
+        return Rows(columns, self._batches(cursor, batch_rows) if columns else iter(()))
+
+    def _batches(self, cursor: duckdb.DuckDBPyConnection, size: int) -> Iterator[list[tuple[Any, ...]]]:
+        while True:
+            with self._user_sql():
+                batch = cursor.fetchmany(size)
+            if not batch:
+                return
+            yield batch
+
+    @contextmanager
+    def _user_sql(self) -> Iterator[None]:
+        """A user's query failing: the sandbox's refusal or the SQL's own error, as one StoreError."""
         try:
-            statements = duckdb.extract_statements(sql)
+            with self._guarded():
+                yield
+        except duckdb.PermissionException as error:
+            raise StoreError(f"{SANDBOX}: {first_line(error)}") from None
         except duckdb.Error as error:
-            raise StoreError(f"SQL error: {_first_line(error)}") from None
-        if len(statements) != 1:
-            raise StoreError(f"parity query takes exactly one statement, got {len(statements)}")
-        kind = statements[0].type.name
-        if kind not in READ_ONLY_STATEMENTS:
-            article = "an" if kind[0] in "AEIOU" else "a"
-            raise StoreError(f"parity query is read-only: {article} {kind} statement is refused")
+            raise StoreError(f"SQL error: {first_line(error)}") from None
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """DuckDB failing on the file itself (damaged, unwritable) as one StoreError, and Ctrl-C
+        (which DuckDB turns into an error) as KeyboardInterrupt; any other error passes unchanged."""
         try:
-            return self.execute(sql)
-        except duckdb.Error as error:
-            raise StoreError(f"SQL error: {_first_line(error)}") from None
+            yield
+        except (duckdb.Error, RuntimeError) as error:
+            meaning = file_error(error, self.path)
+            if meaning is None:
+                raise
+            raise meaning from None
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -149,22 +201,27 @@ class Store:
         if self._in_transaction:
             yield
             return
-        self.db.execute("BEGIN TRANSACTION")
+        with self._guarded():
+            self.db.execute("BEGIN TRANSACTION")
         self._in_transaction = True
         try:
-            yield
+            with self._guarded():
+                yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            with suppress(duckdb.Error):  # a file that failed mid-way may fail this too: keep the first error
+                self.db.execute("ROLLBACK")
             raise
         else:
-            self.db.execute("COMMIT")
+            with self._guarded():
+                self.db.execute("COMMIT")
         finally:
             self._in_transaction = False
 
     def remove_unfinished_run(self, run_id: str) -> bool:
         """Delete a run that has no `finished_at` (a killed bench's journal, ingested) with its
         measurements and samples, so that the whole run can take its place; False if none."""
-        if not self.execute("SELECT count(*) FROM runs WHERE run_id = ? AND finished_at IS NULL", [run_id]).single_value():
+        unfinished = "SELECT count(*) FROM runs WHERE run_id = ? AND finished_at IS NULL"
+        if not self.execute(unfinished, [run_id]).single_value():
             return False
         with self.atomic():
             self.db.execute("""DELETE FROM samples WHERE measurement_id IN
@@ -191,11 +248,11 @@ class Store:
 
     def add_predictions(self, predictions: Sequence[Prediction], source_id: str | Sequence[str]) -> None:
         source_ids = _per_row(source_id, len(predictions))
-        self._insert("predictions", [_prediction_row(p, s) for p, s in zip(predictions, source_ids)])
+        self._insert("predictions", [_prediction_row(p, s) for p, s in zip(predictions, source_ids, strict=True)])
 
     def add_subgraphs(self, subgraphs: Sequence[Subgraph], source_id: str | Sequence[str]) -> None:
         source_ids = _per_row(source_id, len(subgraphs))
-        self._insert("subgraphs", [{**_row(s), "source_id": i} for s, i in zip(subgraphs, source_ids)])
+        self._insert("subgraphs", [{**_row(s), "source_id": i} for s, i in zip(subgraphs, source_ids, strict=True)])
 
     def add_measurements(self, measurements: Sequence[Measurement], run_id: str | Sequence[str],
                          source_id: str | None | Sequence[str | None]) -> list[int]:
@@ -204,7 +261,7 @@ class Store:
         ids = list(range(first_id, first_id + len(measurements)))
         run_ids, source_ids = _per_row(run_id, len(measurements)), _per_row(source_id, len(measurements))
         rows, sample_columns = [], {"measurement_id": [], "iteration": [], "latency_ms": [], "gpu_ms": []}
-        for measurement_id, m, run, source in zip(ids, measurements, run_ids, source_ids):
+        for measurement_id, m, run, source in zip(ids, measurements, run_ids, source_ids, strict=True):
             rows.append(_measurement_row(m, measurement_id, run, source))
             n = len(m.samples)
             sample_columns["measurement_id"] += [measurement_id] * n
@@ -222,7 +279,8 @@ class Store:
             return
         self.db.register("_incoming", arrow)
         try:
-            self.db.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+            with self._guarded():
+                self.db.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
         finally:
             self.db.unregister("_incoming")
 
@@ -259,16 +317,3 @@ def _measurement_row(m: Measurement, measurement_id: int, run_id: str, source_id
     for name in SAMPLE_COLUMNS:
         del row[name]  # they go to the samples table
     return {**row, "measurement_id": measurement_id, "run_id": run_id, "source_id": source_id}
-
-
-def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.Error as error:
-        raise StoreError(f"{path}: cannot open the database: {_first_line(error)}") from None
-
-
-def _first_line(error: BaseException) -> str:
-    """The first line of an error's message (its type where the message is empty)."""
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

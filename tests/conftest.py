@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,24 @@ def fixtures() -> Path:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "parity.duckdb"
+
+
+@pytest.fixture
+def locked():
+    """Starts another process that holds a DuckDB file open (and so its lock) for `seconds`: call
+    with the path; returns that process."""
+    holders = []
+
+    def hold(path: Path, seconds: float = 120) -> subprocess.Popen:
+        script = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+                  "time.sleep(float(sys.argv[2]))")
+        process = subprocess.Popen([sys.executable, "-c", script, str(path), str(seconds)],
+                                   stdout=subprocess.PIPE, text=True)
+        holders.append(process)
+        assert process.stdout.readline().strip() == "ready"
+        return process
+
+    yield hold
+    for process in holders:
+        process.kill()
+        process.wait()

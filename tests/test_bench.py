@@ -189,28 +189,6 @@ def test_platform_flag_is_normalised_like_the_predictions() -> None:
 
 # -- QA fixes: nothing measured is lost, nothing loose passes as converged -------------------------
 
-@pytest.fixture
-def locked(tmp_path: Path):
-    """Starts another process that holds a DuckDB file open (and so its lock): call with the path."""
-    import subprocess
-    import sys
-
-    holders = []
-
-    def hold(path: Path) -> None:
-        process = subprocess.Popen(
-            [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                                   "print('ready', flush=True); time.sleep(120)", str(path)],
-            stdout=subprocess.PIPE, text=True)
-        holders.append(process)
-        assert process.stdout.readline().strip() == "ready"
-
-    yield hold
-    for process in holders:
-        process.kill()
-        process.wait()
-
-
 def no_measuring(*args, **kwargs):
     raise AssertionError("measured although the command should have stopped first")
 
@@ -221,10 +199,10 @@ BENCH = ["--model", "resnet18", "--conversion", "EAGER", "--batch-size", "1"]
 def test_locked_database_stops_bench_before_measuring(capsys, monkeypatch, tmp_path: Path, locked) -> None:
     db = tmp_path / "p.duckdb"
     Store.open(db).close()
-    locked(db)
+    holder = locked(db)
     monkeypatch.setattr("collectors.bench.run_plan", no_measuring)
-    error = bench_error(capsys, *BENCH, "--db", str(db))
-    assert error.startswith(f"parity bench: error: {db}: cannot open the database for writing: ")
+    error = bench_error(capsys, *BENCH, "--db", str(db), "--wait", "0")
+    assert error.startswith(f"parity bench: error: {db}: busy: another process (PID {holder.pid}) has it open; ")
     assert error.endswith("(nothing was measured)") and "\n" not in error
 
 
@@ -236,7 +214,7 @@ def test_database_locked_at_the_end_leaves_a_rescue_bundle(capsys, monkeypatch, 
         return BenchResult(RUN, [OK, FAILED])
 
     monkeypatch.setattr("collectors.bench.run_plan", measure_while_another_process_takes_the_database)
-    assert main(["bench", *BENCH, "--db", str(db)]) == 2
+    assert main(["bench", *BENCH, "--db", str(db), "--wait", "0"]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
     rescue = tmp_path / f"p.duckdb.{RUN.run_id}.bundle.json"
     assert error.startswith(f"parity bench: error: could not store run {RUN.run_id} in {db}: ")

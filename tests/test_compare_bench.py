@@ -6,7 +6,8 @@ same model) are made once for the module: each costs a worker subprocess of a fe
 """
 from __future__ import annotations
 
-import duckdb
+import json
+
 import pytest
 
 from collectors.bench import run_plan
@@ -88,9 +89,10 @@ def test_fleet_bundles_from_two_devices_ingest_into_one_database_once(runs, tmp_
         assert [(cell.key.platform, cell.kind) for cell in comparison.cells] == [("device-b", "new")]
 
 
-def test_fleet_history_as_partitioned_parquet_is_read_back_by_duckdb(db, tmp_path):
+def test_fleet_history_as_partitioned_parquet_is_read_back_by_duckdb(db, tmp_path, monkeypatch, capsys):
     """The statements docs/workflow.md gives for history past one machine, run as written there:
-    one export per run, appended to the tree as the nightly job would."""
+    one export per run with DuckDB itself, appended to the tree as the nightly job would, and the
+    read through `parity query --read history`."""
     history = tmp_path / "history"
     with Store.open(db, read_only=True) as store:
         for (run_id,) in store.execute("SELECT run_id FROM runs ORDER BY started_at").rows:
@@ -102,14 +104,17 @@ def test_fleet_history_as_partitioned_parquet_is_read_back_by_duckdb(db, tmp_pat
                       WHERE m.run_id = '{run_id}')
                 TO '{history}' (FORMAT parquet, PARTITION_BY (platform, date), APPEND)""")
     assert {p.parent.parent.name for p in history.rglob("*.parquet")} == {f"platform={runs_platform(db)}"}
-    rows = duckdb.sql(f"""
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["query", """
         SELECT platform, model, conversion, count(*) AS nights, median(median) AS median_ms,
                sum(len(samples)) AS samples
-        FROM read_parquet('{history}/platform=*/date=*/*.parquet', hive_partitioning = true)
+        FROM read_parquet('history/platform=*/date=*/*.parquet', hive_partitioning = true)
         WHERE status = 'ok' AND date >= DATE '2020-01-01'
-        GROUP BY ALL ORDER BY model""").fetchall()
-    assert [(row[1], row[3]) for row in rows] == [(MODEL, 3)]
-    assert all(row[5] > 0 for row in rows)
+        GROUP BY ALL ORDER BY model""", "--db", str(db), "--read", "history", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(row["model"], row["nights"]) for row in rows] == [(MODEL, 3)]
+    assert all(row["samples"] > 0 for row in rows)
 
 
 def runs_platform(db) -> str:

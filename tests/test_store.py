@@ -80,6 +80,9 @@ def test_store_comparisons_match_power_mode_and_declared_proxies(db_path):
     "SELECT 1; DELETE FROM runs",
     "COPY runs TO '/tmp/parity-leak.csv'",
     "ATTACH '/tmp/other.duckdb'",
+    "EXPLAIN ANALYZE COPY runs TO '/tmp/parity-leak.csv'",  # EXPLAIN ANALYZE runs what it explains
+    "EXPLAIN ANALYSE DELETE FROM runs",
+    "PRAGMA import_database('/tmp/parity-dump')",  # runs the COPY statements of the folder's load.sql
 ])
 def test_store_query_refuses_writes(db_path, sql):
     with Store.open(db_path) as store, store.atomic():

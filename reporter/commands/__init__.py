@@ -33,3 +33,23 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
         "--db", type=Path, default=None,
         help=f"DuckDB file (default: $PARITY_DB, else {default_db_path()})",
     )
+
+
+WRITER_WAIT_S = 60.0
+
+
+def add_wait_option(parser: argparse.ArgumentParser, *, writes: bool) -> None:
+    """`--wait SECONDS`: how long to wait for a database another process holds. A writer waits a
+    minute by default (an ingest queued behind another's, a bench finishing its store); a reader
+    says at once that the database is busy, unless told to wait."""
+    default = WRITER_WAIT_S if writes else 0.0
+    parser.add_argument("--wait", type=_seconds, default=default, metavar="SECONDS",
+                        help=f"wait this long for a database another process holds (default {default:g}; "
+                             "0: fail at once)")
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"expected seconds ≥ 0, got {text!r}")
+    return value

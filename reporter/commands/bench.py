@@ -33,7 +33,7 @@ from pathlib import Path
 
 from collectors.defaults import BENCH_DEFAULTS
 from collectors.errors import Interrupted, ParityError
-from reporter.commands import ListOption, add_db_option
+from reporter.commands import ListOption, add_db_option, add_wait_option
 
 HELP = "measure models × conversions × batch sizes on this machine"
 ORDER = 2
@@ -81,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue a killed run: its journal (or the --out bundle path it was writing), or its "
                              "run id; the cells it finished are kept, the rest measured under the same run id")
     add_db_option(parser)
+    add_wait_option(parser, writes=True)
     parser.add_argument("--out", type=Path,
                         help="also write a bundle for `parity ingest`; with neither --db nor $PARITY_DB, "
                              "only the bundle (no database)")
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if out and not earlier:
         prepare_out(out)
     if db:
-        check_writable(db)
+        check_writable(db, wait_s=args.wait)
     # `timeout` and schedulers stop a run with SIGTERM: it ends the run like Ctrl-C, through the
     # `finally` that kills the running worker's process group.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
                               f"`parity bench --resume {journal}`, or store them now with `parity ingest {journal}`"
                               ) from None
     print(end_of_run(result.measurements, plan.max_seconds))
-    for line in save_result(result, out=out, db=db):
+    for line in save_result(result, out=out, db=db, wait_s=args.wait):
         print(line)
     journal.unlink(missing_ok=True)  # stored safely: the journal has done its work
     return 0
@@ -188,7 +189,7 @@ class _ProgressBar:
     redraws it every second so that the elapsed time keeps moving.
     """
 
-    def __enter__(self) -> "_ProgressBar":
+    def __enter__(self) -> _ProgressBar:
         import threading
 
         from tqdm import tqdm

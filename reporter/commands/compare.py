@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 
-from reporter.commands import ListOption, add_db_option
+from reporter.commands import ListOption, add_db_option, add_wait_option
 
 HELP = "significant differences between two runs (PR comments, nightly gates)"
 ORDER = 5
@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-link", metavar="URL",
                         help="link or path to the HTML report, printed under the comparison")
     add_db_option(parser)
+    add_wait_option(parser, writes=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from reporter.compare_formats import RENDERERS
     from reporter.store import Store
 
-    with Store.open(args.db, read_only=True) as store:
+    with Store.open(args.db, read_only=True, wait_s=args.wait) as store:
         comparison = compare_runs(
             store, args.base, args.head, methods=args.methods or METHODS, threshold_pct=args.threshold,
             alpha=args.alpha,

@@ -14,6 +14,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reporter.commands import add_wait_option
+
 if TYPE_CHECKING:  # imported for real inside run(): `parity --help` stays instant
     from collectors.bench import CellProgress
     from reporter.store import Store
@@ -32,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=DEMO_SITE, help=f"folder for the report (default: {DEMO_SITE})")
     parser.add_argument("--max-seconds", type=float, default=3.0,
                         help="time budget per cell for warm-up and timing, compile excluded (default 3)")
+    add_wait_option(parser, writes=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from reporter.store import Store
 
     started = time.monotonic()
-    with Store.open(args.db) as store:
+    with Store.open(args.db, wait_s=args.wait) as store:
         platform = _bench(store, args.max_seconds)
         platform_map = _write_platform_map(args.db.with_name("demo-platform-map.json"), platform)
         _ingest_examples(store, platform_map)

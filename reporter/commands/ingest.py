@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reporter.commands import add_db_option
+from reporter.commands import add_db_option, add_wait_option
 
 HELP = "store prediction, measurement and bundle files (format detected from content)"
 ORDER = 3
@@ -23,6 +23,7 @@ ORDER = 3
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     add_db_option(parser)
+    add_wait_option(parser, writes=True)
     parser.add_argument("--platform-map", type=Path, metavar="FILE",
                         help="JSON with extra platform `aliases`, `default_power_modes` and `proxies`")
     parser.add_argument("--model", help="model of an Alma results file (it names none)")
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                          batch_size=args.batch_size)
     report = inputs.report
     with told_if_interrupted(report):  # Ctrl-C after the commit says what was stored
-        with Store.open(args.db) as store:
+        with Store.open(args.db, wait_s=args.wait) as store:
             write_inputs(store, inputs, strict=args.strict)
         for warning in report.warnings:
             print(f"parity ingest: warning: {warning}", file=sys.stderr)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reporter.commands import add_db_option
+from reporter.commands import add_db_option, add_wait_option
 
 HELP = "static HTML report with Plotly charts, and summary.md"
 ORDER = 4
@@ -23,6 +23,7 @@ DEFAULT_OUT = Path("site")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_db_option(parser)
+    add_wait_option(parser, writes=False)
     parser.add_argument("--out", type=Path, default=None,
                         help=f"folder to write the site into (default: {DEFAULT_OUT})")
     parser.add_argument("--single-file", type=Path, metavar="FILE", default=None,
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out and args.single_file:  # one would be silently ignored
         raise ParityError("--out and --single-file: give one (a folder of pages, or one self-contained file)")
-    with Store.open(args.db, read_only=True) as store:
+    with Store.open(args.db, read_only=True, wait_s=args.wait) as store:
         markers = history_change_points(store)  # marked on the model pages' history charts
         if args.single_file:
             path = write_single_file(store, args.single_file, change_points=markers)
