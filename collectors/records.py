@@ -27,6 +27,9 @@ _STRICT_FIELDS = {"extra": "forbid", "revalidate_instances": "always"}
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
+    """What a predictor (graphs) says of one cell: its latency, and its energy and peak memory
+    where the predictor gives them."""
+
     __pydantic_config__ = _STRICT_FIELDS
 
     model: Name
