@@ -21,6 +21,12 @@ def fixtures() -> Path:
 
 
 @pytest.fixture
+def no_pynvml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`import pynvml` fails, as where nvidia-ml-py is not installed."""
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "parity.duckdb"
 
