@@ -2,46 +2,20 @@
 warning, run references, the prediction side, the three output formats and the exit codes."""
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 import random
 
 import pytest
 
-from collectors.records import Measurement, Prediction, RunInfo
-from collectors.vocabulary import SYNCED_E2E
+from collectors.records import Measurement
 from reporter.cell_changes import CLASSES, DEFAULT_THRESHOLD_PCT, Side, classify
 from reporter.cli import main
 from reporter.commands import compare as compare_command
 from reporter.compare import CompareError, compare_runs, resolve_run
 from reporter.compare_formats import RENDERERS
 from reporter.store import Store
-
-CPU = "test-cpu"
-BASE_ENV = {"torch_version": "2.11.0", "cpu_model": "Test CPU", "hostname": "bench-a"}
-HEAD_ENV = {"torch_version": "2.12.0", "cpu_model": "Test CPU", "hostname": "bench-b"}
-
-
-def samples(rng: random.Random, centre: float, n: int = 60, spread: float = 0.01) -> tuple[float, ...]:
-    return tuple(centre * (1 + rng.gauss(0, spread)) for _ in range(n))
-
-
-def measurement(model: str, conversion: str, values: tuple[float, ...] = (), *, status: str = "ok",
-                median: float | None = None, ci: tuple[float, float] | None = None,
-                platform: str = CPU) -> Measurement:
-    ok = status == "ok"
-    centre = median if median is not None else (sorted(values)[len(values) // 2] if values else None)
-    return Measurement(
-        model=model, platform=platform, precision="fp32", batch_size=1, conversion=conversion, device="cpu",
-        method=SYNCED_E2E, status=status, measured_at="2026-11-28T02:00:00", median=centre if ok else None,
-        ci95_low=ci[0] if ci else None, ci95_high=ci[1] if ci else None, samples=values,
-        failure_kind=None if ok else "crash", message=None if ok else "the worker died of SIGSEGV")
-
-
-def run_info(run_id: str, label: str | None, day: int, environment: dict) -> RunInfo:
-    return RunInfo(run_id, "bench", f"2026-11-{day:02d}T02:00:00", f"2026-11-{day:02d}T03:00:00", "host", CPU,
-                   label, None, environment)
+from tests.compare_runs import BASE_ENV, CPU, HEAD_ENV, measurement, prediction, run_info, samples
 
 
 def base_and_head(rng: random.Random) -> tuple[list[Measurement], list[Measurement]]:
@@ -73,10 +47,6 @@ def base_and_head(rng: random.Random) -> tuple[list[Measurement], list[Measureme
     ]
     return base, head
 
-
-def prediction(version: str, latency_ms: float, predicted_at: str, platform: str = CPU) -> Prediction:
-    return Prediction(model="resnet18", platform=platform, precision="fp32", batch_size=1, latency_ms=latency_ms,
-                      predictor="graphs", predictor_version=version, predicted_at=predicted_at)
 
 
 @pytest.fixture(scope="module")
@@ -286,163 +256,3 @@ def test_compare_night_spread_needs_six_nights():
     assert night_spread_pct([10.0, 10.2, 9.8, 10.1, 9.9]) is None
     assert night_spread_pct([10.0] * 6) == 0.0
     assert beyond_night_noise(7.0, None) and beyond_night_noise(7.0, 2.0) and not beyond_night_noise(7.0, 3.0)
-
-
-# -- QA regressions: an H200 run, graphs' report and verdict predictions, Alma's figures ------------
-
-H200, H100, JETSON = "nvidia-h200", "h100-sxm5-80gb", "jetson-orin-agx-64gb@30w"
-
-
-def alma(model: str, median: float) -> Measurement:
-    """Alma's own figure: a median over 16 iterations, no samples and no CI."""
-    return dataclasses.replace(measurement(model, "EAGER", median=median, platform=H200), method="alma",
-                               n_iterations=16)
-
-
-@pytest.fixture(scope="module")
-def h200_db(tmp_path_factory):
-    """r1, r2: H200 runs of resnet18 and resnet50 (synced-e2e and alma); r3: other models only.
-    Predictions: graphs' report files (no version, H100, for which the H200 is a declared proxy)
-    and a newer verdict file (1.0.0, Jetson only)."""
-    rng = random.Random(7)
-    path = tmp_path_factory.mktemp("h200") / "h200.duckdb"
-    with Store.open(path) as store, store.atomic():
-        for run_id, day, models, alma_ms in (("r1", 25, ("resnet18", "resnet50"), 2.39),
-                                             ("r2", 26, ("resnet18", "resnet50"), 150.3),
-                                             ("r3", 27, ("vgg11", "alexnet"), None)):
-            store.add_run(dataclasses.replace(run_info(run_id, None, day, BASE_ENV), platform=H200))
-            rows = [measurement(model, "EAGER", samples(rng, 2.0), platform=H200) for model in models]
-            rows += [alma(model, alma_ms) for model in models] if alma_ms else []
-            store.add_measurements(rows, run_id, None)
-        store.add_proxies({H200: H100})
-        store.add_predictions([prediction(None, 1.0, "2026-11-01T00:00:00", H100)], "graphs-report")
-        store.add_predictions([prediction("1.0.0", 3.0, "2026-11-02T00:00:00", JETSON)], "graphs-verdict")
-    return path
-
-
-def test_compare_prediction_version_is_chosen_per_platform(h200_db):
-    """The newest version (1.0.0) never predicted the H100: the H100 row must still be scored,
-    with the version that did predict it (before: `predictions: []`)."""
-    with Store.open(h200_db, read_only=True) as store:
-        comparison = compare_runs(store, "r1", "r1")
-    [shift] = comparison.predictions
-    assert (shift.platform, shift.measured_platform, shift.is_proxy) == (H100, H200, True)
-    assert shift.base_version is None and shift.head_version is None and shift.notes == ()
-    assert shift.before.count == shift.after.count == 1 and shift.before.median_ape == shift.after.median_ape
-    assert json.loads(RENDERERS["json"].render(comparison, None))["predictions"][0]["platform"] == H100
-    assert "| `graphs` | caller latency | `h100-sxm5-80gb (proxy: nvidia-h200)` | `(unversioned) → (unversioned)` |" in \
-        RENDERERS["markdown"].render(comparison, None)
-
-
-def test_compare_prediction_side_without_a_version_says_so(h200_db):
-    with Store.open(h200_db, read_only=True) as store:
-        comparison = compare_runs(store, "r1", "r2", head_predictor="1.0.0")
-    [shift] = comparison.predictions
-    assert shift.before is not None and shift.after is None
-    assert shift.notes == ("head: version 1.0.0 never predicted this platform",)
-    note = "graphs on h100-sxm5-80gb, head: version 1.0.0 never predicted this platform"
-    assert f"NOTE: {note}" in RENDERERS["text"].render(comparison, None)
-    assert ("- `graphs` on `h100-sxm5-80gb`, `head: version 1.0.0 never predicted this platform`"
-            in RENDERERS["markdown"].render(comparison, None))
-    assert json.loads(RENDERERS["json"].render(comparison, None))["predictions"][0]["notes"] == list(shift.notes)
-
-
-def test_compare_same_run_warns(h200_db):
-    with Store.open(h200_db, read_only=True) as store:
-        same = compare_runs(store, "r1", "r1")
-        different = compare_runs(store, "r1", "r2")
-    assert different.warnings() == []
-    [warning] = same.warnings()
-    assert warning.startswith("base and head are the same run (r1)")
-    assert f"WARNING: {warning}" in RENDERERS["text"].render(same, None).splitlines()
-    assert f"> ⚠️ **`{warning}`**" in RENDERERS["markdown"].render(same, None).splitlines()
-    assert json.loads(RENDERERS["json"].render(same, None))["warnings"] == [warning]
-
-
-def test_compare_platform_alias_is_resolved(h200_db, capsys):
-    with Store.open(h200_db, read_only=True) as store:
-        comparison = compare_runs(store, "latest~1", "latest", platform="h200")
-    assert {cell.key.platform for cell in comparison.cells} == {H200}
-    assert main(["compare", "--db", str(h200_db), "--base", "latest~1", "--head", "latest", "--platform", "H200"]) == 0
-    assert "only 0 run(s)" not in capsys.readouterr().err
-
-
-def test_compare_alma_figures_are_untested_in_every_format(h200_db):
-    with Store.open(h200_db, read_only=True) as store:
-        comparison = compare_runs(store, "r1", "r2", methods=["alma"])
-    assert {cell.kind for cell in comparison.cells} == {"untested"} and not comparison.has_regression
-    assert all(cell.change_pct == pytest.approx((150.3 / 2.39 - 1) * 100) for cell in comparison.cells)  # +6189 %
-    assert comparison.verdict().startswith("NOT TESTED: 2 untested")
-    note = "no samples or CI: change not tested"
-    assert all(cell.test.note == note for cell in comparison.cells)
-    text = RENDERERS["text"].render(comparison, None)
-    assert text.count(note) == 2 and "| ❔ untested |" not in text
-    markdown = RENDERERS["markdown"].render(comparison, None)
-    assert markdown.count(f"| {note} |") == 2 and "| ❔ untested |" in markdown
-    cells = json.loads(RENDERERS["json"].render(comparison, None))["cells"]
-    assert [(c["class"], c["test"], c["test_note"]) for c in cells] == [("untested", "none", note)] * 2
-
-
-def test_compare_nothing_in_common_is_not_called_no_change(h200_db, capsys):
-    with Store.open(h200_db, read_only=True) as store:
-        comparison = compare_runs(store, "r1", "r3")
-    assert comparison.verdict() == "NOTHING COMPARABLE: 0 cells in both runs (2 new, 2 gone)"
-    argv = ["compare", "--db", str(h200_db), "--base", "r1", "--head", "r3", "--fail-on-regression"]
-    assert main(argv) == 0  # docs/workflow.md: exit 0, the verdict says it
-    assert capsys.readouterr().out.startswith("NOTHING COMPARABLE: 0 cells in both runs (2 new, 2 gone)")
-
-
-@pytest.mark.parametrize("option,value,names,not_named", [
-    ("--threshold", "-5", "threshold -5: must be a percentage >= 0", "alpha"),
-    ("--alpha", "2", "alpha 2: must be between 0 and 1", "threshold"),
-    ("--history-nights", "-1", "history nights -1: must be >= 0", "alpha"),
-])
-def test_compare_option_errors_name_only_that_option(h200_db, capsys, option, value, names, not_named):
-    assert main(["compare", "--db", str(h200_db), "--base", "r1", "--head", "r2", option, value]) == 2
-    error = capsys.readouterr().err
-    assert names in error and not_named not in error and len(error.splitlines()) == 1
-
-
-def test_compare_judges_energy_and_device_time_by_the_same_rules(tmp_path):
-    """A cell whose caller latency held while its energy per batch rose 10 % and its device time
-    fell 20 % is one unchanged latency cell, one regressed energy cell and one improved
-    device-time cell; --fail-on-regression fails on the energy."""
-    from tests import builders
-
-    rng = random.Random(7)
-
-    def cell(latency: float, energy: float, device_ms: float) -> list[Measurement]:
-        timed = builders.measurement(platform=CPU, device="cpu", samples=samples(rng, latency), median=latency,
-                                     energy_mj=energy, energy_samples=samples(rng, energy, n=12))
-        busy = builders.measurement(platform=CPU, device="cpu", method="device-busy", samples=samples(rng, device_ms),
-                                    median=device_ms)
-        return [timed, busy]
-
-    db = tmp_path / "p.duckdb"
-    with Store.open(db) as store, store.atomic():
-        for day, measured in ((20, cell(10.0, 500.0, 4.0)), (21, cell(10.0, 550.0, 3.2))):
-            store.add_run(run_info(f"r{day}", None, day, BASE_ENV))
-            store.add_measurements(measured, f"r{day}", None)
-    with Store.open(db, read_only=True) as store:
-        comparison = compare_runs(store, "r20", "r21")
-    kinds = {(change.key.quantity, change.key.method): change.kind for change in comparison.cells}
-    assert kinds == {("latency", "synced-e2e"): "unchanged", ("energy", "synced-e2e"): "regressed",
-                     ("latency", "device-busy"): "improved"}
-    assert comparison.has_regression
-    text = RENDERERS["text"].render(comparison, None)
-    assert "resnet18 EAGER fp32 bs1 on test-cpu (energy, synced-e2e)" in text and "550 mJ" in text
-
-
-def test_compare_says_a_killed_run_is_incomplete(tmp_path):
-    from tests import builders
-
-    db = tmp_path / "p.duckdb"
-    with Store.open(db) as store, store.atomic():
-        store.add_run(run_info("r20", None, 20, BASE_ENV))
-        store.add_run(dataclasses.replace(run_info("r21", None, 21, BASE_ENV), finished_at=None))
-        store.add_measurements([builders.measurement(platform=CPU, device="cpu", median=2.0)], "r20", None)
-        store.add_measurements([builders.measurement(platform=CPU, device="cpu", median=2.0)], "r21", None)
-    with Store.open(db, read_only=True) as store:
-        comparison = compare_runs(store, "r20", "r21")
-    assert comparison.warnings() == ["head run r21 is incomplete (stopped before its last cell): its missing cells "
-                                     "show as gone"]
