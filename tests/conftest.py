@@ -12,6 +12,14 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("PARITY_FIXTURES") or REPO.parent / "shared" / "fixtures")
 
 
+def bench_error(capsys: pytest.CaptureFixture, *args: str) -> str:
+    """The one error line of `parity bench ARGS`, which must refuse them (exit 2)."""
+    from reporter.cli import main
+
+    assert main(["bench", *args]) == 2
+    return capsys.readouterr().err.strip()
+
+
 @pytest.fixture(scope="session")
 def fixtures() -> Path:
     """The real graphs and Alma files; tests that need them skip where the folder is absent."""
