@@ -8,9 +8,10 @@ reporter.chart_style, every displayed value from reporter.formatting.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from collectors.vocabulary import (
@@ -58,6 +59,7 @@ GATE_ROOM_PCT = 10.0  # the error axis reaches this far past the gate lines, for
 PAGE_CELL = tuple(key for key in CELL if key not in ("model", "platform"))
 PREDICTED_SERIES = tuple(key for key in PREDICTION_KEY if key not in ("model", "platform"))
 HISTORY_SERIES = (*PAGE_SERIES, "conversion")  # one line per measured series
+LATENCIES = ("median", "p05", "p95")  # what the latency chart draws of each measurement
 
 
 # -- platform charts -----------------------------------------------------------------------------
@@ -113,7 +115,8 @@ def _comparison_hover(row: Any) -> str:
         f"<b>{plotly_text(row.model)}</b>",
         f"{plotly_text(row.precision)} · batch {row.batch_size} · {plotly_text(row.conversion)} "
         f"({plotly_text(row.method)})",
-        f"predicted {QUANTITY_TEXT[row.quantity](row.predicted)} · measured {QUANTITY_TEXT[row.quantity](row.measured)}",
+        f"predicted {QUANTITY_TEXT[row.quantity](row.predicted)} · "
+        f"measured {QUANTITY_TEXT[row.quantity](row.measured)}",
         f"ratio {two_places(row.ratio)} ({percent(row.signed_error_pct, signed=True)})",
     ]
     if row.is_proxy:
@@ -185,7 +188,7 @@ def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame, platfor
     conversions = sorted(latencies["conversion"].unique(), key=lambda name: (name != EAGER, name))
     categories = [plotly_text(c) for c in conversions]
     data, colours = [], {}
-    for index, (series, group, name) in enumerate(_page_series(latencies, platform)):
+    for index, (series, group, name) in enumerate(_page_series(latencies, platform, ("conversion", *LATENCIES))):
         colours.setdefault(tuple(series[key] for key in PAGE_CELL), series_colour(index))
         group = group.set_index("conversion").reindex(conversions)
         data.append({
@@ -205,13 +208,15 @@ def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame, platfor
                   yaxis=latency_axis(pd.concat([latencies["p05"], latencies["p95"], predictions["latency_ms"]])))
 
 
-def _page_series(frame: pd.DataFrame, platform: str | None, keys: tuple[str, ...] = PAGE_SERIES
-                 ) -> Iterator[tuple[dict[str, Any], pd.DataFrame, str]]:
-    """The frame's series by `keys`, in key order, each with its legend name; the device is named
-    only where the page has more than one (a GPU host benches --device cpu too)."""
+def _page_series(frame: pd.DataFrame, platform: str | None, values: tuple[str, ...],
+                 keys: tuple[str, ...] = PAGE_SERIES) -> Iterator[tuple[dict[str, Any], pd.DataFrame, str]]:
+    """The frame's series by `keys`, in key order, each with its rows' `values` columns and its
+    legend name; the device is named only where the page has more than one (a GPU host benches
+    --device cpu too). Only `values` are sliced: slicing every column of the page's frame per series
+    took most of a chart's time."""
     devices = frame["device"].fillna("")  # groupby drops rows whose key is missing
     many_devices = devices.nunique() > 1
-    for key, group in frame.assign(device=devices).groupby(list(keys), sort=True):
+    for key, group in frame[[*keys, *values]].assign(device=devices).groupby(list(keys), sort=True):
         series = dict(zip(keys, key, strict=True))
         name = (series_label(series["precision"], series["batch_size"], series["method"], series.get("conversion"))
                 + (f" · {plotly_text(series['device'])}" if many_devices else "")
@@ -242,7 +247,7 @@ def speedup_bars(*, speedups: pd.DataFrame, platform: str | None = None) -> Figu
         "y": numbers(group["speedup"]), "marker": {"color": series_colour(index)},
         "text": [times(v) for v in group["speedup"]], "textposition": "outside",
         "hovertemplate": f"%{{x}}: %{{text}} vs {EAGER}<extra>%{{fullData.name}}</extra>",
-    } for index, (_, group, name) in enumerate(_page_series(speedups, platform))]
+    } for index, (_, group, name) in enumerate(_page_series(speedups, platform, ("conversion", "speedup")))]
     one = [{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 1, "y1": 1, "line": DOTTED}]
     return figure(data, height=380, shapes=one, barmode="group",
                   xaxis={"type": "category", "tickangle": -30, "automargin": True},
@@ -264,7 +269,9 @@ def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: S
         its label on hover.
     """
     data, shown = [], set()
-    series = sorted(_page_series(measured, platform, HISTORY_SERIES),  # EAGER first within a cell
+    measured, predicted = measured.reset_index(drop=True), predicted.reset_index(drop=True)
+    times, medians = _points(measured, "median")
+    series = sorted(_page_series(measured, platform, ("runs",), HISTORY_SERIES),  # EAGER first within a cell
                     key=lambda item: (item[0]["precision"], item[0]["batch_size"], item[0]["conversion"] != EAGER,
                                       [str(item[0][key]) for key in HISTORY_SERIES]))
     for index, (key, group, name) in enumerate(series):
@@ -274,18 +281,19 @@ def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: S
         data.append({
             "type": "scatter", "mode": "lines+markers", "name": name,
             "visible": True if index < HISTORY_SHOWN else "legendonly",
-            "x": iso_times(group["point_at"]), "y": numbers(group["median"]),
+            "x": times[group.index].tolist(), "y": medians[group.index].tolist(),
             "customdata": group["runs"].tolist(), "line": {"color": series_colour(index), "width": 1.5},
             "marker": {"size": 5},
             "hovertemplate": "%{x}<br>%{y:.3~g} ms (median of %{customdata} run(s))<extra>%{fullData.name}</extra>",
         })
+    times, latencies = _points(predicted, "latency_ms")
     for (precision, batch_size, predictor), group in predicted.groupby(list(PREDICTED_SERIES)):
         data.append({
             "type": "scatter", "mode": "lines+markers",
             "line": {"shape": "hv", "dash": "dash", "color": PALETTE.predicted},
             "name": f"predicted {plotly_text(precision)} · b{batch_size} ({plotly_text(predictor)})",
             "visible": True if (precision, batch_size) in shown or not shown else "legendonly",
-            "x": iso_times(group["point_at"]), "y": numbers(group["latency_ms"]), "marker": {"size": 5},
+            "x": times[group.index].tolist(), "y": latencies[group.index].tolist(), "marker": {"size": 5},
             "hovertemplate": "%{x}<br>predicted %{y:.3~g} ms<extra></extra>",
         })
     shapes, notes = _marker_lines(markers)
@@ -295,10 +303,15 @@ def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: S
                   yaxis=latency_axis(pd.concat([measured["median"], predicted["latency_ms"]])))
 
 
-def _marker_lines(markers: Iterable[Marker]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _points(history: pd.DataFrame, value: str) -> tuple[np.ndarray, np.ndarray]:
+    """A history frame's times as ISO text and its `value` column as JSON numbers, by row position:
+    made for the whole frame at once, not per series (a page has thousands of points)."""
+    return np.array(iso_times(history["point_at"]), dtype=object), np.array(numbers(history[value]), dtype=object)
+
+
+def _marker_lines(markers: Sequence[Marker]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     shapes, notes = [], []
-    for marker in markers:
-        at = iso_times([marker.at])[0]
+    for marker, at in zip(markers, iso_times([marker.at for marker in markers]), strict=True):
         shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at, "y0": 0, "y1": 1,
                        "line": {"color": PALETTE.change_point, "width": 1.5, "dash": "dot"}})
         series = f"{plotly_text(marker.series)}: " if marker.series else ""
