@@ -65,21 +65,26 @@ def _bucketed(points: str, keys: tuple[str, ...], value: str) -> str:
     $max_points equal spans of time, each drawn as the median of its points at the time of its
     first (`runs` says how many): the chart stays readable and the page small however long the
     history. A hash aggregate, no sort over the history: this is the report's biggest query.
+    Each series is numbered in key order once, so that the buckets are grouped and sorted by that
+    number instead of by every key column (a fifth of the time).
     """
     # NULL-safe: a series without a device recorded is still one series.
     same_series = " AND ".join(f"s.{key} IS NOT DISTINCT FROM p.{key}" for key in keys)
     return f"""
     WITH points AS ({points}),
     spans AS (
-        SELECT {columns(keys)}, count(*) AS n, epoch_ms(min(point_at)) AS first_ms,
-               epoch_ms(max(point_at)) - epoch_ms(min(point_at)) + 1 AS span_ms
-        FROM points GROUP BY {columns(keys)})
-    SELECT {columns(keys, "p")}, min(p.point_at) AS point_at, median(p.{value}) AS {value}, count(*) AS runs
-    FROM points p JOIN spans s ON {same_series}
-    GROUP BY {columns(keys, "p")},
-             CASE WHEN s.n <= $max_points THEN epoch_ms(p.point_at)
-                  ELSE (epoch_ms(p.point_at) - s.first_ms) * $max_points // s.span_ms END
-    ORDER BY {columns(keys, "p")}, point_at"""
+        SELECT {columns(keys)}, row_number() OVER (ORDER BY {columns(keys)}) AS series, count(*) AS n,
+               epoch_ms(min(point_at)) AS first_ms, epoch_ms(max(point_at)) - epoch_ms(min(point_at)) + 1 AS span_ms
+        FROM points GROUP BY {columns(keys)}),
+    buckets AS (
+        SELECT s.series, min(p.point_at) AS point_at, median(p.{value}) AS {value}, count(*) AS runs
+        FROM points p JOIN spans s ON {same_series}
+        GROUP BY s.series,
+                 CASE WHEN s.n <= $max_points THEN epoch_ms(p.point_at)
+                      ELSE (epoch_ms(p.point_at) - s.first_ms) * $max_points // s.span_ms END)
+    SELECT {columns(keys, "s")}, b.point_at, b.{value}, b.runs
+    FROM buckets b JOIN spans s USING (series)
+    ORDER BY b.series, b.point_at"""
 
 
 MEASURED_HISTORY = _bucketed(MEASURED_POINTS, SERIES, "median")
@@ -139,8 +144,8 @@ class SiteFrames:
         return cls(
             # Display orders: comparisons per measured platform before device (direct and proxy
             # rows apart), speedups with the conversions of one series together.
-            comparisons=_sorted(store.frame(CURRENT_COMPARISONS),
-                                ("quantity", *CELL, "conversion", "method", "measured_platform", "device", "predictor")),
+            comparisons=_sorted(store.frame(CURRENT_COMPARISONS), ("quantity", *CELL, "conversion", "method",
+                                                                   "measured_platform", "device", "predictor")),
             predictions=_sorted(store.frame(NEWEST_PREDICTIONS), PREDICTION_KEY),
             latest=latest,
             speedups=_sorted(store.frame(NEWEST_SPEEDUPS, {"unscored": list(UNSCORED_METHODS), "eager": EAGER}),
