@@ -14,7 +14,6 @@ from functools import partial
 import pandas as pd
 
 from collectors.vocabulary import (
-    ALMA,
     CELL,
     DEVICE_BUSY,
     METHOD_BASIS,
@@ -23,12 +22,12 @@ from collectors.vocabulary import (
     PREDICTION_KEY,
     QUANTITIES,
     SERIES,
-    SYNCED_E2E,
     UNSCORED_METHODS,
 )
 from reporter.metrics import ErrorStats, error_stats, grouped_error_stats
 from reporter.report_queries import PAGE_KEY, SiteFrames
 from reporter.store import Store
+from reporter.twins import Twins
 
 # Predictor versions are listed per group, not grouped by: files of one release written by
 # different graphs tools carry a version or none, and splitting on that would split the release.
@@ -106,7 +105,8 @@ class IndexContext:
     headline: Headline
     matrices: list[Matrix]
     platforms: list[str]
-    platform_stats: pd.DataFrame  # platform, measured_platform, quantity, method, precision, batch_size + ErrorStats, is_proxy
+    # platform, measured_platform, quantity, method, precision, batch_size + ErrorStats, is_proxy
+    platform_stats: pd.DataFrame
     unmatched_predictions: pd.DataFrame  # model, platform, precision, batch_size, predictor, latency_ms
     unmatched_measurements: pd.DataFrame  # model, platform, precision, batch_size, methods, conversions
     failures: pd.DataFrame  # newest failed cells: model, platform, ..., status, failure_kind, message
@@ -177,11 +177,12 @@ def load_site(store: Store, *, change_points: ChangePoints | None = None) -> Sit
     pairs = _model_platform_pairs(frames)
     known = set(pairs)
     platforms = sorted({platform for _, platform in pairs} | set(frames.comparisons["platform"]))
+    twins = Twins.pair(frames.latest)
     return SiteContext(
         index=_index_context(frames, pairs, platforms),
         platforms=[_platform_context(frames, name, pairs) for name in platforms],
-        models=[_model_context(frames, model, platform, (change_points or {}).get((model, platform), ()), known)
-                for model, platform in pairs],
+        models=[_model_context(frames, twins, model, platform, (change_points or {}).get((model, platform), ()),
+                               known) for model, platform in pairs],
         comparisons=frames.comparisons,
     )
 
@@ -327,7 +328,7 @@ def _model_errors(comparisons: pd.DataFrame) -> pd.DataFrame:
 # -- model x platform pages ------------------------------------------------------------------------
 
 
-def _model_context(frames: SiteFrames, model: str, platform: str, markers: Sequence[Marker],
+def _model_context(frames: SiteFrames, twins: Twins, model: str, platform: str, markers: Sequence[Marker],
                    pairs: set[tuple[str, str]]) -> ModelPlatformContext:
     page = partial(frames.by_page, model=model, platform=platform)
     # A declared proxy's measurements of this model are shown here too (labelled): they are what
@@ -337,17 +338,18 @@ def _model_context(frames: SiteFrames, model: str, platform: str, markers: Seque
     latest = measured("latest")
     ok = latest[latest["status"] == OK].reset_index(drop=True)
     run_id, run_platform = _newest_run(latest)
+    split, alma_vs_parity = twins.of_page(model, [platform, *proxies])
     return ModelPlatformContext(
         model=model,
         platform=platform,
         latencies=ok,
         predictions=page("predictions"),
         comparisons=page("comparisons"),
-        split=host_device_split(ok),
+        split=split,
         speedups=measured("speedups"),
         history=measured("history"),
         predicted_history=page("predicted_history"),
-        alma_vs_parity=_alma_vs_parity(ok),
+        alma_vs_parity=alma_vs_parity,
         run_id=run_id,
         environment=frames.environments.get(run_id, []) if run_id else [],
         failures=_failures(latest),
@@ -363,30 +365,6 @@ def _measured(frames: SiteFrames, name: str, *, model: str, platforms: list[str]
     """Frame `name`'s rows of `model` on each of `platforms` (the page's, then its proxies')."""
     slices = [frames.by_page(name, model, platform) for platform in platforms]
     return pd.concat(slices, ignore_index=True) if len(slices) > 1 else slices[0]
-
-
-def host_device_split(latencies: pd.DataFrame) -> pd.DataFrame:
-    """Per series timed by Parity with a device-busy twin: caller latency = device time + host
-    overhead (launches, Python, synchronisation), the split a roofline prediction needs."""
-    keys = [key for key in SERIES if key != "method"]
-    caller = latencies.loc[latencies["method"] == SYNCED_E2E, [*keys, "median"]].rename(columns={"median": "caller_ms"})
-    device = latencies.loc[latencies["method"] == DEVICE_BUSY, [*keys, "median"]].rename(columns={"median": "device_ms"})
-    both = caller.merge(device, on=keys, how="inner").sort_values(keys, kind="mergesort")
-    both["host_ms"] = (both["caller_ms"] - both["device_ms"]).clip(lower=0)
-    return both.reset_index(drop=True)
-
-
-def _alma_vs_parity(latencies: pd.DataFrame) -> pd.DataFrame:
-    # Alma's figure and Parity's of the same series: the page fixes the model, the method is compared.
-    keys = [key for key in SERIES if key not in ("model", "method")]
-
-    def medians(method: str, name: str) -> pd.DataFrame:
-        return latencies.loc[latencies["method"] == method, [*keys, "median"]].rename(columns={"median": name})
-
-    both = medians(ALMA, "alma_ms").merge(medians(SYNCED_E2E, "parity_ms"), on=keys, how="inner")
-    both = both.sort_values(keys, kind="mergesort")
-    both["alma_over_parity"] = both["alma_ms"] / both["parity_ms"]
-    return both.reset_index(drop=True)
 
 
 def _newest_run(latest: pd.DataFrame) -> tuple[str | None, str | None]:
