@@ -166,4 +166,6 @@ def _five_digits(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def iso_times(values: Iterable[Any]) -> list[str]:
     """Times as ISO text to the second, which Plotly reads as dates (vectorised: histories are long)."""
     seconds = pd.to_datetime(pd.Series(list(values) if not isinstance(values, pd.Series) else values))
-    return np.datetime_as_string(seconds.to_numpy().astype("datetime64[s]"), unit="s").tolist()
+    # Each distinct time written once: a page's series share their nights, so most times repeat.
+    distinct, each = np.unique(seconds.to_numpy().astype("datetime64[s]"), return_inverse=True)
+    return np.datetime_as_string(distinct, unit="s")[each].tolist()
