@@ -32,15 +32,23 @@ PAGE_KEY = ("model", "platform")  # one model x platform page
 # The newest prediction per model, platform, precision, batch size and predictor: the store's view.
 NEWEST_PREDICTIONS = "SELECT * EXCLUDE (raw) FROM newest_predictions"
 
-# The scored comparisons of every quantity: the store's `current_quantity_comparisons` view (newest
-# prediction of each cell against the newest measurements, Alma's own loop excluded), the same rows
-# `parity query` sees.
-CURRENT_COMPARISONS = "SELECT * FROM current_quantity_comparisons"
-
 # The store's `latest` view (the newest measurement of each series), its rows fetched by id: the
 # view's window then sorts the ids alone instead of every column, a third of the time on a long
-# history. Ids are unique (the store assigns them), so these are the view's rows.
-LATEST = "SELECT * FROM measurements WHERE measurement_id IN (SELECT measurement_id FROM latest)"
+# history. Ids are unique (the store assigns them), so these are the view's rows. Kept in a
+# temporary table while the site's queries run: the comparisons read it too, and the view's window
+# over every measurement is most of each query's time.
+LATEST_TABLE = "_report_latest"
+KEEP_LATEST = f"""
+    CREATE OR REPLACE TEMP TABLE {LATEST_TABLE} AS
+    SELECT * FROM measurements WHERE measurement_id IN (SELECT measurement_id FROM latest)"""
+LATEST = f"SELECT * FROM {LATEST_TABLE}"
+
+# The scored comparisons of every quantity: what the store's `current_quantity_comparisons` view
+# holds (its `pair_quantities` of the newest prediction of each cell against the newest
+# measurements, Alma's own loop excluded), the same rows `parity query` sees, paired against the
+# kept table instead of the view.
+CURRENT_COMPARISONS = f"""
+    SELECT * FROM pair_quantities(newest_predictions, {LATEST_TABLE}) WHERE NOT list_contains($unscored, method)"""
 
 # Each series' speedups over EAGER in its newest run (latest started_at, then run id), Alma's own
 # loop (UNSCORED_METHODS) left out. arg_max is a hash aggregate: no sort of the 900,000 speedups of
@@ -141,15 +149,24 @@ class SiteFrames:
     @classmethod
     def load(cls, store: Store) -> SiteFrames:
         """Run every query of the report once."""
+        store.execute(KEEP_LATEST)
+        try:
+            return cls._queried(store)
+        finally:
+            store.execute(f"DROP TABLE {LATEST_TABLE}")
+
+    @classmethod
+    def _queried(cls, store: Store) -> SiteFrames:
         latest = _sorted(store.frame(LATEST), SERIES)
+        unscored = list(UNSCORED_METHODS)
         return cls(
             # Display orders: comparisons per measured platform before device (direct and proxy
             # rows apart), speedups with the conversions of one series together.
-            comparisons=_sorted(store.frame(CURRENT_COMPARISONS), ("quantity", *CELL, "conversion", "method",
-                                                                   "measured_platform", "device", "predictor")),
+            comparisons=_sorted(store.frame(CURRENT_COMPARISONS, {"unscored": unscored}), (
+                "quantity", *CELL, "conversion", "method", "measured_platform", "device", "predictor")),
             predictions=_sorted(store.frame(NEWEST_PREDICTIONS), PREDICTION_KEY),
             latest=latest,
-            speedups=_sorted(store.frame(NEWEST_SPEEDUPS, {"unscored": list(UNSCORED_METHODS), "eager": EAGER}),
+            speedups=_sorted(store.frame(NEWEST_SPEEDUPS, {"unscored": unscored, "eager": EAGER}),
                              (*CELL, "method", "device", "conversion")),
             history=arrow_table(store, MEASURED_HISTORY, {"ok": OK, "max_points": HISTORY_POINTS}).to_pandas(),
             predicted_history=arrow_table(store, PREDICTED_HISTORY, {"max_points": HISTORY_POINTS}).to_pandas(),
