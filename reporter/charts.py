@@ -218,7 +218,7 @@ def _page_series(frame: pd.DataFrame, platform: str | None, keys: tuple[str, ...
     chart's time, and a chart needs a column or two of each series."""
     devices = frame["device"].fillna("")  # groupby drops rows whose key is missing
     many_devices = devices.nunique() > 1
-    positions = frame[list(keys)].assign(device=devices).groupby(list(keys)).indices
+    positions = frame.groupby([devices if key == "device" else frame[key] for key in keys]).indices  # no copy
     for key in sorted(positions):  # the groupby's own order: no key is missing, each is text or a number
         series = dict(zip(keys, key, strict=True))
         name = (series_label(series["precision"], series["batch_size"], series["method"], series.get("conversion"))
