@@ -24,7 +24,6 @@ from collectors.vocabulary import (
     QUANTITIES,
     Quantity,
 )
-from reporter.analysis import Marker
 from reporter.chart_style import (
     DOTTED,
     PALETTE,
@@ -51,6 +50,7 @@ from reporter.formatting import (
     times,
     two_places,
 )
+from reporter.model_context import Marker
 
 SPEEDUP_RANGE = 3.0  # log2: heatmap colours saturate at 8x faster or slower
 HISTORY_SHOWN = 8  # history series drawn at first; the others start hidden in the legend

@@ -1,7 +1,7 @@
 """Change points over the nightly history in the store, as markers for the report's history charts.
 
 `reporter.changepoints` holds the statistics (pure); this module only reads the series out of
-the store and turns each change into an `analysis.Marker`:
+the store and turns each change into a `model_context.Marker`:
 
     write_report(store, out, change_points=history_change_points(store))
 """
@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 
 from collectors.vocabulary import OK, SERIES, SYNCED_E2E, columns
-from reporter.analysis import Marker
 from reporter.changepoints import ChangePoint, find_change_points_many
 from reporter.formatting import milliseconds
+from reporter.model_context import Marker
 from reporter.report_queries import MEASURED_POINTS, arrow_table
 from reporter.store import Store
 
