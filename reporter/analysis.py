@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
 
 import pandas as pd
 
 from collectors.vocabulary import (
-    ALMA,
     CELL,
     DEVICE_BUSY,
     METHOD_BASIS,
@@ -22,13 +19,13 @@ from collectors.vocabulary import (
     OK,
     PREDICTION_KEY,
     QUANTITIES,
-    SERIES,
-    SYNCED_E2E,
     UNSCORED_METHODS,
 )
 from reporter.metrics import ErrorStats, error_stats, grouped_error_stats
+from reporter.model_context import Marker, ModelPlatformContext, model_context, newest_failures
 from reporter.report_queries import PAGE_KEY, SiteFrames
 from reporter.store import Store
+from reporter.twins import Twins
 
 # Predictor versions are listed per group, not grouped by: files of one release written by
 # different graphs tools carry a version or none, and splitting on that would split the release.
@@ -39,16 +36,6 @@ WORST_SUBGRAPHS = 10  # listed on a platform page
 # A matrix cell's or a model bar's figures (MatrixCell's fields), as pandas named aggregations.
 ERROR_SUMMARY = {"median_signed_error_pct": ("signed_error_pct", "median"),
                  "median_ape": ("abs_error_pct", "median"), "comparisons": ("ratio", "size")}
-
-
-@dataclass(frozen=True)
-class Marker:
-    """A point to mark on a history chart, such as a change point that
-    `reporter.nightly.history_change_points` found in a series' nightly medians."""
-
-    at: datetime  # x position: when the changed run was measured
-    label: str  # shown on hover, e.g. "+12 % (p = 0.001)"
-    series: str | None = None  # the history series it belongs to (conversion name); None: all
 
 
 @dataclass(frozen=True)
@@ -106,7 +93,8 @@ class IndexContext:
     headline: Headline
     matrices: list[Matrix]
     platforms: list[str]
-    platform_stats: pd.DataFrame  # platform, measured_platform, quantity, method, precision, batch_size + ErrorStats, is_proxy
+    # platform, measured_platform, quantity, method, precision, batch_size + ErrorStats, is_proxy
+    platform_stats: pd.DataFrame
     unmatched_predictions: pd.DataFrame  # model, platform, precision, batch_size, predictor, latency_ms
     unmatched_measurements: pd.DataFrame  # model, platform, precision, batch_size, methods, conversions
     failures: pd.DataFrame  # newest failed cells: model, platform, ..., status, failure_kind, message
@@ -131,32 +119,6 @@ class PlatformContext:
 
 
 @dataclass(frozen=True)
-class ModelPlatformContext:
-    model: str
-    platform: str
-    # Measurement frames (latencies, speedups, history, alma_vs_parity, failures) hold this
-    # platform's rows and those of its declared proxies (`proxies`); their `platform` column says which.
-    latencies: pd.DataFrame  # newest ok measurement per series: ..., method, median, p05, p95, energy, memory
-    predictions: pd.DataFrame  # newest prediction per precision, batch_size, predictor
-    comparisons: pd.DataFrame  # every quantity
-    split: pd.DataFrame  # per timed series with a device-busy twin: caller_ms, device_ms, host_ms
-    speedups: pd.DataFrame
-    # vocabulary.SERIES, point_at, median, runs (bucketed): one series per conversion, method and
-    # device (a platform benched on CPU and CUDA is two series)
-    history: pd.DataFrame
-    predicted_history: pd.DataFrame  # vocabulary.PREDICTION_KEY, point_at, latency_ms, runs
-    alma_vs_parity: pd.DataFrame  # platform, precision, batch_size, conversion, alma_ms, parity_ms, alma_over_parity
-    run_id: str | None  # the run of the newest measurement, whose environment is shown
-    environment: list[tuple[str, str]]  # flattened fingerprint, sorted by key
-    failures: pd.DataFrame
-    subgraphs: pd.DataFrame  # precision, batch_size, subgraph_id, ops, predicted_ms, measured_ms, measured_by
-    change_points: tuple[Marker, ...] = ()
-    run_platform: str | None = None  # the platform run_id measured (a proxy's name on a proxied page)
-    proxies: tuple[str, ...] = ()  # declared proxies whose measurements of this model are shown here
-    proxy_for: tuple[str, ...] = ()  # predicted platforms (with a page for this model) this one stands in for
-
-
-@dataclass(frozen=True)
 class SiteContext:
     index: IndexContext
     platforms: list[PlatformContext]
@@ -177,11 +139,12 @@ def load_site(store: Store, *, change_points: ChangePoints | None = None) -> Sit
     pairs = _model_platform_pairs(frames)
     known = set(pairs)
     platforms = sorted({platform for _, platform in pairs} | set(frames.comparisons["platform"]))
+    twins = Twins.pair(frames.latest)
     return SiteContext(
         index=_index_context(frames, pairs, platforms),
         platforms=[_platform_context(frames, name, pairs) for name in platforms],
-        models=[_model_context(frames, model, platform, (change_points or {}).get((model, platform), ()), known)
-                for model, platform in pairs],
+        models=[model_context(frames, twins, model, platform, (change_points or {}).get((model, platform), ()),
+                               known) for model, platform in pairs],
         comparisons=frames.comparisons,
     )
 
@@ -203,7 +166,7 @@ def _index_context(frames: SiteFrames, pairs: list[tuple[str, str]], platforms: 
         platform_stats=_platform_stats(comparisons),
         unmatched_predictions=_unmatched_predictions(frames),
         unmatched_measurements=_unmatched_measurements(frames),
-        failures=_failures(frames.latest),
+        failures=newest_failures(frames.latest),
         runs=frames.runs,
         runs_total=frames.runs_total,
     )
@@ -272,11 +235,6 @@ def _anti_join(left: pd.DataFrame, right: pd.DataFrame, keys: tuple[str, ...]) -
     return merged[merged["_merge"] == "left_only"].drop(columns="_merge").reset_index(drop=True)
 
 
-def _failures(latest: pd.DataFrame) -> pd.DataFrame:
-    columns = [*SERIES, "status", "failure_kind", "message", "measured_at", "run_id"]
-    return latest.loc[latest["status"] != OK, columns].reset_index(drop=True)
-
-
 # -- platform pages ------------------------------------------------------------------------------
 
 
@@ -292,7 +250,7 @@ def _platform_context(frames: SiteFrames, platform: str, pairs: list[tuple[str, 
         error_sources=frames.by_platform("operation_errors", platform),
         worst_subgraphs=_worst_subgraphs(frames.by_platform("subgraphs", platform)),
         models=[model for model, name in pairs if name == platform],
-        failures=_failures(frames.by_platform("latest", platform)),
+        failures=newest_failures(frames.by_platform("latest", platform)),
         proxies=frames.stand_ins(platform),
         proxy_for=frames.stood_in_for(platform),
     )
@@ -322,77 +280,3 @@ def _model_errors(comparisons: pd.DataFrame) -> pd.DataFrame:
     # Proxy comparisons get bars of their own: a proxy's error is not the platform's.
     return comparisons.groupby(["quantity", "model", "precision", "batch_size", "method", "is_proxy"], sort=True).agg(
         **ERROR_SUMMARY).reset_index()
-
-
-# -- model x platform pages ------------------------------------------------------------------------
-
-
-def _model_context(frames: SiteFrames, model: str, platform: str, markers: Sequence[Marker],
-                   pairs: set[tuple[str, str]]) -> ModelPlatformContext:
-    page = partial(frames.by_page, model=model, platform=platform)
-    # A declared proxy's measurements of this model are shown here too (labelled): they are what
-    # this platform's predictions are compared against.
-    proxies = [name for name in frames.stand_ins(platform) if len(frames.by_page("latest", model, name))]
-    measured = partial(_measured, frames, model=model, platforms=[platform, *proxies])
-    latest = measured("latest")
-    ok = latest[latest["status"] == OK].reset_index(drop=True)
-    run_id, run_platform = _newest_run(latest)
-    return ModelPlatformContext(
-        model=model,
-        platform=platform,
-        latencies=ok,
-        predictions=page("predictions"),
-        comparisons=page("comparisons"),
-        split=host_device_split(ok),
-        speedups=measured("speedups"),
-        history=measured("history"),
-        predicted_history=page("predicted_history"),
-        alma_vs_parity=_alma_vs_parity(ok),
-        run_id=run_id,
-        environment=frames.environments.get(run_id, []) if run_id else [],
-        failures=_failures(latest),
-        subgraphs=page("subgraphs"),
-        change_points=tuple(sorted(markers, key=lambda marker: (marker.at, marker.series or "", marker.label))),
-        run_platform=run_platform,
-        proxies=tuple(proxies),
-        proxy_for=tuple(name for name in frames.stood_in_for(platform) if (model, name) in pairs),
-    )
-
-
-def _measured(frames: SiteFrames, name: str, *, model: str, platforms: list[str]) -> pd.DataFrame:
-    """Frame `name`'s rows of `model` on each of `platforms` (the page's, then its proxies')."""
-    slices = [frames.by_page(name, model, platform) for platform in platforms]
-    return pd.concat(slices, ignore_index=True) if len(slices) > 1 else slices[0]
-
-
-def host_device_split(latencies: pd.DataFrame) -> pd.DataFrame:
-    """Per series timed by Parity with a device-busy twin: caller latency = device time + host
-    overhead (launches, Python, synchronisation), the split a roofline prediction needs."""
-    keys = [key for key in SERIES if key != "method"]
-    caller = latencies.loc[latencies["method"] == SYNCED_E2E, [*keys, "median"]].rename(columns={"median": "caller_ms"})
-    device = latencies.loc[latencies["method"] == DEVICE_BUSY, [*keys, "median"]].rename(columns={"median": "device_ms"})
-    both = caller.merge(device, on=keys, how="inner").sort_values(keys, kind="mergesort")
-    both["host_ms"] = (both["caller_ms"] - both["device_ms"]).clip(lower=0)
-    return both.reset_index(drop=True)
-
-
-def _alma_vs_parity(latencies: pd.DataFrame) -> pd.DataFrame:
-    # Alma's figure and Parity's of the same series: the page fixes the model, the method is compared.
-    keys = [key for key in SERIES if key not in ("model", "method")]
-
-    def medians(method: str, name: str) -> pd.DataFrame:
-        return latencies.loc[latencies["method"] == method, [*keys, "median"]].rename(columns={"median": name})
-
-    both = medians(ALMA, "alma_ms").merge(medians(SYNCED_E2E, "parity_ms"), on=keys, how="inner")
-    both = both.sort_values(keys, kind="mergesort")
-    both["alma_over_parity"] = both["alma_ms"] / both["parity_ms"]
-    return both.reset_index(drop=True)
-
-
-def _newest_run(latest: pd.DataFrame) -> tuple[str | None, str | None]:
-    """The run of the newest measurement, and the platform it measured."""
-    if latest.empty:
-        return None, None
-    newest = latest.sort_values(["measured_at", "run_id", "platform"], ascending=False, kind="mergesort",
-                                na_position="last")
-    return str(newest["run_id"].iloc[0]), str(newest["platform"].iloc[0])

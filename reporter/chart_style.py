@@ -125,10 +125,47 @@ def number(value: Any, digits: int = 5) -> float | None:
 
 
 def numbers(values: Iterable[Any]) -> list[float | None]:
-    return [number(v) for v in (values.to_numpy() if isinstance(values, pd.Series) else values)]
+    """`number` of each value: the same floats, vectorised for numeric arrays (charts carry
+    hundreds of thousands of values)."""
+    array = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else list(values))
+    if array.dtype.kind not in "fiu":  # objects (None, NA, text) take number()'s own checks
+        return [number(v) for v in array]
+    rounded, exact = _five_digits(array.astype(float))
+    result = rounded.tolist()
+    for index in np.flatnonzero(~exact):
+        result[index] = number(array[index])
+    return result
+
+
+# float(10**k) is exact up to 10**22; dividing or multiplying by an exact power of ten rounds once.
+_POWERS = np.array([float(10**k) for k in range(23)])
+_HALF_MARGIN = 1e-6  # the scaled value's rounding error is below 1e-11: farther from .5 it rounds as the text does
+
+
+def _five_digits(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`float(f"{v:.5g}")` of each value, and where that is certain.
+
+    Scaled by a power of ten to five integer digits, a value rounds to the integer the decimal
+    text holds unless it lies within _HALF_MARGIN of a half or the exponent guessed from log10 is
+    off by one; scaled back by the same exact power, the one rounding gives the float the text
+    parses to. The uncertain ones (and 0, NaN, infinities, extreme exponents) are left to the
+    caller: a handful in a million.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0, NaN and infinities are marked not exact
+        shift = 4 - np.floor(np.log10(np.abs(values)))  # values * 10**shift has five integer digits
+        exact = np.isfinite(shift) & (np.abs(shift) < len(_POWERS))
+        shift = np.where(exact, shift, 0).astype(int)
+        power, up = _POWERS[np.abs(shift)], shift >= 0
+        scaled = np.where(up, values * power, values / power)
+        exact &= (np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) > _HALF_MARGIN)
+        exact &= (np.abs(scaled) >= 1e4) & (np.abs(scaled) < 1e5)
+        whole = np.rint(scaled)
+        return np.where(up, whole / power, whole * power), exact
 
 
 def iso_times(values: Iterable[Any]) -> list[str]:
     """Times as ISO text to the second, which Plotly reads as dates (vectorised: histories are long)."""
     seconds = pd.to_datetime(pd.Series(list(values) if not isinstance(values, pd.Series) else values))
-    return np.datetime_as_string(seconds.to_numpy().astype("datetime64[s]"), unit="s").tolist()
+    # Each distinct time written once: a page's series share their nights, so most times repeat.
+    distinct, each = np.unique(seconds.to_numpy().astype("datetime64[s]"), return_inverse=True)
+    return np.datetime_as_string(distinct, unit="s")[each].tolist()

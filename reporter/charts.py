@@ -8,9 +8,10 @@ reporter.chart_style, every displayed value from reporter.formatting.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from collectors.vocabulary import (
@@ -23,7 +24,6 @@ from collectors.vocabulary import (
     QUANTITIES,
     Quantity,
 )
-from reporter.analysis import Marker
 from reporter.chart_style import (
     DOTTED,
     PALETTE,
@@ -50,6 +50,7 @@ from reporter.formatting import (
     times,
     two_places,
 )
+from reporter.model_context import Marker
 
 SPEEDUP_RANGE = 3.0  # log2: heatmap colours saturate at 8x faster or slower
 HISTORY_SHOWN = 8  # history series drawn at first; the others start hidden in the legend
@@ -113,7 +114,8 @@ def _comparison_hover(row: Any) -> str:
         f"<b>{plotly_text(row.model)}</b>",
         f"{plotly_text(row.precision)} · batch {row.batch_size} · {plotly_text(row.conversion)} "
         f"({plotly_text(row.method)})",
-        f"predicted {QUANTITY_TEXT[row.quantity](row.predicted)} · measured {QUANTITY_TEXT[row.quantity](row.measured)}",
+        f"predicted {QUANTITY_TEXT[row.quantity](row.predicted)} · "
+        f"measured {QUANTITY_TEXT[row.quantity](row.measured)}",
         f"ratio {two_places(row.ratio)} ({percent(row.signed_error_pct, signed=True)})",
     ]
     if row.is_proxy:
@@ -184,17 +186,20 @@ def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame, platfor
     measured precision and batch size is a dashed line across."""
     conversions = sorted(latencies["conversion"].unique(), key=lambda name: (name != EAGER, name))
     categories = [plotly_text(c) for c in conversions]
+    # Each row's place on the x axis; a series' figures are laid out by it, NaN where not measured.
+    slots = latencies["conversion"].map({name: slot for slot, name in enumerate(conversions)}).to_numpy()
+    figures = latencies[["median", "p05", "p95"]].to_numpy(float)
     data, colours = [], {}
-    for index, (series, group, name) in enumerate(_page_series(latencies, platform)):
+    for index, (series, rows, name) in enumerate(_page_series(latencies, platform)):
         colours.setdefault(tuple(series[key] for key in PAGE_CELL), series_colour(index))
-        group = group.set_index("conversion").reindex(conversions)
+        median, p05, p95 = np.full((3, len(conversions)), np.nan)
+        median[slots[rows]], p05[slots[rows]], p95[slots[rows]] = figures[rows].T
         data.append({
             "type": "scatter", "mode": "markers", "name": name, "x": categories,
-            "y": numbers(group["median"]), "marker": {"size": 10, "color": series_colour(index)},
-            "error_y": {"type": "data", "symmetric": False, "array": numbers(group["p95"] - group["median"]),
-                        "arrayminus": numbers(group["median"] - group["p05"]), "thickness": 1.5},
-            "text": [_latency_hover(*values)
-                     for values in zip(group["median"], group["p05"], group["p95"], strict=True)],
+            "y": numbers(median), "marker": {"size": 10, "color": series_colour(index)},
+            "error_y": {"type": "data", "symmetric": False, "array": numbers(p95 - median),
+                        "arrayminus": numbers(median - p05), "thickness": 1.5},
+            "text": [_latency_hover(*values) for values in zip(median, p05, p95, strict=True)],
             "hovertemplate": "%{x}<br>%{text}<extra>%{fullData.name}</extra>",
         })
     # A prediction is drawn where something of its precision and batch size was measured, in the
@@ -206,17 +211,20 @@ def latency_chart(*, latencies: pd.DataFrame, predictions: pd.DataFrame, platfor
 
 
 def _page_series(frame: pd.DataFrame, platform: str | None, keys: tuple[str, ...] = PAGE_SERIES
-                 ) -> Iterator[tuple[dict[str, Any], pd.DataFrame, str]]:
-    """The frame's series by `keys`, in key order, each with its legend name; the device is named
-    only where the page has more than one (a GPU host benches --device cpu too)."""
+                 ) -> Iterator[tuple[dict[str, Any], np.ndarray, str]]:
+    """The frame's series by `keys`, in key order, each with its rows' positions in `frame` and its
+    legend name; the device is named only where the page has more than one (a GPU host benches
+    --device cpu too). Positions rather than a frame per series: slicing frames took most of a
+    chart's time, and a chart needs a column or two of each series."""
     devices = frame["device"].fillna("")  # groupby drops rows whose key is missing
     many_devices = devices.nunique() > 1
-    for key, group in frame.assign(device=devices).groupby(list(keys), sort=True):
+    positions = frame.groupby([devices if key == "device" else frame[key] for key in keys]).indices  # no copy
+    for key in sorted(positions):  # the groupby's own order: no key is missing, each is text or a number
         series = dict(zip(keys, key, strict=True))
         name = (series_label(series["precision"], series["batch_size"], series["method"], series.get("conversion"))
                 + (f" · {plotly_text(series['device'])}" if many_devices else "")
                 + proxy_note(series["platform"], platform))
-        yield series, group, name
+        yield series, positions[key], name
 
 
 def _prediction_line(row: Any, colour: str) -> dict[str, Any]:
@@ -237,12 +245,13 @@ def _latency_hover(median: float, p05: float, p95: float) -> str:
 def speedup_bars(*, speedups: pd.DataFrame, platform: str | None = None) -> Figure:
     """Speedup of each conversion over EAGER in the newest run, one series per PAGE_SERIES key (a
     declared proxy's labelled so)."""
+    conversions, values = speedups["conversion"].to_numpy(), speedups["speedup"].to_numpy()
     data = [{
-        "type": "bar", "name": name, "x": [plotly_text(c) for c in group["conversion"]],
-        "y": numbers(group["speedup"]), "marker": {"color": series_colour(index)},
-        "text": [times(v) for v in group["speedup"]], "textposition": "outside",
+        "type": "bar", "name": name, "x": [plotly_text(c) for c in conversions[rows]],
+        "y": numbers(values[rows]), "marker": {"color": series_colour(index)},
+        "text": [times(v) for v in values[rows]], "textposition": "outside",
         "hovertemplate": f"%{{x}}: %{{text}} vs {EAGER}<extra>%{{fullData.name}}</extra>",
-    } for index, (_, group, name) in enumerate(_page_series(speedups, platform))]
+    } for index, (_, rows, name) in enumerate(_page_series(speedups, platform))]
     one = [{"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": 1, "y1": 1, "line": DOTTED}]
     return figure(data, height=380, shapes=one, barmode="group",
                   xaxis={"type": "category", "tickangle": -30, "automargin": True},
@@ -264,28 +273,31 @@ def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: S
         its label on hover.
     """
     data, shown = [], set()
+    times, medians = _points(measured, "median")
+    runs = measured["runs"].to_numpy()
     series = sorted(_page_series(measured, platform, HISTORY_SERIES),  # EAGER first within a cell
                     key=lambda item: (item[0]["precision"], item[0]["batch_size"], item[0]["conversion"] != EAGER,
                                       [str(item[0][key]) for key in HISTORY_SERIES]))
-    for index, (key, group, name) in enumerate(series):
+    for index, (key, rows, name) in enumerate(series):
         # Past a handful of lines the chart is a tangle: the rest start hidden, a legend click away.
         if index < HISTORY_SHOWN:
             shown.add((key["precision"], key["batch_size"]))
         data.append({
             "type": "scatter", "mode": "lines+markers", "name": name,
             "visible": True if index < HISTORY_SHOWN else "legendonly",
-            "x": iso_times(group["point_at"]), "y": numbers(group["median"]),
-            "customdata": group["runs"].tolist(), "line": {"color": series_colour(index), "width": 1.5},
-            "marker": {"size": 5},
+            "x": times[rows].tolist(), "y": medians[rows].tolist(), "customdata": runs[rows].tolist(),
+            "line": {"color": series_colour(index), "width": 1.5}, "marker": {"size": 5},
             "hovertemplate": "%{x}<br>%{y:.3~g} ms (median of %{customdata} run(s))<extra>%{fullData.name}</extra>",
         })
-    for (precision, batch_size, predictor), group in predicted.groupby(list(PREDICTED_SERIES)):
+    times, latencies = _points(predicted, "latency_ms")
+    predictions = predicted.groupby(list(PREDICTED_SERIES)).indices
+    for (precision, batch_size, predictor), rows in sorted(predictions.items()):  # the groupby's order
         data.append({
             "type": "scatter", "mode": "lines+markers",
             "line": {"shape": "hv", "dash": "dash", "color": PALETTE.predicted},
             "name": f"predicted {plotly_text(precision)} · b{batch_size} ({plotly_text(predictor)})",
             "visible": True if (precision, batch_size) in shown or not shown else "legendonly",
-            "x": iso_times(group["point_at"]), "y": numbers(group["latency_ms"]), "marker": {"size": 5},
+            "x": times[rows].tolist(), "y": latencies[rows].tolist(), "marker": {"size": 5},
             "hovertemplate": "%{x}<br>predicted %{y:.3~g} ms<extra></extra>",
         })
     shapes, notes = _marker_lines(markers)
@@ -295,10 +307,15 @@ def history_chart(*, measured: pd.DataFrame, predicted: pd.DataFrame, markers: S
                   yaxis=latency_axis(pd.concat([measured["median"], predicted["latency_ms"]])))
 
 
-def _marker_lines(markers: Iterable[Marker]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _points(history: pd.DataFrame, value: str) -> tuple[np.ndarray, np.ndarray]:
+    """A history frame's times as ISO text and its `value` column as JSON numbers, by row position:
+    made for the whole frame at once, not per series (a page has thousands of points)."""
+    return np.array(iso_times(history["point_at"]), dtype=object), np.array(numbers(history[value]), dtype=object)
+
+
+def _marker_lines(markers: Sequence[Marker]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     shapes, notes = [], []
-    for marker in markers:
-        at = iso_times([marker.at])[0]
+    for marker, at in zip(markers, iso_times([marker.at for marker in markers]), strict=True):
         shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at, "y0": 0, "y1": 1,
                        "line": {"color": PALETTE.change_point, "width": 1.5, "dash": "dot"}})
         series = f"{plotly_text(marker.series)}: " if marker.series else ""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from collectors import vocabulary
 from collectors.text import INVISIBLE_BUT_SPACING, visible
@@ -32,6 +32,14 @@ def _gate_class(median_ape: Any) -> str:
     """A median APE cell's CSS class: whether it passes graphs' gate; none where nothing was scored."""
     value = formatting.finite(median_ape)
     return "" if value is None else formatting.gate_word(passes_gate(value))
+
+
+def number_cell(value: Any, text: Any) -> Markup:
+    """A table cell of a figure, `num(value, text)` in the templates: its text, and its value to sort
+    by. A function rather than a macro imported with context: tables call it some 60,000 times a
+    site, where the macro cost 0.2 s more."""
+    # escape() is what autoescape applies to {{ text }}; Markup.format would too, at four times the cost.
+    return Markup(f'<td class="num" data-sort="{escape(formatting.sort_key(value))}">{escape(text)}</td>')
 
 
 def _quantity_value(value: Any, quantity: str) -> str:
@@ -80,6 +88,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(FILTERS)
     env.globals["vocab"] = vocabulary
     env.globals["element_id"] = element_id  # ids beside the page's anchor, unique across a single file
+    env.globals["num"] = number_cell
     return env
 
 
