@@ -28,6 +28,24 @@ def fixtures() -> Path:
     return FIXTURES
 
 
+@pytest.fixture(scope="module")
+def report_db(tmp_path_factory) -> Path:
+    """The report tests' database (tests/report_db.py), built once per test module."""
+    from tests.report_db import build_report_db
+
+    return build_report_db(tmp_path_factory.mktemp("report") / "parity.duckdb")
+
+
+@pytest.fixture(scope="module")
+def site(report_db: Path):
+    """What the report shows of report_db, loaded once per test module."""
+    from reporter.analysis import load_site
+    from reporter.store import Store
+
+    with Store.open(report_db, read_only=True) as store:
+        return load_site(store)
+
+
 @pytest.fixture
 def no_pynvml(monkeypatch: pytest.MonkeyPatch) -> None:
     """`import pynvml` fails, as where nvidia-ml-py is not installed."""

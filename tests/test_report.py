@@ -10,9 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from reporter import charts, render, site_files
+from reporter import charts
 from reporter.analysis import Marker, load_site
-from reporter.cli import main
 from reporter.formatting import predictor_label
 from reporter.ingest import ingest
 from reporter.nightly import history_change_points
@@ -23,21 +22,10 @@ from reporter.site_files import PLOTLY_JS
 from reporter.store import Store
 from reporter.templating import GENERATED_LINE
 from tests.builders import measurement, run_info
-from tests.report_db import CPU, HOSTILE_MODEL, TRAVERSAL_MODEL, build_report_db
+from tests.report_db import CPU, HOSTILE_MODEL, TRAVERSAL_MODEL
 
 ORIN_30W = "jetson-orin-agx-64gb@30w"
 MAX_PAGE_BYTES = 2 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def report_db(tmp_path_factory) -> Path:
-    return build_report_db(tmp_path_factory.mktemp("report") / "parity.duckdb")
-
-
-@pytest.fixture(scope="module")
-def site(report_db):
-    with Store.open(report_db, read_only=True) as store:
-        return load_site(store)
 
 
 @pytest.fixture(scope="module")
@@ -224,40 +212,6 @@ def test_report_empty_database_renders_every_section_empty(db_path, tmp_path):
     assert "0 models, 0 platforms." in summary and "| latency |" not in summary
 
 
-def test_report_command_prints_the_index_path(report_db, tmp_path, capsys):
-    assert main(["report", "--db", str(report_db), "--out", str(tmp_path / "site")]) == 0
-    assert capsys.readouterr().out.strip() == str(tmp_path / "site" / "index.html")
-    assert (tmp_path / "site" / "summary.md").is_file()
-    assert main(["report", "--db", str(report_db), "--single-file", str(tmp_path / "one.html")]) == 0
-    assert capsys.readouterr().out.strip() == str(tmp_path / "one.html")
-
-
-def test_report_refuses_a_folder_whose_assets_it_did_not_write(report_db, tmp_path, capsys):
-    notes = tmp_path / "notes"
-    (notes / "assets").mkdir(parents=True)
-    (notes / "assets" / "logo.png").write_bytes(b"mine")
-    assert main(["report", "--db", str(report_db), "--out", str(notes)]) == 2
-    assert capsys.readouterr().err == (f"parity report: error: {notes}: a folder with other files that no report "
-                                       "created; pass --out a new or empty folder, or one an earlier report wrote\n")
-    assert (notes / "assets" / "logo.png").read_bytes() == b"mine" and not (notes / "index.html").exists()
-
-
-@pytest.mark.parametrize("flag", ["--out", "--single-file"])
-def test_report_unwritable_path_is_one_line(report_db, tmp_path, capsys, flag):
-    (tmp_path / "afile").write_text("")
-    target = tmp_path / "afile" / "site"
-    assert main(["report", "--db", str(report_db), flag, str(target)]) == 2
-    error = capsys.readouterr().err  # "Not a directory" or "File exists", by where the OS noticed
-    assert error.startswith(f"parity report: error: {target}: cannot write the report: ") and error.count("\n") == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # no staging left behind
-
-
-def test_report_command_without_database_is_one_line(tmp_path, capsys):
-    assert main(["report", "--db", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "site")]) == 2
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "none.duckdb" in error
-
-
 @pytest.fixture(scope="module")
 def graphs_db(fixtures, tmp_path_factory) -> Path:
     """The real graphs predictions, calibration measurements and per-subgraph detail."""
@@ -313,92 +267,6 @@ def test_report_real_fixtures_show_coverage_and_subgraphs(graphs_site, tmp_path)
     assert with_subgraphs == {("resnet18", ORIN_30W), ("resnet50", ORIN_30W)}
     render_site(graphs_site, tmp_path)
     assert max(len(text.encode()) for text in _pages(tmp_path).values()) < MAX_PAGE_BYTES
-
-
-# -- writing is all or nothing ------------------------------------------------------------------
-
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
-            if path.is_file()}
-
-
-@pytest.mark.parametrize("failure", [RuntimeError("disk full"), KeyboardInterrupt()])
-def test_report_interrupted_mid_render_keeps_the_previous_site(site, tmp_path, monkeypatch, failure):
-    out = tmp_path / "site"
-    render_site(site, out, generated_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
-    before = _tree(out)
-    written = []
-
-    def failing_write(folder: Path, relative: str, text: str) -> None:
-        if len(written) == 3:  # the index and two pages are out, the rest and assets/ are not
-            raise failure
-        written.append(relative)
-        real_write(folder, relative, text)
-
-    real_write = site_files.write
-    monkeypatch.setattr(site_files, "write", failing_write)
-    with pytest.raises(type(failure)):
-        render_site(site, out, generated_at=dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc))
-    assert written and _tree(out) == before  # byte for byte the earlier report
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]  # no staging folder left
-
-
-def test_report_interrupted_before_the_swap_writes_nothing_new(site, tmp_path, monkeypatch):
-    monkeypatch.setattr(site_files, "copy_assets", lambda folder: (_ for _ in ()).throw(KeyboardInterrupt()))
-    with pytest.raises(KeyboardInterrupt):
-        render_site(site, tmp_path / "site")
-    assert list(tmp_path.iterdir()) == []  # no site, no half of one
-
-
-def test_report_rerun_replaces_the_site_and_drops_pages_of_names_now_gone(site, tmp_path):
-    out = tmp_path / "site"
-    render_site(site, out)
-    (out / "models" / "gone.html").write_text("stale")
-    render_site(site, out)
-    assert not (out / "models" / "gone.html").exists() and (out / "assets" / "plotly.min.js").is_file()
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
-
-
-def test_report_keeps_other_files_in_the_folder(site, tmp_path):
-    render_site(site, tmp_path)
-    (tmp_path / "notes.txt").write_text("mine")  # added beside the report it wrote
-    render_site(site, tmp_path)
-    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "index.html").is_file()
-    assert not [path for path in tmp_path.parent.iterdir() if ".tmp-" in path.name or ".old-" in path.name]
-
-
-def test_report_failed_swap_puts_the_previous_site_back(site, tmp_path, monkeypatch):
-    out = tmp_path / "site"
-    render_site(site, out)
-    before = _tree(out)
-    real_rename, calls = Path.rename, []
-
-    def failing_rename(self, target):
-        calls.append(self.name)
-        if len(calls) == 4:  # two entries swapped, the third moved aside
-            raise OSError("device busy")
-        return real_rename(self, target)
-
-    monkeypatch.setattr(Path, "rename", failing_rename)
-    with pytest.raises(render.RenderError, match="cannot write the report: device busy"):
-        render_site(site, out)
-    monkeypatch.undo()
-    assert _tree(out) == before and sorted(path.name for path in tmp_path.iterdir()) == ["site"]
-
-
-def test_report_single_file_interrupted_keeps_the_previous_file(site, tmp_path, monkeypatch):
-    path = tmp_path / "report.html"
-    path.write_text("previous report")
-
-    def failing_replace(source, target):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(site_files.os, "replace", failing_replace)
-    with pytest.raises(KeyboardInterrupt):
-        render_single_file(site, path)
-    assert path.read_text() == "previous report"
-    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
 
 # -- proxies, labels, ticks --------------------------------------------------------------------
