@@ -8,6 +8,7 @@ libraries that were imported.
 
   .venv/bin/python benchmarks/bench_help.py [--repeat 7]
 """
+
 from __future__ import annotations
 
 import argparse

@@ -7,6 +7,7 @@
 
   .venv/bin/python benchmarks/bench_ingest.py [--files N] [--rows M] [--fixtures DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,16 +60,21 @@ def bench_files(samples: Path, count: int) -> None:
 def measurement_table(rows: int) -> pa.Table:
     """`rows` synthetic ok measurements of one run, as the Arrow table a collector would build."""
     ids = pa.array(range(1, rows + 1), pa.int64())
-    return pa.table({
-        "measurement_id": ids,
-        "model": pa.array(["resnet18", "resnet50", "vit_b_16", "mobilenet_v2"] * (rows // 4)),
-        "platform": pa.array(["nvidia-h200"] * rows), "precision": pa.array(["fp32"] * rows),
-        "batch_size": pa.array([1, 8, 32, 64] * (rows // 4), pa.int32()),
-        "conversion": pa.array(["EAGER"] * rows), "device": pa.array(["cuda"] * rows),
-        "method": pa.array(["synced-e2e"] * rows), "status": pa.array(["ok"] * rows),
-        "median": pc.multiply(pc.cast(ids, pa.float64()), 0.001),
-        "run_id": pa.array(["bench-run"] * rows),
-    })
+    return pa.table(
+        {
+            "measurement_id": ids,
+            "model": pa.array(["resnet18", "resnet50", "vit_b_16", "mobilenet_v2"] * (rows // 4)),
+            "platform": pa.array(["nvidia-h200"] * rows),
+            "precision": pa.array(["fp32"] * rows),
+            "batch_size": pa.array([1, 8, 32, 64] * (rows // 4), pa.int32()),
+            "conversion": pa.array(["EAGER"] * rows),
+            "device": pa.array(["cuda"] * rows),
+            "method": pa.array(["synced-e2e"] * rows),
+            "status": pa.array(["ok"] * rows),
+            "median": pc.multiply(pc.cast(ids, pa.float64()), 0.001),
+            "run_id": pa.array(["bench-run"] * rows),
+        }
+    )
 
 
 def bench_rows(rows: int) -> None:
@@ -83,9 +89,20 @@ def bench_rows(rows: int) -> None:
 
 
 def bench_records(count: int) -> None:
-    measurements = [Measurement(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1,
-                                conversion="EAGER", device="cuda", method="synced-e2e", status="ok", median=1.0 + i)
-                    for i in range(count)]
+    measurements = [
+        Measurement(
+            model="resnet18",
+            platform="nvidia-h200",
+            precision="fp32",
+            batch_size=1,
+            conversion="EAGER",
+            device="cuda",
+            method="synced-e2e",
+            status="ok",
+            median=1.0 + i,
+        )
+        for i in range(count)
+    ]
     with tempfile.TemporaryDirectory() as temp, Store.open(Path(temp) / "bench.duckdb") as store:
         started = time.perf_counter()
         with store.atomic():

@@ -13,6 +13,7 @@ On a shared machine one run says little: --repeat renders N times and prints the
 --db renders an existing database (say another checkout's `parity report` on the same history:
 the child runs `python -m reporter.cli` from the current folder).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,12 +56,16 @@ def generate(path: Path, nights: int, seed: int = 0) -> tuple[int, int, int]:
 def _runs(nights: int) -> pa.Table:
     night, platform = np.divmod(np.arange(nights * len(PLATFORMS)), len(PLATFORMS))
     started = [START + dt.timedelta(days=int(n)) for n in night]
-    return pa.table({
-        "run_id": [f"run-{n:04d}-{p}" for n, p in zip(night, platform, strict=True)],
-        "kind": ["bench"] * len(night), "started_at": started, "host": [f"host-{p}" for p in platform],
-        "platform": [PLATFORMS[p] for p in platform],
-        "environment": ['{"python": "3.11", "torch": "2.11"}'] * len(night),
-    })
+    return pa.table(
+        {
+            "run_id": [f"run-{n:04d}-{p}" for n, p in zip(night, platform, strict=True)],
+            "kind": ["bench"] * len(night),
+            "started_at": started,
+            "host": [f"host-{p}" for p in platform],
+            "platform": [PLATFORMS[p] for p in platform],
+            "environment": ['{"python": "3.11", "torch": "2.11"}'] * len(night),
+        }
+    )
 
 
 def _measurements(rng: np.random.Generator, nights: int) -> pa.Table:
@@ -75,36 +80,51 @@ def _measurements(rng: np.random.Generator, nights: int) -> pa.Table:
     def names(values: list[str], index: np.ndarray) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()), pa.array(values))
 
-    return pa.table({
-        "measurement_id": np.arange(rows), "model": names(MODELS, model), "platform": names(PLATFORMS, platform),
-        "precision": names(["fp32"], np.zeros(rows, int)), "batch_size": np.array(BATCH_SIZES)[batch],
-        "conversion": names(CONVERSIONS, conversion), "device": names(["cuda"], np.zeros(rows, int)),
-        "method": names(["synced-e2e"], np.zeros(rows, int)),
-        "status": names(["failed", "ok"], ok.astype(int)), "median": np.where(ok, median, np.nan),
-        "p05": np.where(ok, median * 0.97, np.nan), "p95": np.where(ok, median * 1.05, np.nan),
-        "measured_at": pa.array(np.datetime64(START) + (night * 86400 + 1800).astype("timedelta64[s]")),
-        "run_id": pa.array([f"run-{n:04d}-{p}" for n, p in zip(night, platform, strict=True)]),
-    })
+    return pa.table(
+        {
+            "measurement_id": np.arange(rows),
+            "model": names(MODELS, model),
+            "platform": names(PLATFORMS, platform),
+            "precision": names(["fp32"], np.zeros(rows, int)),
+            "batch_size": np.array(BATCH_SIZES)[batch],
+            "conversion": names(CONVERSIONS, conversion),
+            "device": names(["cuda"], np.zeros(rows, int)),
+            "method": names(["synced-e2e"], np.zeros(rows, int)),
+            "status": names(["failed", "ok"], ok.astype(int)),
+            "median": np.where(ok, median, np.nan),
+            "p05": np.where(ok, median * 0.97, np.nan),
+            "p95": np.where(ok, median * 1.05, np.nan),
+            "measured_at": pa.array(np.datetime64(START) + (night * 86400 + 1800).astype("timedelta64[s]")),
+            "run_id": pa.array([f"run-{n:04d}-{p}" for n, p in zip(night, platform, strict=True)]),
+        }
+    )
 
 
 def _predictions(rng: np.random.Generator, nights: int) -> pa.Table:
     shape = (nights, len(PLATFORMS), len(MODELS), len(BATCH_SIZES))
     night, platform, model, batch = (axis.ravel() for axis in np.indices(shape))
     latency = (1.0 + model) * np.array(BATCH_SIZES)[batch] ** 0.8 / (1.0 + platform) * rng.uniform(0.6, 1.5, night.size)
-    return pa.table({
-        "model": [MODELS[m] for m in model], "platform": [PLATFORMS[p] for p in platform],
-        "precision": ["fp32"] * night.size, "batch_size": np.array(BATCH_SIZES)[batch], "latency_ms": latency,
-        "predictor": ["graphs"] * night.size, "predictor_version": [f"1.{n}" for n in night],
-        "predicted_at": pa.array(np.datetime64(START) + (night * 86400).astype("timedelta64[s]")),
-        "source_id": [f"prediction-{n}" for n in night],
-    })
+    return pa.table(
+        {
+            "model": [MODELS[m] for m in model],
+            "platform": [PLATFORMS[p] for p in platform],
+            "precision": ["fp32"] * night.size,
+            "batch_size": np.array(BATCH_SIZES)[batch],
+            "latency_ms": latency,
+            "predictor": ["graphs"] * night.size,
+            "predictor_version": [f"1.{n}" for n in night],
+            "predicted_at": pa.array(np.datetime64(START) + (night * 86400).astype("timedelta64[s]")),
+            "source_id": [f"prediction-{n}" for n in night],
+        }
+    )
 
 
 def render(db: Path, out: Path) -> tuple[float, float, float]:
     """`parity report` in a child process: (wall seconds, CPU seconds, peak RSS in MB) of that child."""
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "reporter.cli", "report", "--db", str(db), "--out", str(out)],
-                             stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "reporter.cli", "report", "--db", str(db), "--out", str(out)], stdout=subprocess.DEVNULL
+    )
     # wait4, not wait: the rusage of this one child (RUSAGE_CHILDREN keeps the largest of all).
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
@@ -137,24 +157,30 @@ def main() -> None:
 
 def _print_medians(runs: list[tuple[float, float, float]]) -> None:
     walls, cpus, peaks = zip(*runs, strict=True)
-    print(f"median of {len(runs)}: {statistics.median(walls):.1f} s wall ({min(walls):.1f}-{max(walls):.1f}), "
-          f"{statistics.median(cpus):.1f} s CPU ({min(cpus):.1f}-{max(cpus):.1f}), "
-          f"{statistics.median(peaks):.0f} MB peak RSS ({min(peaks):.0f}-{max(peaks):.0f})")
+    print(
+        f"median of {len(runs)}: {statistics.median(walls):.1f} s wall ({min(walls):.1f}-{max(walls):.1f}), "
+        f"{statistics.median(cpus):.1f} s CPU ({min(cpus):.1f}-{max(cpus):.1f}), "
+        f"{statistics.median(peaks):.0f} MB peak RSS ({min(peaks):.0f}-{max(peaks):.0f})"
+    )
 
 
 def _generate_into(db: Path, nights: int) -> None:
     db.unlink(missing_ok=True)
     started = time.perf_counter()
     runs, measurements, predictions = generate(db, nights)
-    print(f"generated {runs:,} runs, {measurements:,} measurements, {predictions:,} predictions "
-          f"in {time.perf_counter() - started:.1f} s ({db.stat().st_size / 2**20:.0f} MB file)")
+    print(
+        f"generated {runs:,} runs, {measurements:,} measurements, {predictions:,} predictions "
+        f"in {time.perf_counter() - started:.1f} s ({db.stat().st_size / 2**20:.0f} MB file)"
+    )
 
 
 def _print_site(out: Path) -> None:
     pages = sorted(out.rglob("*.html"), key=lambda path: path.stat().st_size)
     assert (out / "index.html").is_file() and (out / "summary.md").is_file()
-    print(f"site: {len(pages)} pages, {sum(p.stat().st_size for p in pages) / 2**20:.1f} MB of HTML, largest page "
-          f"{pages[-1].stat().st_size / 2**20:.2f} MB ({pages[-1].relative_to(out)})")
+    print(
+        f"site: {len(pages)} pages, {sum(p.stat().st_size for p in pages) / 2**20:.1f} MB of HTML, largest page "
+        f"{pages[-1].stat().st_size / 2**20:.2f} MB ({pages[-1].relative_to(out)})"
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from collectors.energy_sensors import NVML_POWER_INTERVAL_S, SamplingSensor, open_nvml  # noqa: E402
 from collectors.models import model_and_input  # noqa: E402
 
-WINDOWS = (("idle", None, 0), ("resnet50 fp32 b32", "EAGER", 32), ("resnet50 fp16 b32", "FP16+EAGER", 32),
-           ("resnet50 fp32 b1", "EAGER", 1))
+WINDOWS = (
+    ("idle", None, 0),
+    ("resnet50 fp32 b32", "EAGER", 32),
+    ("resnet50 fp16 b32", "FP16+EAGER", 32),
+    ("resnet50 fp32 b1", "EAGER", 1),
+)
 
 
 def main() -> int:
@@ -38,8 +42,12 @@ def main() -> int:
     counter = open_nvml(torch.cuda.current_device())
     pynvml.nvmlInit()
     handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-    sampled = SamplingSensor("nvml-power", ("gpu0",), lambda: (pynvml.nvmlDeviceGetPowerUsage(handle) / 1000,),
-                             interval_s=NVML_POWER_INTERVAL_S)
+    sampled = SamplingSensor(
+        "nvml-power",
+        ("gpu0",),
+        lambda: (pynvml.nvmlDeviceGetPowerUsage(handle) / 1000,),
+        interval_s=NVML_POWER_INTERVAL_S,
+    )
     rows = [_window(name, conversion, batch, counter, sampled, args.seconds) for name, conversion, batch in WINDOWS]
     counter.close()
     sampled.close()
@@ -72,10 +80,16 @@ def _window(name: str, conversion: str | None, batch: int, counter, sampled, sec
                 calls += 1
     elapsed = time.perf_counter() - started
     by_counter, by_samples = counter.read_mj() - start_counter, sampled.read_mj() - start_sampled
-    return {"window": name, "seconds": round(elapsed, 3), "calls": calls, "counter_mj": round(by_counter, 1),
-            "integrated_mj": round(by_samples, 1), "counter_over_integrated": round(by_counter / by_samples, 4),
-            "mean_power_w": round(by_counter / elapsed / 1000, 1),
-            "energy_per_batch_mj": round(by_counter / calls, 2) if calls else None}
+    return {
+        "window": name,
+        "seconds": round(elapsed, 3),
+        "calls": calls,
+        "counter_mj": round(by_counter, 1),
+        "integrated_mj": round(by_samples, 1),
+        "counter_over_integrated": round(by_counter / by_samples, 4),
+        "mean_power_w": round(by_counter / elapsed / 1000, 1),
+        "energy_per_batch_mj": round(by_counter / calls, 2) if calls else None,
+    }
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ Three steps, and a fourth check (see benchmarks/README.md for the commands and t
   python benchmarks/gpu_reference.py table DIR
   python benchmarks/gpu_reference.py paired DIR --model resnet50 [--conversions ...] [--batch-sizes 1,32]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,10 @@ def reference_cell(model_name: str, conversion: str, batch_size: int, device: st
     forward = _converted_call(model_name, conversion, batch_size, device)
     with torch.no_grad():
         _warm_up(torch, forward)
-        return {"per_call": _event_median(torch, forward, wait_each=True),
-                "back_to_back": _event_median(torch, forward, wait_each=False)}
+        return {
+            "per_call": _event_median(torch, forward, wait_each=True),
+            "back_to_back": _event_median(torch, forward, wait_each=False),
+        }
 
 
 def paired_cell(model_name: str, conversion: str, batch_size: int, device: str) -> dict[str, list[float]]:
@@ -85,7 +88,8 @@ def _converted_call(model_name: str, conversion: str, batch_size: int, device: s
 
     model, data = model_and_input(model_name, conversion, batch_size, device)
     forward = alma_module("alma.conversions.select").select_forward_call_function(
-        model, conversion, data, torch.device(device))
+        model, conversion, data, torch.device(device)
+    )
     return lambda: forward(data)
 
 
@@ -118,8 +122,13 @@ def load_runs(folder: Path) -> list[list]:
 
 
 def run_reference(folder: Path, device: str) -> None:
-    cells = sorted({(m.model, m.conversion, m.batch_size) for m in load_runs(folder)[0]
-                    if m.method == "synced-e2e" and m.status == "ok"})
+    cells = sorted(
+        {
+            (m.model, m.conversion, m.batch_size)
+            for m in load_runs(folder)[0]
+            if m.method == "synced-e2e" and m.status == "ok"
+        }
+    )
     _run_cells(reference_cell, cells, device, folder / "reference.json")
 
 
@@ -151,10 +160,12 @@ def table(folder: Path) -> str:
     for repeat, measurements in enumerate(runs):
         for m in measurements:
             by_cell.setdefault((m.model, m.batch_size, m.conversion), {})[(m.method, repeat)] = m
-    lines = ["| model | batch | conversion | Parity median ms | Parity GPU-event median ms | reference per call ms "
-             "| reference back to back ms | Parity / reference | run-to-run spread | Alma ms/batch "
-             "| Alma / reference | status |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | batch | conversion | Parity median ms | Parity GPU-event median ms | reference per call ms "
+        "| reference back to back ms | Parity / reference | run-to-run spread | Alma ms/batch "
+        "| Alma / reference | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for (model, batch, conversion), cell in sorted(by_cell.items()):
         figures = reference.get(f"{model}|{conversion}|{batch}") or {}
         figures = figures if isinstance(figures, dict) else {"back_to_back": figures}  # older files
@@ -169,20 +180,31 @@ def _row(model: str, batch: int, conversion: str, cell: dict, figures: dict[str,
         status = f"{first.status}: {first.failure_kind}"
         return f"| {model} | {batch} | {conversion} | – | – | – | – | – | – | {_ms(alma)} | – | {status} |"
     ref = figures.get("per_call", figures.get("back_to_back"))
-    medians = [cell[("synced-e2e", r)].median for r in range(repeats)
-               if ("synced-e2e", r) in cell and cell[("synced-e2e", r)].status == "ok"]
+    medians = [
+        cell[("synced-e2e", r)].median
+        for r in range(repeats)
+        if ("synced-e2e", r) in cell and cell[("synced-e2e", r)].status == "ok"
+    ]
     spread = (max(medians) - min(medians)) / statistics.mean(medians) if len(medians) > 1 else None
     ratio = first.median / ref if ref else None
     gpu = statistics.median(first.gpu_samples) if first.gpu_samples else None
-    misses = [goal for goal, bad in (("ref>3%", ratio and abs(ratio - 1) > CI_GOAL),
-                                     ("spread>2%", spread is not None and spread > SPREAD_GOAL),
-                                     ("reference not run", ratio is None),
-                                     ("one run", spread is None)) if bad]
+    misses = [
+        goal
+        for goal, bad in (
+            ("ref>3%", ratio and abs(ratio - 1) > CI_GOAL),
+            ("spread>2%", spread is not None and spread > SPREAD_GOAL),
+            ("reference not run", ratio is None),
+            ("one run", spread is None),
+        )
+        if bad
+    ]
     alma_ratio = f"{alma.median / ref:.2f}" if alma and alma.median and ref else "–"
-    return (f"| {model} | {batch} | {conversion} | {first.median:.3f} | {_num(gpu)} | {_num(figures.get('per_call'))} | "
-            f"{_num(figures.get('back_to_back'))} | "
-            f"{_num(ratio)} | {_pct(spread)} ({len(medians)} runs) | {_ms(alma)} | {alma_ratio} | "
-            f"{', '.join(misses) or 'both goals met'} |")
+    return (
+        f"| {model} | {batch} | {conversion} | {first.median:.3f} | {_num(gpu)} | {_num(figures.get('per_call'))} | "
+        f"{_num(figures.get('back_to_back'))} | "
+        f"{_num(ratio)} | {_pct(spread)} ({len(medians)} runs) | {_ms(alma)} | {alma_ratio} | "
+        f"{', '.join(misses) or 'both goals met'} |"
+    )
 
 
 def _ms(m) -> str:
@@ -209,8 +231,13 @@ def main() -> None:
     if args.step == "reference":
         run_reference(args.folder, args.device)
     elif args.step == "paired":
-        run_paired(args.folder, args.device, args.model, args.conversions.split(","),
-                   [int(b) for b in args.batch_sizes.split(",")])
+        run_paired(
+            args.folder,
+            args.device,
+            args.model,
+            args.conversions.split(","),
+            [int(b) for b in args.batch_sizes.split(",")],
+        )
     else:
         print(table(args.folder))
 

@@ -8,6 +8,7 @@ them fail, each with the reason. Nothing else in Alma is patched.
 
 Use `import_alma()` (or `alma_module(name)`) instead of `import alma`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -24,8 +25,7 @@ from collectors.errors import ParityError
 # on torch 2.14).
 ALMA_TORCH_IMPORTS: dict[str, tuple[str, ...]] = {
     "torch.ao.quantization.quantize_pt2e": ("convert_pt2e", "prepare_pt2e"),
-    "torch.ao.quantization.quantizer.xnnpack_quantizer": (
-        "XNNPACKQuantizer", "get_symmetric_quantization_config"),
+    "torch.ao.quantization.quantizer.xnnpack_quantizer": ("XNNPACKQuantizer", "get_symmetric_quantization_config"),
 }
 
 
@@ -37,7 +37,8 @@ def _placeholder(qualified_name: str, torch_version: str) -> Callable[..., Any]:
     def removed(*args: Any, **kwargs: Any) -> Any:
         raise RemovedTorchAPI(
             f"{qualified_name} was removed in torch {torch_version} (it lives in torchao now); "
-            "Alma 0.3.7 needs torch <= 2.10 for this conversion")
+            "Alma 0.3.7 needs torch <= 2.10 for this conversion"
+        )
 
     removed.__name__ = removed.__qualname__ = qualified_name.rsplit(".", 1)[-1]
     return removed

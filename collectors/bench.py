@@ -134,13 +134,16 @@ def _run_and_earlier_cells(plan: BenchPlan, session: Session) -> tuple[RunInfo, 
     run, environment = session.resume.run, fingerprint()
     here = _platform(plan, environment)
     if run.platform != here:
-        raise ParityError(f"run {run.run_id} was measured on {run.platform}, this machine is {here}: "
-                          "resume it where it started")
+        raise ParityError(
+            f"run {run.run_id} was measured on {run.platform}, this machine is {here}: resume it where it started"
+        )
     differences = environment_differences(run.environment, environment)
     if differences:
         first = differences[0]
-        raise ParityError(f"run {run.run_id} was measured with {first.key} {first.base}, this machine has "
-                          f"{first.head}: its cells would not be comparable with the new ones; start a new run")
+        raise ParityError(
+            f"run {run.run_id} was measured with {first.key} {first.base}, this machine has "
+            f"{first.head}: its cells would not be comparable with the new ones; start a new run"
+        )
     return run, session.resume
 
 
@@ -161,14 +164,19 @@ def _tell(progress: Progress | None, event: CellProgress) -> None:
         progress(event)
 
 
-def _announcer(progress: Progress | None, index: int, total: int, cell: Cell,
-               processes: int) -> Callable[[int], None]:
+def _announcer(progress: Progress | None, index: int, total: int, cell: Cell, processes: int) -> Callable[[int], None]:
     """measure_cell's `starting` callback: tells `progress` which process of the cell starts."""
     return lambda process: _tell(progress, CellProgress(index, total, cell, process=process, processes=processes))
 
 
-def measure_cell(cell: Cell, plan: BenchPlan, run: RunInfo, availability: Availability, pool: WorkerPool,
-                 starting: Callable[[int], None] = lambda process: None) -> CellOutcome:
+def measure_cell(
+    cell: Cell,
+    plan: BenchPlan,
+    run: RunInfo,
+    availability: Availability,
+    pool: WorkerPool,
+    starting: Callable[[int], None] = lambda process: None,
+) -> CellOutcome:
     """The measurements of one cell: `unavailable` rows, or the worker's results, or its failure.
 
     With `processes` > 1, Parity's timer runs in that many fresh processes (Alma's loop only in
@@ -180,13 +188,16 @@ def measure_cell(cell: Cell, plan: BenchPlan, run: RunInfo, availability: Availa
     methods = _METHODS[plan.timer]
     if not availability.runnable:
         message = f"{availability.reason}; fix: {availability.fix}" if availability.fix else availability.reason
-        return CellOutcome(outcome_measurements(cell, plan, run.platform, methods, UNAVAILABLE, availability.category,
-                                                message))
+        return CellOutcome(
+            outcome_measurements(cell, plan, run.platform, methods, UNAVAILABLE, availability.category, message)
+        )
     first = _in_worker(pool, _request(cell, plan, plan.timer), plan)
     if not isinstance(first, CellResult):
         return CellOutcome(outcome_measurements(cell, plan, run.platform, methods, *first))
-    measurements = [cell_measurement(cell, plan, run.platform, _more_processes(cell, plan, result, pool, starting))
-                    for result in first.results]
+    measurements = [
+        cell_measurement(cell, plan, run.platform, _more_processes(cell, plan, result, pool, starting))
+        for result in first.results
+    ]
     return CellOutcome(measurements, layer_subgraphs(cell, run.platform, run.run_id, first.layers))
 
 
@@ -200,26 +211,44 @@ def _in_worker(pool: WorkerPool, request: CellRequest, plan: BenchPlan) -> CellR
     return outcome
 
 
-def _more_processes(cell: Cell, plan: BenchPlan, first: MethodResult, pool: WorkerPool,
-                    starting: Callable[[int], None]) -> list[MethodResult]:
+def _more_processes(
+    cell: Cell, plan: BenchPlan, first: MethodResult, pool: WorkerPool, starting: Callable[[int], None]
+) -> list[MethodResult]:
     """`first` and, for Parity's timer with --processes N, the results of N - 1 more fresh
     processes, stopping at the first that fails (its failure then stands for the cell's timer)."""
     results = [first]
     while first["method"] == SYNCED_E2E and len(results) < plan.processes and results[-1]["status"] == OK:
         starting(len(results) + 1)
         outcome = _in_worker(pool, _request(cell, plan, "synced", repeat=True), plan)
-        results.append(outcome.results[0] if isinstance(outcome, CellResult) else {
-            "method": SYNCED_E2E, "status": outcome[0], "device": plan.device, "failure_kind": outcome[1],
-            "message": outcome[2]})
+        results.append(
+            outcome.results[0]
+            if isinstance(outcome, CellResult)
+            else {
+                "method": SYNCED_E2E,
+                "status": outcome[0],
+                "device": plan.device,
+                "failure_kind": outcome[1],
+                "message": outcome[2],
+            }
+        )
     return results
 
 
 def _request(cell: Cell, plan: BenchPlan, timer: str, *, repeat: bool = False) -> CellRequest:
     """The worker's request for `cell`; a `repeat` (another process timing it) skips the profiler."""
-    return CellRequest(model=cell.model, conversion=cell.conversion.name, batch_size=cell.batch_size,
-                       device=plan.device, timer=timer, target_ci=plan.target_ci, max_seconds=plan.max_seconds,
-                       alma_batches=plan.alma_batches, layers=plan.layers and not repeat, profile=not repeat,
-                       threads=plan.threads or _usable_cores())
+    return CellRequest(
+        model=cell.model,
+        conversion=cell.conversion.name,
+        batch_size=cell.batch_size,
+        device=plan.device,
+        timer=timer,
+        target_ci=plan.target_ci,
+        max_seconds=plan.max_seconds,
+        alma_batches=plan.alma_batches,
+        layers=plan.layers and not repeat,
+        profile=not repeat,
+        threads=plan.threads or _usable_cores(),
+    )
 
 
 def _usable_cores() -> int:
@@ -228,10 +257,18 @@ def _usable_cores() -> int:
 
 def _new_run(plan: BenchPlan, environment: dict) -> RunInfo:
     started = utc_now()
-    return RunInfo(run_id=new_run_id("bench", started, uuid.uuid4().hex[:8]), kind="bench", started_at=started,
-                   finished_at=None, host=platform.node(), platform=_platform(plan, environment),
-                   label=plan.label, git_sha=_git_sha(), environment=environment,
-                   settings=plan.model_dump(mode="json"))
+    return RunInfo(
+        run_id=new_run_id("bench", started, uuid.uuid4().hex[:8]),
+        kind="bench",
+        started_at=started,
+        finished_at=None,
+        host=platform.node(),
+        platform=_platform(plan, environment),
+        label=plan.label,
+        git_sha=_git_sha(),
+        environment=environment,
+        settings=plan.model_dump(mode="json"),
+    )
 
 
 def _platform(plan: BenchPlan, environment: dict) -> str:
@@ -241,8 +278,9 @@ def _platform(plan: BenchPlan, environment: dict) -> str:
 
 def _git_sha() -> str | None:
     try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                              text=True, timeout=10, check=False)
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None

@@ -15,6 +15,7 @@ every version listed here):
   window, rails, samples, note), phase_s, compile_cache, stopped_by, converged, warmup_iterations;
   `device-busy` measurements; run.settings; and subgraphs[], the leaf modules `--layers` timed.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,9 @@ def to_bundle(run: RunInfo, measurements: list[Measurement], subgraphs: list[Sub
     series = series_fields(Measurement)
     rounded = [replace(m, **{name: _rounded(getattr(m, name)) for name in series}) for m in measurements]
     # Not validated: writing a bundle never refuses what was measured (reading it checks).
-    return Bundle.model_construct(format=BUNDLE_FORMAT, version=BUNDLE_VERSION, run=run, measurements=rounded,
-                                  subgraphs=list(subgraphs))
+    return Bundle.model_construct(
+        format=BUNDLE_FORMAT, version=BUNDLE_VERSION, run=run, measurements=rounded, subgraphs=list(subgraphs)
+    )
 
 
 def read_bundle(data: bytes | str, path: Path | str) -> tuple[RunInfo, list[Measurement], list[Subgraph]]:
@@ -70,8 +72,12 @@ def read_bundle(data: bytes | str, path: Path | str) -> tuple[RunInfo, list[Meas
         raise InputError(path, field_path(*location) or "bundle", value, reason) from None
     for index, m in enumerate(bundle.measurements):
         if None not in (m.ci95_low, m.median, m.ci95_high) and not m.ci95_low <= m.median <= m.ci95_high:
-            raise InputError(path, f"measurements[{index}].median", m.median,
-                             f"outside its own 95 % CI [{m.ci95_low}, {m.ci95_high}]")
+            raise InputError(
+                path,
+                f"measurements[{index}].median",
+                m.median,
+                f"outside its own 95 % CI [{m.ci95_low}, {m.ci95_high}]",
+            )
     return bundle.run, list(bundle.measurements), list(bundle.subgraphs)
 
 
@@ -80,8 +86,14 @@ def dumps(bundle: Bundle) -> str:
     return json.dumps(bundle.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
 
 
-def write_bundle(run: RunInfo, measurements: list[Measurement], path: Path | str, *, overwrite: bool = False,
-                 subgraphs: list[Subgraph] = ()) -> Path:
+def write_bundle(
+    run: RunInfo,
+    measurements: list[Measurement],
+    path: Path | str,
+    *,
+    overwrite: bool = False,
+    subgraphs: list[Subgraph] = (),
+) -> Path:
     """Write a bundle atomically (a temporary file renamed into place).
 
     Raises ParityError when `path` exists and `overwrite` is False.

@@ -4,6 +4,7 @@ The table is read from Alma's own `alma/conversions/conversion_options.py`, load
 (it needs only torch and pydantic): importing the `alma` package runs every conversion module
 (ONNX, optimum-quanto, ...) and takes seconds, which `parity probe` and name checks don't need.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -18,11 +19,10 @@ from collectors.errors import ParityError
 _OPTIONS_FILE = Path("conversions") / "conversion_options.py"
 KNOWN_BROKEN = {
     "BF16+EAGER": "known broken in Alma 0.3.7: it returns a function that never calls the model "
-                  "(reports millions of samples/s)",
-    "NATIVE_CONVERT_AI8WI8_STATIC_QUANTIZED": "known broken in Alma 0.3.7: always fails "
-                                              "(name 'device' is not defined)",
+    "(reports millions of samples/s)",
+    "NATIVE_CONVERT_AI8WI8_STATIC_QUANTIZED": "known broken in Alma 0.3.7: always fails (name 'device' is not defined)",
     "OPTIMIM_QUANTO_Wf8E5M2+COMPILE_CUDAGRAPHS": "known broken in Alma 0.3.7: option 42 is misspelt "
-                                                 "in its table, so no conversion code matches it",
+    "in its table, so no conversion code matches it",
 }
 
 _QUANTISED_MARKERS = ("AI8", "QUANTO", "TORCHAO", "QUANTIZED")
@@ -68,8 +68,12 @@ def load_catalogue() -> tuple[Conversion, ...]:
     """
     options = _alma_conversion_options().MODEL_CONVERSION_OPTIONS
     return tuple(
-        Conversion(alma_id, option.mode, option.device_override,
-                   str(option.data_dtype).removeprefix("torch.") if option.data_dtype is not None else None)
+        Conversion(
+            alma_id,
+            option.mode,
+            option.device_override,
+            str(option.data_dtype).removeprefix("torch.") if option.data_dtype is not None else None,
+        )
         for alma_id, option in sorted(options.items())
     )
 

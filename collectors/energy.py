@@ -13,14 +13,17 @@ stored with the measurement. Sensors, in order of preference (`collectors.energy
 Where none can be read, `open_sensor` returns `Unavailable` with what was looked for, why each was
 missing, and the fix: never a zero energy, never an exception.
 """
+
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol
 
-from collectors.energy_sensors import Unavailable, open_ina3221, open_nvml, open_rapl
+from collectors.energy_sensors import Unavailable, open_nvml
+from collectors.sysfs_sensors import open_ina3221, open_rapl
 
 __all__ = ["MIN_WINDOW_S", "EnergySensor", "EnergyWindow", "Unavailable", "idle_power_w", "open_sensor"]
 
@@ -78,8 +81,10 @@ def open_sensor(device: str, *, sysfs: Path = Path("/sys"), gpu_index: int | Non
             return found
         missing.append(found)
     fixes = dict.fromkeys(gap.fix for gap in missing if gap.fix)
-    return Unavailable(f"no energy sensor for {device} on this machine: " + "; ".join(gap.reason for gap in missing),
-                       "; ".join(fixes) or None)
+    return Unavailable(
+        f"no energy sensor for {device} on this machine: " + "; ".join(gap.reason for gap in missing),
+        "; ".join(fixes) or None,
+    )
 
 
 def idle_power_w(sensor: EnergySensor, seconds: float = 1.0) -> float:
@@ -127,13 +132,22 @@ class EnergyWindow:
         calls, seconds = last_n - first_n, last_s - first_s
         if calls <= 0 or seconds <= 0:
             return {"energy_note": "the timed window was empty: no energy per batch"}
-        parts = zip(self._marks, self._marks[1:])
-        fields = {"energy_sensor": self._sensor.name, "energy_mj": (last_mj - first_mj) / calls,
-                  "mean_power_w": (last_mj - first_mj) / seconds / 1000, "energy_window_s": seconds,
-                  "energy_samples": [(b[2] - a[2]) / (b[0] - a[0]) for a, b in parts if b[0] > a[0]],
-                  "energy_rails_mj": {rail: (self._rails[rail] - self._first_rails[rail]) / calls
-                                      for rail in self._sensor.rails if len(self._sensor.rails) > 1}}
+        parts = pairwise(self._marks)
+        fields = {
+            "energy_sensor": self._sensor.name,
+            "energy_mj": (last_mj - first_mj) / calls,
+            "mean_power_w": (last_mj - first_mj) / seconds / 1000,
+            "energy_window_s": seconds,
+            "energy_samples": [(b[2] - a[2]) / (b[0] - a[0]) for a, b in parts if b[0] > a[0]],
+            "energy_rails_mj": {
+                rail: (self._rails[rail] - self._first_rails[rail]) / calls
+                for rail in self._sensor.rails
+                if len(self._sensor.rails) > 1
+            },
+        }
         if seconds < MIN_WINDOW_S:
-            fields["energy_note"] = (f"window of {seconds:.2g} s, shorter than the {MIN_WINDOW_S:g} s its energy is "
-                                     "trusted over: give the cell more --max-seconds")
+            fields["energy_note"] = (
+                f"window of {seconds:.2g} s, shorter than the {MIN_WINDOW_S:g} s its energy is "
+                "trusted over: give the cell more --max-seconds"
+            )
         return fields

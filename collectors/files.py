@@ -5,6 +5,7 @@ device may never end); a symlink loop or an unreadable entry is one bad file, no
 inside a folder that leads out of it is not followed (a folder from a pull request could otherwise
 have its error messages show a file of the machine's); and no file is read past MAX_BYTES.
 """
+
 from __future__ import annotations
 
 import errno
@@ -18,8 +19,13 @@ from collectors.errors import InputError
 from collectors.text import visible
 
 MAX_BYTES = 256 * 2**20  # far above any real input: a bundle of 100,000 samples is about 3 MB
-KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-         stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
+KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a folder",
+}
 
 
 @dataclass
@@ -66,8 +72,9 @@ def _add(path: Path, folder: Path, found: Found) -> None:
     elif not stat.S_ISREG(mode):
         found.skipped.append(f"skipped {visible(str(path))}: {kind(mode)}, not a regular file")
     elif path.is_symlink() and not within(path, [folder]):  # os.walk enters no linked folder: only a link leads out
-        found.errors.append(InputError(path, "file", path.name,
-                                       f"a link that leads outside {folder} (name its target to ingest it)"))
+        found.errors.append(
+            InputError(path, "file", path.name, f"a link that leads outside {folder} (name its target to ingest it)")
+        )
     else:
         found.files.append(path)
 

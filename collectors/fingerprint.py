@@ -4,6 +4,7 @@ each add what they find and skip silently what this host lacks.
 `fingerprint()` returns a flat JSON-able dict; `platform_id(env)` derives Parity's platform slug
 from it (GPU name, Jetson model with its power mode, else the CPU model).
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -20,9 +21,13 @@ from collectors.names import Names, platform_slug
 
 Environment = dict[str, Any]
 _DISTRIBUTIONS = {  # fingerprint key -> pip distribution(s), first installed one wins
-    "torch": ("torch",), "torchvision": ("torchvision",), "alma": ("alma-torch",),
-    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"), "triton": ("triton",),
-    "tensorrt": ("tensorrt",), "torch_tensorrt": ("torch-tensorrt", "torch_tensorrt"),
+    "torch": ("torch",),
+    "torchvision": ("torchvision",),
+    "alma": ("alma-torch",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
+    "triton": ("triton",),
+    "tensorrt": ("tensorrt",),
+    "torch_tensorrt": ("torch-tensorrt", "torch_tensorrt"),
     "numpy": ("numpy",),
 }
 
@@ -60,20 +65,30 @@ def collect_cuda(env: Environment) -> None:
 def collect_gpu(env: Environment) -> None:
     """GPU facts from nvidia-smi, so that the parent of the bench workers never creates a CUDA
     context of its own on the GPU being measured; torch where there is no nvidia-smi (Jetson)."""
-    listing = _run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version,compute_cap",
-                    "--format=csv,noheader,nounits"])
+    listing = _run(
+        ["nvidia-smi", "--query-gpu=name,memory.total,driver_version,compute_cap", "--format=csv,noheader,nounits"]
+    )
     gpus = [line.split(", ") for line in (listing or "").strip().splitlines()]
     if gpus and len(gpus[0]) == 4:
         name, memory_mb, driver, capability = gpus[0]
-        env.update(gpu_name=name, gpu_memory_mb=int(float(memory_mb)), gpu_driver=driver,
-                   gpu_capability=capability, gpu_count=len(gpus))
+        env.update(
+            gpu_name=name,
+            gpu_memory_mb=int(float(memory_mb)),
+            gpu_driver=driver,
+            gpu_capability=capability,
+            gpu_count=len(gpus),
+        )
         return
     import torch
 
     if torch.cuda.is_available():
         properties = torch.cuda.get_device_properties(0)
-        env.update(gpu_name=properties.name, gpu_memory_mb=round(properties.total_memory / 2**20),
-                   gpu_capability=f"{properties.major}.{properties.minor}", gpu_count=torch.cuda.device_count())
+        env.update(
+            gpu_name=properties.name,
+            gpu_memory_mb=round(properties.total_memory / 2**20),
+            gpu_capability=f"{properties.major}.{properties.minor}",
+            gpu_count=torch.cuda.device_count(),
+        )
 
 
 def collect_cpu(env: Environment) -> None:
@@ -101,7 +116,13 @@ def collect_jetson(env: Environment) -> None:
 
 
 COLLECTORS: tuple[Callable[[Environment], None], ...] = (
-    collect_python, collect_versions, collect_onnxruntime, collect_cuda, collect_gpu, collect_cpu, collect_os,
+    collect_python,
+    collect_versions,
+    collect_onnxruntime,
+    collect_cuda,
+    collect_gpu,
+    collect_cpu,
+    collect_os,
     collect_jetson,
 )
 
@@ -156,10 +177,26 @@ def _run(command: list[str]) -> str | None:
 # killed run to be resumed here). Host name, OS build and numpy are left out: a fleet's identical
 # devices differ in them without timing differently.
 CHECKED_ENVIRONMENT = (
-    "python", "torch_version", "torchvision_version", "alma_version", "onnxruntime_version",
-    "onnxruntime_providers", "triton_version", "tensorrt_version", "torch_tensorrt_version",
-    "cuda_runtime", "cudnn", "gpu_driver", "gpu_name", "gpu_count", "cpu_model", "cpu_count",
-    "cpu_affinity_count", "jetson_model", "l4t_release", "power_mode",
+    "python",
+    "torch_version",
+    "torchvision_version",
+    "alma_version",
+    "onnxruntime_version",
+    "onnxruntime_providers",
+    "triton_version",
+    "tensorrt_version",
+    "torch_tensorrt_version",
+    "cuda_runtime",
+    "cudnn",
+    "gpu_driver",
+    "gpu_name",
+    "gpu_count",
+    "cpu_model",
+    "cpu_count",
+    "cpu_affinity_count",
+    "jetson_model",
+    "l4t_release",
+    "power_mode",
 )
 
 
@@ -170,8 +207,8 @@ class EnvironmentDifference:
     head: Any
 
 
-def environment_differences(base: dict[str, Any], head: dict[str, Any],
-                            keys: Sequence[str] = CHECKED_ENVIRONMENT) -> list[EnvironmentDifference]:
+def environment_differences(
+    base: dict[str, Any], head: dict[str, Any], keys: Sequence[str] = CHECKED_ENVIRONMENT
+) -> list[EnvironmentDifference]:
     """The checked fingerprint keys whose values differ (a key one side lacks counts as different)."""
-    return [EnvironmentDifference(key, base.get(key), head.get(key))
-            for key in keys if base.get(key) != head.get(key)]
+    return [EnvironmentDifference(key, base.get(key), head.get(key)) for key in keys if base.get(key) != head.get(key)]

@@ -83,8 +83,14 @@ def read_journal(data: bytes, path: Path | str) -> JournalContent:
     head = _validated(_Head, complete[0], path, 1)
     cells = [_validated(_Cell, line, path, number) for number, line in enumerate(complete[1:], start=2) if line.strip()]
     out, db = (Path(p) if p else None for p in (head.out, head.db))
-    return JournalContent(Path(path), head.run, [cell.measurements for cell in cells], out, db,
-                          [subgraph for cell in cells for subgraph in cell.subgraphs])
+    return JournalContent(
+        Path(path),
+        head.run,
+        [cell.measurements for cell in cells],
+        out,
+        db,
+        [subgraph for cell in cells for subgraph in cell.subgraphs],
+    )
 
 
 def _validated(shape: type[BaseModel], line: bytes, path: Path | str, number: int) -> BaseModel:
@@ -109,11 +115,20 @@ class Journal:
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         except FileExistsError:
-            raise ParityError(f"{path}: the journal of an unfinished (or running) run is there: resume it with "
-                              f"--resume {path}, store it with `parity ingest {path}`, or remove it") from None
+            raise ParityError(
+                f"{path}: the journal of an unfinished (or running) run is there: resume it with "
+                f"--resume {path}, store it with `parity ingest {path}`, or remove it"
+            ) from None
         journal = cls(path, descriptor)
-        journal._append({"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "run": record_fields(run),
-                         "out": str(out) if out else None, "db": str(db) if db else None})
+        journal._append(
+            {
+                "format": JOURNAL_FORMAT,
+                "version": JOURNAL_VERSION,
+                "run": record_fields(run),
+                "out": str(out) if out else None,
+                "db": str(db) if db else None,
+            }
+        )
         return journal
 
     @classmethod
@@ -121,7 +136,7 @@ class Journal:
         """An existing journal, to add the cells a resumed run measures. A line cut short at its
         end is cut off first, so that the next cell starts on a line of its own."""
         data = path.read_bytes()
-        complete = data[:data.rfind(b"\n") + 1]
+        complete = data[: data.rfind(b"\n") + 1]
         descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
         if len(complete) < len(data):
             os.truncate(path, len(complete))
@@ -129,13 +144,19 @@ class Journal:
 
     def record(self, measurements: list[Measurement], subgraphs: list[Subgraph] = ()) -> None:
         """One finished cell, on the disk before this returns."""
-        self._append({"measurements": [record_fields(m) for m in measurements],
-                      "subgraphs": [record_fields(s) for s in subgraphs]})
+        self._append(
+            {
+                "measurements": [record_fields(m) for m in measurements],
+                "subgraphs": [record_fields(s) for s in subgraphs],
+            }
+        )
 
     def _append(self, document: dict) -> None:
-        line = memoryview((json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n").encode())
+        line = memoryview(
+            (json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        )
         while line:  # O_APPEND, one writer: the pieces of a long line follow each other
-            line = line[os.write(self._descriptor, line):]
+            line = line[os.write(self._descriptor, line) :]
         os.fsync(self._descriptor)
 
     def close(self) -> None:

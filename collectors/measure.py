@@ -68,22 +68,36 @@ def parity_timing(request: Any, first_in_process: bool) -> Measured:
             forward, compile_s = _convert(model, data, request.conversion, device, synchronise)
         provider = _onnx_provider(forward)
         if request.conversion == "ONNX_GPU" and provider != "CUDAExecutionProvider":
-            return Measured([failed(SYNCED_E2E, request.device, WRONG_DEVICE,
-                                    f"ONNX Runtime ran the model on {provider}, not CUDAExecutionProvider",
-                                    compile_s=compile_s)])
+            return Measured(
+                [
+                    failed(
+                        SYNCED_E2E,
+                        request.device,
+                        WRONG_DEVICE,
+                        f"ONNX Runtime ran the model on {provider}, not CUDAExecutionProvider",
+                        compile_s=compile_s,
+                    )
+                ]
+            )
         call = lambda: forward(data)  # noqa: E731 - the one call every window below runs
         timed = _timed(call, synchronise, request, phases)
         device_used = _device_used(request, provider)
-        timed.update(method=SYNCED_E2E, status=OK, device=device_used, compile_s=compile_s,
-                     peak_memory_mb=memory.peak_mb(), compile_cache=cache.get("use"), phase_s=phases)
+        timed.update(
+            method=SYNCED_E2E,
+            status=OK,
+            device=device_used,
+            compile_s=compile_s,
+            peak_memory_mb=memory.peak_mb(),
+            compile_cache=cache.get("use"),
+            phase_s=phases,
+        )
         busy = _device_busy(call, synchronise, device_used, onnx=provider is not None)
         results = [timed, busy] if request.profile else [timed]
         layers = _layers(model, call, synchronise, device_used, phases) if request.layers else []
     return Measured(results, layers)
 
 
-def _timed(call: Callable[[], object], synchronise: Callable[[], None], request: Any,
-           phases: Phases) -> MethodResult:
+def _timed(call: Callable[[], object], synchronise: Callable[[], None], request: Any, phases: Phases) -> MethodResult:
     """Warm-up and timing, the energy sensor reading the timed window (which then lasts at least
     energy.MIN_WINDOW_S); the cell's idle power is read first, with the device quiet."""
     import torch
@@ -102,12 +116,16 @@ def _timed(call: Callable[[], object], synchronise: Callable[[], None], request:
         with phases.timed("idle"):
             fields["idle_power_w"] = energy.idle_power_w(sensor, IDLE_SECONDS)
         window = energy.EnergyWindow(sensor)
-        settings = TimerSettings(target_ci=request.target_ci, max_seconds=request.max_seconds,
-                                 min_seconds=max(settings.min_seconds, energy.MIN_WINDOW_S))
+        settings = TimerSettings(
+            target_ci=request.target_ci,
+            max_seconds=request.max_seconds,
+            min_seconds=max(settings.min_seconds, energy.MIN_WINDOW_S),
+        )
     try:
         with phases.timed("timing"):
-            timing = time_calls(call, synchronise, settings, events=CudaEvents(torch) if on_cuda else None,
-                                window=window)
+            timing = time_calls(
+                call, synchronise, settings, events=CudaEvents(torch) if on_cuda else None, window=window
+            )
     finally:
         if window is not None:
             sensor.close()
@@ -115,28 +133,49 @@ def _timed(call: Callable[[], object], synchronise: Callable[[], None], request:
     phases["timing"] -= timing.warmup_seconds
     if window is not None:
         fields.update(window.fields())
-    return {**fields, "samples": timing.samples, "gpu_samples": timing.gpu_samples,
-            "warmup_iterations": timing.warmup_iterations, "stopped_by": timing.stopped_by}
+    return {
+        **fields,
+        "samples": timing.samples,
+        "gpu_samples": timing.gpu_samples,
+        "warmup_iterations": timing.warmup_iterations,
+        "stopped_by": timing.stopped_by,
+    }
 
 
-def _device_busy(call: Callable[[], object], synchronise: Callable[[], None], device: str, *,
-                 onnx: bool) -> MethodResult:
+def _device_busy(
+    call: Callable[[], object], synchronise: Callable[[], None], device: str, *, onnx: bool
+) -> MethodResult:
     """The device's own work per call, in a profiling window of its own: a `device-busy` result.
     ONNX Runtime's CPU kernels are invisible to torch's profiler (it would see only the tensor
     copies around the session); its CUDA kernels are not (CUPTI sees every kernel)."""
     from collectors.profiling import OUTSIDE_TORCH, Unavailable, device_busy
 
-    busy = Unavailable(OUTSIDE_TORCH) if onnx and device == "cpu" else device_busy(call, synchronise, device,
-                                                                                  calls=PROFILED_CALLS)
+    busy = (
+        Unavailable(OUTSIDE_TORCH)
+        if onnx and device == "cpu"
+        else device_busy(call, synchronise, device, calls=PROFILED_CALLS)
+    )
     if isinstance(busy, Unavailable):
-        return {"method": DEVICE_BUSY, "status": UNAVAILABLE, "device": device, "failure_kind": "not-visible",
-                "message": busy.reason}
-    return {"method": DEVICE_BUSY, "status": OK, "device": device, "samples": list(busy.per_call_ms),
-            "kernels_per_call": busy.kernels_per_call, "phase_s": {"profile": busy.window_s}}
+        return {
+            "method": DEVICE_BUSY,
+            "status": UNAVAILABLE,
+            "device": device,
+            "failure_kind": "not-visible",
+            "message": busy.reason,
+        }
+    return {
+        "method": DEVICE_BUSY,
+        "status": OK,
+        "device": device,
+        "samples": list(busy.per_call_ms),
+        "kernels_per_call": busy.kernels_per_call,
+        "phase_s": {"profile": busy.window_s},
+    }
 
 
-def _layers(model: Any, call: Callable[[], object], synchronise: Callable[[], None], device: str,
-            phases: Phases) -> list[dict[str, Any]]:
+def _layers(
+    model: Any, call: Callable[[], object], synchronise: Callable[[], None], device: str, phases: Phases
+) -> list[dict[str, Any]]:
     """Each leaf module's device time per forward, as Subgraph fields (the unclaimed share as a
     row of its own); none where no module ran as itself (a compiled model)."""
     from collectors.profiling import Unavailable, layer_times
@@ -145,10 +184,17 @@ def _layers(model: Any, call: Callable[[], object], synchronise: Callable[[], No
         found = layer_times(model, call, synchronise, device, calls=LAYER_CALLS)
     if isinstance(found, Unavailable):
         return []
-    rows = [{"subgraph_id": layer.path, "ops": layer.module_type,
-             "operation_type": LAYER_OPERATIONS.get(layer.module_type, layer.module_type.lower()),
-             "node_names": [layer.path.replace(".", "_")], "latency_ms": layer.device_ms, "calls": layer.calls}
-            for layer in found.layers]
+    rows = [
+        {
+            "subgraph_id": layer.path,
+            "ops": layer.module_type,
+            "operation_type": LAYER_OPERATIONS.get(layer.module_type, layer.module_type.lower()),
+            "node_names": [layer.path.replace(".", "_")],
+            "latency_ms": layer.device_ms,
+            "calls": layer.calls,
+        }
+        for layer in found.layers
+    ]
     return [*rows, {"subgraph_id": UNCLAIMED, "ops": None, "latency_ms": found.unclaimed_ms}]
 
 
@@ -213,8 +259,13 @@ def alma_timing(request: Any) -> MethodResult:
     model = build_model(request.model)
     sample = torch.randn(*input_shape(request.model, model))
     config = importlib.import_module("alma.benchmark").BenchmarkConfig(
-        n_samples=request.batch_size * request.alma_batches, batch_size=request.batch_size, device=device,
-        allow_cuda=device.type == "cuda", multiprocessing=False, fail_on_error=False)
+        n_samples=request.batch_size * request.alma_batches,
+        batch_size=request.batch_size,
+        device=device,
+        allow_cuda=device.type == "cuda",
+        multiprocessing=False,
+        fail_on_error=False,
+    )
     result = import_alma().benchmark_model(model, config, conversions=[request.conversion], data=sample)
     result = result[request.conversion]
     if result.get("status") != "success":
@@ -223,7 +274,14 @@ def alma_timing(request: Any) -> MethodResult:
     n_batches = -(-result["total_samples"] // request.batch_size)
     per_batch_ms = result["total_inf_time"] / n_batches * 1000
     # Alma keeps only a total, so the mean per batch stands in for the median comparisons use.
-    return {"method": ALMA, "status": OK, "median": per_batch_ms, "mean": per_batch_ms, "n_iterations": n_batches,
-            "device": by_name()[request.conversion].runs_on(str(result["device"]).split(":")[0]),
-            "throughput_sps": result["throughput"], "message": "Alma's benchmark_model: total_inf_time / batches",
-            "phase_s": {"alma": time.perf_counter() - started}}
+    return {
+        "method": ALMA,
+        "status": OK,
+        "median": per_batch_ms,
+        "mean": per_batch_ms,
+        "n_iterations": n_batches,
+        "device": by_name()[request.conversion].runs_on(str(result["device"]).split(":")[0]),
+        "throughput_sps": result["throughput"],
+        "message": "Alma's benchmark_model: total_inf_time / batches",
+        "phase_s": {"alma": time.perf_counter() - started},
+    }

@@ -2,6 +2,7 @@
 
 The alias tables ship in `data/`; users extend the platform table with `--platform-map FILE`.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,10 @@ class Names:
         """The shipped tables, extended by `platform_map` (same shape as data/platforms.json). Both
         are read by read_platform_map: a user's names are normalised and checked as the shipped
         ones are. Raises InputError naming a bad entry of the map."""
-        tables = [(path, read_platform_map(path))
-                  for path in (DATA_DIR / "platforms.json", *([platform_map] if platform_map else []))]
+        tables = [
+            (path, read_platform_map(path))
+            for path in (DATA_DIR / "platforms.json", *([platform_map] if platform_map else []))
+        ]
         models = _load("models.json")
         names = cls(
             platform_aliases={k: v for _, table in tables for k, v in table["aliases"].items()},
@@ -61,8 +64,11 @@ class Names:
             builders=frozenset(models["builders"]),
         )
         # Both sides of a proxy are names like any other: `"h200": "H100"` means the canonical slugs.
-        names.proxies = {names._proxy_side(path, k): names._proxy_side(path, v)
-                         for path, table in tables for k, v in table["proxies"].items()}
+        names.proxies = {
+            names._proxy_side(path, k): names._proxy_side(path, v)
+            for path, table in tables
+            for k, v in table["proxies"].items()
+        }
         return names
 
     def _proxy_side(self, path: Path, name: str) -> str:
@@ -137,12 +143,17 @@ def read_platform_map(path: Path) -> dict[str, dict[str, str]]:
     document = _map_document(path)
     aliases, modes, proxies = (document.get(key, {}) for key in PLATFORM_MAP_KEYS)
     return {
-        "aliases": {_entry(path, "aliases", k, _slug): _entry(path, f"aliases.{k}", v, _platform_and_mode)
-                    for k, v in aliases.items()},
-        "default_power_modes": {_entry(path, "default_power_modes", k, _slug):
-                                _entry(path, f"default_power_modes.{k}", v, power_mode_slug) for k, v in modes.items()},
-        "proxies": {_entry(path, "proxies", k, _named): _entry(path, f"proxies.{k}", v, _named)
-                    for k, v in proxies.items()},
+        "aliases": {
+            _entry(path, "aliases", k, _slug): _entry(path, f"aliases.{k}", v, _platform_and_mode)
+            for k, v in aliases.items()
+        },
+        "default_power_modes": {
+            _entry(path, "default_power_modes", k, _slug): _entry(path, f"default_power_modes.{k}", v, power_mode_slug)
+            for k, v in modes.items()
+        },
+        "proxies": {
+            _entry(path, "proxies", k, _named): _entry(path, f"proxies.{k}", v, _named) for k, v in proxies.items()
+        },
     }
 
 

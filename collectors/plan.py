@@ -106,11 +106,15 @@ def _check_factory(model: str) -> None:
         raise ParityError(f"model {model!r}: expected module.path:factory, where factory() returns an nn.Module")
     if top_level in sys.stdlib_module_names:
         # Nothing there returns an nn.Module; `os:system` would run a command in the worker.
-        raise ParityError(f"model {model!r}: {module_name!r} is a Python standard library module, not a model "
-                          "factory (expected module.path:factory, where factory() returns an nn.Module)")
+        raise ParityError(
+            f"model {model!r}: {module_name!r} is a Python standard library module, not a model "
+            "factory (expected module.path:factory, where factory() returns an nn.Module)"
+        )
     if importlib.machinery.PathFinder.find_spec(top_level, [os.getcwd(), *sys.path]) is None:
-        raise ParityError(f"model {model!r}: cannot find module {module_name!r} here "
-                          "(expected module.path:factory, importable from the current directory)")
+        raise ParityError(
+            f"model {model!r}: cannot find module {module_name!r} here "
+            "(expected module.path:factory, importable from the current directory)"
+        )
 
 
 def check_device(device: str) -> None:
@@ -121,5 +125,7 @@ def check_device(device: str) -> None:
     import torch
 
     if not torch.cuda.is_available():
-        raise ParityError("no CUDA device here (torch.cuda.is_available() is False): "
-                          "measure on the CPU (the default device) or on a GPU machine")
+        raise ParityError(
+            "no CUDA device here (torch.cuda.is_available() is False): "
+            "measure on the CPU (the default device) or on a GPU machine"
+        )

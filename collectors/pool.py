@@ -43,9 +43,15 @@ class Worker:
         read_end, write_end = os.pipe()
         with open(self._log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "collectors.worker", str(write_end)], cwd=folder,
-                env=_worker_env(threads, compile_cache), stdin=subprocess.PIPE, stdout=log,
-                stderr=subprocess.STDOUT, pass_fds=(write_end,), start_new_session=True)
+                [sys.executable, "-m", "collectors.worker", str(write_end)],
+                cwd=folder,
+                env=_worker_env(threads, compile_cache),
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_end,),
+                start_new_session=True,
+            )
         os.close(write_end)
         self._results, self._buffer = read_end, b""
         self._spawned = time.perf_counter()
@@ -111,8 +117,9 @@ class WorkerPool:
         self._threads, self._reuse, self._cache = threads, reuse, compile_cache
         self._worker: Worker | None = None
 
-    def measure(self, request: CellRequest, timeout_s: float, *, fresh: bool = False
-                ) -> tuple[CellResult | Outcome, float | None]:
+    def measure(
+        self, request: CellRequest, timeout_s: float, *, fresh: bool = False
+    ) -> tuple[CellResult | Outcome, float | None]:
         """The cell's result (or outcome), and the worker's start-up seconds when it was started
         for this cell (None for a reused worker). `fresh`: never a reused worker."""
         if self._worker and (fresh or not self._reuse or self._worker.model != request.model):

@@ -5,6 +5,7 @@ backend cannot crash the probe); only ONNX Runtime is imported, and only when a 
 its provider list. The first unmet requirement of a conversion is its reason; rules are checked
 in the order of `_RULES`.
 """
+
 from __future__ import annotations
 
 import glob
@@ -19,15 +20,23 @@ from collectors.catalogue import KNOWN_BROKEN, Conversion, load_catalogue
 
 # import name -> pip package that provides it
 PIP_NAMES = {
-    "triton": "triton", "onnxruntime": "onnxruntime", "onnx": "onnx", "onnxscript": "onnxscript",
-    "torch_tensorrt": "torch-tensorrt", "tensorrt": "tensorrt", "torchao": "torchao",
-    "torch_xla": "torch-xla", "tvm": "apache-tvm", "openvino": "openvino",
+    "triton": "triton",
+    "onnxruntime": "onnxruntime",
+    "onnx": "onnx",
+    "onnxscript": "onnxscript",
+    "torch_tensorrt": "torch-tensorrt",
+    "tensorrt": "tensorrt",
+    "torchao": "torchao",
+    "torch_xla": "torch-xla",
+    "tvm": "apache-tvm",
+    "openvino": "openvino",
     "optimum.quanto": "optimum-quanto",
 }
 SYSTEM_SITE_GLOB = "/usr/lib/python3*/dist-packages"  # JetPack installs TensorRT here
 
-_OPENVINO_BROKEN = ("known broken in Alma 0.3.7: it never registers the OpenVINO torch.compile "
-                    "backend (needs `import openvino.torch`)")
+_OPENVINO_BROKEN = (
+    "known broken in Alma 0.3.7: it never registers the OpenVINO torch.compile backend (needs `import openvino.torch`)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +108,9 @@ class Host:
         return hits[0] if hits else None
 
 
-def probe(device: str = "cpu", conversions: list[Conversion] | None = None,
-          host: Host | None = None) -> list[Availability]:
+def probe(
+    device: str = "cpu", conversions: list[Conversion] | None = None, host: Host | None = None
+) -> list[Availability]:
     """Availability of each conversion (default: all 72) for running on `device` here."""
     host = host or Host(device)
     return [check(conversion, host) for conversion in (conversions or load_catalogue())]
@@ -115,6 +125,7 @@ def check(conversion: Conversion, host: Host) -> Availability:
 
 
 # -- rules, in order: the first unmet one is the reason -------------------------------------------
+
 
 def _known_broken(c: Conversion, host: Host) -> _Unmet | None:
     if c.name in KNOWN_BROKEN:
@@ -134,8 +145,11 @@ def _cuda(c: Conversion, host: Host) -> _Unmet | None:
     if host.device == "cpu" and _needs_cuda(c):
         return _Unmet("needs-cuda", "runs only on CUDA", "run with --device cuda on a CUDA machine")
     if host.device == "cuda" and not host.cuda_available:
-        return _Unmet("needs-cuda", "no CUDA device (torch.cuda.is_available() is False)",
-                      "install a CUDA build of torch on a machine with an NVIDIA GPU, or use --device cpu")
+        return _Unmet(
+            "needs-cuda",
+            "no CUDA device (torch.cuda.is_available() is False)",
+            "install a CUDA build of torch on a machine with an NVIDIA GPU, or use --device cpu",
+        )
     return None
 
 
@@ -144,15 +158,19 @@ def _removed_torch_api(c: Conversion, host: Host) -> _Unmet | None:
     missing: list[str] = []
     if c.name.startswith("EXPORT+AI8WI8"):
         missing = host.missing_torch_apis + (
-            [] if host.has_torch_attr("export", "export_for_training") else ["torch.export.export_for_training"])
+            [] if host.has_torch_attr("export", "export_for_training") else ["torch.export.export_for_training"]
+        )
     elif c.name == "ONNX+DYNAMO_EXPORT" and not host.has_torch_attr("onnx", "dynamo_export"):
         missing = ["torch.onnx.dynamo_export"]
     elif "COMPILE_ONNXRT" in c.name and not host.has_torch_attr("onnx", "is_onnxrt_backend_supported"):
         missing = ["torch.onnx.is_onnxrt_backend_supported"]
     if not missing:
         return None
-    return _Unmet("removed-torch-api", f"needs {', '.join(missing)}, removed in torch {version}",
-                  "use torch <= 2.10 for this conversion (Alma 0.3.7 predates the removal)")
+    return _Unmet(
+        "removed-torch-api",
+        f"needs {', '.join(missing)}, removed in torch {version}",
+        "use torch <= 2.10 for this conversion (Alma 0.3.7 predates the removal)",
+    )
 
 
 def _required_packages(c: Conversion, host: Host) -> list[str]:
@@ -163,8 +181,12 @@ def _required_packages(c: Conversion, host: Host) -> list[str]:
         needs += ["onnx", "onnxruntime", "onnxscript"]
     if "TENSORRT" in c.name:
         needs += ["tensorrt", "torch_tensorrt"]
-    for marker, package in (("TVM", "tvm"), ("OPENXLA", "torch_xla"), ("TORCHAO", "torchao"),
-                            ("QUANTO", "optimum.quanto")):
+    for marker, package in (
+        ("TVM", "tvm"),
+        ("OPENXLA", "torch_xla"),
+        ("TORCHAO", "torchao"),
+        ("QUANTO", "optimum.quanto"),
+    ):
         if marker in c.name:
             needs.append(package)
     if host.device == "cuda" and ("INDUCTOR" in c.name or "TORCHAO" in c.name):
@@ -179,8 +201,11 @@ def _packages(c: Conversion, host: Host) -> _Unmet | None:
     on_system = {p: host.system_copy(p) for p in missing if host.system_copy(p)}
     if on_system:
         where = ", ".join(f"{p} at {path}" for p, path in on_system.items())
-        return _Unmet("not-in-venv", f"found {where}, but this Python environment cannot import it",
-                      "recreate the venv with --system-site-packages (python3 -m venv --system-site-packages .venv)")
+        return _Unmet(
+            "not-in-venv",
+            f"found {where}, but this Python environment cannot import it",
+            "recreate the venv with --system-site-packages (python3 -m venv --system-site-packages .venv)",
+        )
     pip_names = " ".join(PIP_NAMES.get(p, p) for p in missing)
     return _Unmet("missing-package", f"missing package: {', '.join(missing)}", f"pip install {pip_names}")
 
@@ -188,20 +213,30 @@ def _packages(c: Conversion, host: Host) -> _Unmet | None:
 def _ort_cuda_provider(c: Conversion, host: Host) -> _Unmet | None:
     if c.name != "ONNX_GPU" or "CUDAExecutionProvider" in host.ort_providers:
         return None
-    return _Unmet("no-provider",
-                  f"ONNX Runtime has no CUDA provider (has {', '.join(host.ort_providers) or 'none'}); "
-                  "Alma would silently run on the CPU",
-                  "pip uninstall onnxruntime && pip install onnxruntime-gpu")
+    return _Unmet(
+        "no-provider",
+        f"ONNX Runtime has no CUDA provider (has {', '.join(host.ort_providers) or 'none'}); "
+        "Alma would silently run on the CPU",
+        "pip uninstall onnxruntime && pip install onnxruntime-gpu",
+    )
 
 
 def _cpu_compiler(c: Conversion, host: Host) -> _Unmet | None:
     inductor = "INDUCTOR" in c.name or "TORCHAO" in c.name
     if host.device != "cpu" or not inductor or host.cxx_compiler:
         return None
-    return _Unmet("missing-compiler", "inductor on the CPU needs a C++ compiler; none found (g++, c++, clang++)",
-                  "install g++ (apt-get install g++)")
+    return _Unmet(
+        "missing-compiler",
+        "inductor on the CPU needs a C++ compiler; none found (g++, c++, clang++)",
+        "install g++ (apt-get install g++)",
+    )
 
 
 _RULES: tuple[Callable[[Conversion, Host], _Unmet | None], ...] = (
-    _known_broken, _cuda, _removed_torch_api, _packages, _ort_cuda_provider, _cpu_compiler,
+    _known_broken,
+    _cuda,
+    _removed_torch_api,
+    _packages,
+    _ort_cuda_provider,
+    _cpu_compiler,
 )

@@ -21,6 +21,7 @@ Only FunctionEvent fields present in both torch 2.11 (the lent H200) and 2.14 ar
 to calls and layers by time, not by correlation id (CPU-side ids of operators and of CUDA runtime
 calls also collide there).
 """
+
 from __future__ import annotations
 
 import statistics
@@ -41,12 +42,15 @@ if TYPE_CHECKING:
 
 CALL = "parity.call"
 LAYER = "parity.layer:"
-OUTSIDE_TORCH = ("the profiler saw no operators: the call runs outside torch's dispatcher "
-                 "(ONNX Runtime, a TensorRT engine or plain Python)")
+OUTSIDE_TORCH = (
+    "the profiler saw no operators: the call runs outside torch's dispatcher "
+    "(ONNX Runtime, a TensorRT engine or plain Python)"
+)
 NO_CUPTI = "torch.profiler cannot trace CUDA in this build (no CUPTI)"
 NO_DEVICE_WORK = "the profiler saw no CUDA kernels, copies or memsets during the calls"
-NO_LEAF_RAN = ("no leaf module of the model ran as itself: the call runs a converted or compiled form "
-               "that never calls the modules")
+NO_LEAF_RAN = (
+    "no leaf module of the model ran as itself: the call runs a converted or compiled form that never calls the modules"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +81,9 @@ class Unavailable:
     reason: str
 
 
-def device_busy(call: Callable[[], object], synchronise: Callable[[], None], device: str, *,
-                calls: int = 20) -> DeviceBusy | Unavailable:
+def device_busy(
+    call: Callable[[], object], synchronise: Callable[[], None], device: str, *, calls: int = 20
+) -> DeviceBusy | Unavailable:
     """Device-busy time of each of `calls` profiled calls.
 
     call: one forward pass on a pre-allocated input. synchronise: waits for the device (a no-op on
@@ -92,12 +97,14 @@ def device_busy(call: Callable[[], object], synchronise: Callable[[], None], dev
     totals, counts = pe.per_call(pe.busy_events(events, on_device), pe.spans(events, CALL))
     if not any(counts):
         return Unavailable(NO_DEVICE_WORK if on_device else OUTSIDE_TORCH)
-    return DeviceBusy(per_call_ms=tuple(us / 1000 for us in totals), kernels_per_call=statistics.fmean(counts),
-                      window_s=window_s)
+    return DeviceBusy(
+        per_call_ms=tuple(us / 1000 for us in totals), kernels_per_call=statistics.fmean(counts), window_s=window_s
+    )
 
 
-def layer_times(model: torch.nn.Module, call: Callable[[], object], synchronise: Callable[[], None], device: str, *,
-                calls: int = 5) -> Layers | Unavailable:
+def layer_times(
+    model: torch.nn.Module, call: Callable[[], object], synchronise: Callable[[], None], device: str, *, calls: int = 5
+) -> Layers | Unavailable:
     """Device time per forward of each leaf module (a module without children) of `model`.
 
     Each leaf's forward runs inside a "parity.layer:PATH" range, opened and closed by hooks that
@@ -124,12 +131,22 @@ def layer_times(model: torch.nn.Module, call: Callable[[], object], synchronise:
         return Unavailable(NO_LEAF_RAN)
     if not busy:
         return Unavailable(NO_DEVICE_WORK if on_device else OUTSIDE_TORCH)
-    layers = tuple(Layer(path=s.name, module_type=type(leaves[s.name]).__name__,
-                         calls=round(s.spans / calls),  # a whole number unless control flow depends on data
-                         device_ms=s.busy_us / calls / 1000) for s in sums)
+    layers = tuple(
+        Layer(
+            path=s.name,
+            module_type=type(leaves[s.name]).__name__,
+            calls=round(s.spans / calls),  # a whole number unless control flow depends on data
+            device_ms=s.busy_us / calls / 1000,
+        )
+        for s in sums
+    )
     unclaimed_ms = unclaimed_us / calls / 1000
-    return Layers(layers=layers, unclaimed_ms=unclaimed_ms,
-                  total_ms=sum(layer.device_ms for layer in layers) + unclaimed_ms, window_s=window_s)
+    return Layers(
+        layers=layers,
+        unclaimed_ms=unclaimed_ms,
+        total_ms=sum(layer.device_ms for layer in layers) + unclaimed_ms,
+        window_s=window_s,
+    )
 
 
 class _LeafRanges:
@@ -165,8 +182,9 @@ def _can_trace_cuda() -> bool:
     return ProfilerActivity.CUDA in torch.profiler.supported_activities()
 
 
-def _profile(call: Callable[[], object], synchronise: Callable[[], None], on_device: bool,
-             calls: int) -> tuple[list[pe.Event], float]:
+def _profile(
+    call: Callable[[], object], synchronise: Callable[[], None], on_device: bool, calls: int
+) -> tuple[list[pe.Event], float]:
     """The events of `calls` calls, each in a CALL range with a synchronise at its end, and the
     wall seconds from starting the profiler to having its events parsed (the window's cost)."""
     if calls < 1:
@@ -197,5 +215,6 @@ def _plain(event: FunctionEvent) -> pe.Event:
     annotation = bool(event.is_user_annotation)
     if event.device_type != DeviceType.CPU:
         return pe.Event(pe.MARK if annotation else pe.WORK, event.name, start, end, 0.0 if annotation else end - start)
-    return pe.Event(pe.RANGE if annotation else pe.OP, event.name, start, end,
-                    0.0 if annotation else event.self_cpu_time_total)
+    return pe.Event(
+        pe.RANGE if annotation else pe.OP, event.name, start, end, 0.0 if annotation else event.self_cpu_time_total
+    )

@@ -13,6 +13,7 @@ Seen on the H200 (resnet50 batch 1, torch 2.11, 20 calls): no kernel started out
 range or ended after its leaf range, and the closest any came to a range's edge was 8.8 us, so
 host/device clock skew below that misplaces nothing.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_right
@@ -48,8 +49,11 @@ class LayerSum(NamedTuple):
 
 def spans(events: Sequence[Event], prefix: str) -> list[Span]:
     """The host ranges whose names start with `prefix`, named by the rest of the name, by start."""
-    found = [Span(e.name[len(prefix):], e.start_us, e.end_us) for e in events
-             if e.kind == RANGE and e.name.startswith(prefix)]
+    found = [
+        Span(e.name[len(prefix) :], e.start_us, e.end_us)
+        for e in events
+        if e.kind == RANGE and e.name.startswith(prefix)
+    ]
     # Outer before inner on equal starts, so that a backward search meets the inner one first.
     return sorted(found, key=lambda s: (s.start_us, -s.end_us))
 

@@ -5,6 +5,7 @@ whose ranks come from the Binomial(n, 1/2) distribution of the number of samples
 median (exact binomial up to 1000 samples, the normal approximation above). It needs no
 assumption about the shape of the latency distribution, which is skewed and often multi-modal.
 """
+
 from __future__ import annotations
 
 import math
@@ -84,7 +85,7 @@ def _lower_rank(n: int) -> int:
         return max(0, math.floor(n / 2 - _Z95 * math.sqrt(n) / 2))
     cumulative, k = 0.0, 0
     while True:
-        cumulative += math.comb(n, k) / 2 ** n
+        cumulative += math.comb(n, k) / 2**n
         if cumulative > 0.025:
             return max(0, k - 1)
         k += 1
@@ -150,8 +151,16 @@ def summarise(values: Sequence[float]) -> Summary:
     variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
     ordered = sorted(values)
     low, high = _ci95_of_sorted(ordered) if n >= 2 else (None, None)
-    return Summary(_percentile_of_sorted(ordered, 50), mean, math.sqrt(variance), _percentile_of_sorted(ordered, 5),
-                   _percentile_of_sorted(ordered, 95), low, high, n)
+    return Summary(
+        _percentile_of_sorted(ordered, 50),
+        mean,
+        math.sqrt(variance),
+        _percentile_of_sorted(ordered, 5),
+        _percentile_of_sorted(ordered, 95),
+        low,
+        high,
+        n,
+    )
 
 
 def covering_processes(pooled: Summary, process_medians: Sequence[float]) -> Summary:
@@ -179,7 +188,7 @@ def halves_agree(values: Sequence[float], tolerance: float = 0.05) -> bool:
     if len(values) < 4:
         return False
     half = len(values) // 2
-    older, newer = values[-2 * half:-half], values[-half:]
+    older, newer = values[-2 * half : -half], values[-half:]
     scale = abs(median(older)) or 1.0
     shift = abs(median(newer) - median(older)) / scale
     spread = abs(_iqr(newer) - _iqr(older)) / scale

@@ -1,6 +1,7 @@
 """Characters that change how text around them is shown, or hide: control characters, bidi
 overrides and isolates. One definition for everything that shows a user's text: one-line errors,
 the HTML report and Markdown; names refuse them on the way in (collectors.values)."""
+
 from __future__ import annotations
 
 import re

@@ -14,6 +14,7 @@ samples no longer narrow that CI (`stats.ci_plateaued`: the level drifts, as a h
 does, and the budget would be spent chasing it); "max-seconds", the time budget is spent. The CI
 rules are checked only after `min_seconds` of timing and `min_iterations` samples.
 """
+
 from __future__ import annotations
 
 import time
@@ -87,9 +88,15 @@ class CudaEvents:
         return self._start.elapsed_time(self._end)
 
 
-def time_calls(call: Callable[[], object], synchronise: Callable[[], None], settings: TimerSettings,
-               *, events: CudaEvents | None = None, clock: Callable[[], float] = time.perf_counter,
-               window: TimedWindow | None = None) -> Timing:
+def time_calls(
+    call: Callable[[], object],
+    synchronise: Callable[[], None],
+    settings: TimerSettings,
+    *,
+    events: CudaEvents | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    window: TimedWindow | None = None,
+) -> Timing:
     """Warm `call` up, then time it until a stop rule holds (module docstring; `stopped_by` says which).
 
     `call` runs the forward pass on the pre-allocated input; `synchronise` waits for the device
@@ -137,8 +144,15 @@ def _ci_rule(history: list[tuple[int, float]], target_ci: float) -> str:
     return PLATEAU if stats.ci_plateaued(history) else ""
 
 
-def _warm_up(call: Callable[[], object], synchronise: Callable[[], None], settings: TimerSettings,
-             timing: Timing, clock: Callable[[], float], floor: float, deadline: float) -> None:
+def _warm_up(
+    call: Callable[[], object],
+    synchronise: Callable[[], None],
+    settings: TimerSettings,
+    timing: Timing,
+    clock: Callable[[], float],
+    floor: float,
+    deadline: float,
+) -> None:
     """Until the recent samples are stable and `floor` has passed, or until `deadline`."""
     recent: list[float] = []
     while clock() < deadline and (clock() < floor or not _stable(recent, settings.warmup_tolerance)):
@@ -152,8 +166,9 @@ def _stable(recent: list[float], tolerance: float) -> bool:
     return len(recent) == WARMUP_WINDOW and stats.halves_agree(recent, tolerance)
 
 
-def _iteration(call: Callable[[], object], synchronise: Callable[[], None], events: CudaEvents | None,
-               clock: Callable[[], float]) -> tuple[float, float | None]:
+def _iteration(
+    call: Callable[[], object], synchronise: Callable[[], None], events: CudaEvents | None, clock: Callable[[], float]
+) -> tuple[float, float | None]:
     start = clock()
     if events:
         events.begin()

@@ -24,11 +24,15 @@ METHOD_HELP = {
     ALMA: "Alma's own loop: not synchronised, shown for reference, never scored",
     LAYERWISE_SUM: "graphs calibration: the sum of per-subgraph timings, each subgraph timed alone",
     DEVICE_BUSY: "Parity's profiler: the device's own work per call (kernels and copies; on a CPU, time inside "
-                 "operators), without the host's launch and Python overhead",
+    "operators), without the host's launch and Python overhead",
 }
 # What each method's latency is, in a few words: a headline row names the figure it scores against.
-METHOD_BASIS = {SYNCED_E2E: "caller latency", DEVICE_BUSY: "device time", LAYERWISE_SUM: "sum of subgraph timings",
-                ALMA: "Alma's loop"}
+METHOD_BASIS = {
+    SYNCED_E2E: "caller latency",
+    DEVICE_BUSY: "device time",
+    LAYERWISE_SUM: "sum of subgraph timings",
+    ALMA: "Alma's loop",
+}
 
 # -- the outcome of a measurement (`measurements.status`) -------------------------------------------
 OK, FAILED, UNAVAILABLE, TIMEOUT = "ok", "failed", "unavailable", "timeout"
@@ -66,25 +70,55 @@ class Quantity:
 
 
 QUANTITIES = (
-    Quantity("latency", "ms per batch", "latency_ms", "median",
-             "the median latency of the whole batch, by the method named beside it"),
-    Quantity("energy", "mJ per batch", "energy_mj", "energy_mj",
-             "the energy of the whole batch over the timed window, total (idle included: graphs' figure holds "
-             "static energy), as the sensor named beside it reads it (NVML: the GPU board; INA3221 VDD_IN: the "
-             "whole module; RAPL: the CPU package and DRAM)"),
-    Quantity("memory", "MB peak", "peak_memory_mb", "peak_memory_mb",
-             "the peak memory of the cell: on CUDA the caching allocator's peak of allocated bytes (weights, "
-             "activations, workspaces); on a CPU the rise of the process's peak resident set"),
+    Quantity(
+        "latency",
+        "ms per batch",
+        "latency_ms",
+        "median",
+        "the median latency of the whole batch, by the method named beside it",
+    ),
+    Quantity(
+        "energy",
+        "mJ per batch",
+        "energy_mj",
+        "energy_mj",
+        "the energy of the whole batch over the timed window, total (idle included: graphs' figure holds "
+        "static energy), as the sensor named beside it reads it (NVML: the GPU board; INA3221 VDD_IN: the "
+        "whole module; RAPL: the CPU package and DRAM)",
+    ),
+    Quantity(
+        "memory",
+        "MB peak",
+        "peak_memory_mb",
+        "peak_memory_mb",
+        "the peak memory of the cell: on CUDA the caching allocator's peak of allocated bytes (weights, "
+        "activations, workspaces); on a CPU the rise of the process's peak resident set",
+    ),
 )
 
 # The operation type graphs names a leaf module's work by (its predicted subgraphs list `op_types`):
 # Parity's layers are matched to predictions by these where no finer match (node names) exists.
 LAYER_OPERATIONS = {
-    "Conv2d": "conv2d", "Conv1d": "conv1d", "BatchNorm2d": "batchnorm", "BatchNorm1d": "batchnorm",
-    "LayerNorm": "layernorm", "Linear": "linear", "ReLU": "relu", "ReLU6": "relu6", "Hardswish": "hardswish",
-    "Hardsigmoid": "hardsigmoid", "SiLU": "silu", "GELU": "gelu", "Sigmoid": "sigmoid", "MaxPool2d": "maxpool",
-    "AvgPool2d": "avgpool", "AdaptiveAvgPool2d": "adaptiveavgpool", "Dropout": "dropout",
-    "MultiheadAttention": "attention", "Flatten": "flatten", "Identity": "identity",
+    "Conv2d": "conv2d",
+    "Conv1d": "conv1d",
+    "BatchNorm2d": "batchnorm",
+    "BatchNorm1d": "batchnorm",
+    "LayerNorm": "layernorm",
+    "Linear": "linear",
+    "ReLU": "relu",
+    "ReLU6": "relu6",
+    "Hardswish": "hardswish",
+    "Hardsigmoid": "hardsigmoid",
+    "SiLU": "silu",
+    "GELU": "gelu",
+    "Sigmoid": "sigmoid",
+    "MaxPool2d": "maxpool",
+    "AvgPool2d": "avgpool",
+    "AdaptiveAvgPool2d": "adaptiveavgpool",
+    "Dropout": "dropout",
+    "MultiheadAttention": "attention",
+    "Flatten": "flatten",
+    "Identity": "identity",
 }
 
 # -- scoring ----------------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ def _import_backends() -> None:
 def _send(fd: int, message: dict[str, Any]) -> None:
     data = (json.dumps(message) + "\n").encode()
     while data:  # a large result takes several writes to a pipe
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def _release_memory() -> None:
@@ -118,8 +118,12 @@ def _flag_silent_fallback(results: list[MethodResult]) -> list[MethodResult]:
     this cell, Alma's figure is a CPU figure and is recorded as the same failure."""
     if not any(r.get("failure_kind") == WRONG_DEVICE for r in results):
         return results
-    return [failed(ALMA, r["device"], WRONG_DEVICE, "Alma reported success, but ONNX Runtime ran on the CPU provider")
-            if r["method"] == ALMA and r["status"] == OK else r for r in results]
+    return [
+        failed(ALMA, r["device"], WRONG_DEVICE, "Alma reported success, but ONNX Runtime ran on the CPU provider")
+        if r["method"] == ALMA and r["status"] == OK
+        else r
+        for r in results
+    ]
 
 
 def _guarded(method: str, request: CellRequest, measure: Callable[[], Measured]) -> Measured:

@@ -4,6 +4,7 @@ The report's pages render only from these typed contexts (index, one per platfor
 model x platform), built from the frames of the report's queries (reporter.report_queries), which
 run once per site.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -34,8 +35,11 @@ GROUP_KEYS = ["quantity", "precision", "batch_size", "method", "conversion", "me
 SCORE_KEYS = ["quantity", "method", "is_proxy"]
 WORST_SUBGRAPHS = 10  # listed on a platform page
 # A matrix cell's or a model bar's figures (MatrixCell's fields), as pandas named aggregations.
-ERROR_SUMMARY = {"median_signed_error_pct": ("signed_error_pct", "median"),
-                 "median_ape": ("abs_error_pct", "median"), "comparisons": ("ratio", "size")}
+ERROR_SUMMARY = {
+    "median_signed_error_pct": ("signed_error_pct", "median"),
+    "median_ape": ("abs_error_pct", "median"),
+    "comparisons": ("ratio", "size"),
+}
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,9 @@ class Score:
         """What the predictions were compared with, in words: "caller latency", "device time"."""
         if self.quantity == "latency":
             return METHOD_BASIS.get(self.method, self.method)
-        return {"energy": "sensor total over the timed window", "memory": "measured peak"}.get(self.quantity,
-                                                                                                  self.quantity)
+        return {"energy": "sensor total over the timed window", "memory": "measured peak"}.get(
+            self.quantity, self.quantity
+        )
 
 
 @dataclass(frozen=True)
@@ -143,8 +148,10 @@ def load_site(store: Store, *, change_points: ChangePoints | None = None) -> Sit
     return SiteContext(
         index=_index_context(frames, pairs, platforms),
         platforms=[_platform_context(frames, name, pairs) for name in platforms],
-        models=[model_context(frames, twins, model, platform, (change_points or {}).get((model, platform), ()),
-                               known) for model, platform in pairs],
+        models=[
+            model_context(frames, twins, model, platform, (change_points or {}).get((model, platform), ()), known)
+            for model, platform in pairs
+        ],
         comparisons=frames.comparisons,
     )
 
@@ -181,8 +188,10 @@ def _headline(comparisons: pd.DataFrame, pairs: list[tuple[str, str]], platforms
 def scores(comparisons: pd.DataFrame) -> list[Score]:
     """One Score per quantity, measured figure and proxy-or-not present in `comparisons`, in the
     vocabulary's order (latency first, Parity's caller latency first), direct before proxy."""
-    order = {(q.name, m, proxy): i for i, (q, m, proxy) in enumerate(
-        (q, m, proxy) for q in QUANTITIES for proxy in (False, True) for m in METHODS)}
+    order = {
+        (q.name, m, proxy): i
+        for i, (q, m, proxy) in enumerate((q, m, proxy) for q in QUANTITIES for proxy in (False, True) for m in METHODS)
+    }
     groups = comparisons.groupby(SCORE_KEYS, sort=False)
     found = [Score(quantity, method, bool(proxy), error_stats(group)) for (quantity, method, proxy), group in groups]
     return sorted(found, key=lambda score: order.get((score.quantity, score.method, score.is_proxy), len(order)))
@@ -195,8 +204,9 @@ def end_to_end(comparisons: pd.DataFrame) -> pd.DataFrame:
 
 def _platform_stats(comparisons: pd.DataFrame) -> pd.DataFrame:
     """Per platform, quantity, figure, precision and batch size; a proxy's comparisons get rows of their own."""
-    stats = grouped_error_stats(comparisons, ["platform", "measured_platform", "quantity", "method", "precision",
-                                              "batch_size"])
+    stats = grouped_error_stats(
+        comparisons, ["platform", "measured_platform", "quantity", "method", "precision", "batch_size"]
+    )
     stats["is_proxy"] = (stats["platform"] != stats["measured_platform"]) if len(stats) else []
     return stats
 
@@ -207,8 +217,12 @@ def _matrix(comparisons: pd.DataFrame, precision: str) -> Matrix:
         precision=precision,
         models=sorted(comparisons["model"].unique()),
         platforms=sorted(comparisons["platform"].unique()),
-        cells={key: MatrixCell(float(row.median_signed_error_pct), float(row.median_ape), int(row.comparisons),
-                               bool(row.is_proxy)) for key, row in cells.iterrows()},
+        cells={
+            key: MatrixCell(
+                float(row.median_signed_error_pct), float(row.median_ape), int(row.comparisons), bool(row.is_proxy)
+            )
+            for key, row in cells.iterrows()
+        },
     )
 
 
@@ -225,8 +239,8 @@ def _unmatched_measurements(frames: SiteFrames) -> pd.DataFrame:
     matched = frames.comparisons.assign(platform=frames.comparisons["measured_platform"])[list(CELL)]
     unmatched = _anti_join(scored, matched.drop_duplicates(), CELL)
     grouped = unmatched.groupby(list(CELL), sort=True).agg(
-        methods=("method", _joined),
-        conversions=("conversion", "nunique"))
+        methods=("method", _joined), conversions=("conversion", "nunique")
+    )
     return grouped.reset_index()
 
 
@@ -268,7 +282,8 @@ def _worst_subgraphs(subgraphs: pd.DataFrame) -> pd.DataFrame:
     """The subgraphs whose predictions miss the most time (measured − predicted, either way)."""
     missing = subgraphs.assign(missing_ms=subgraphs["measured_ms"] - subgraphs["predicted_ms"])
     ranked = missing.assign(size=missing["missing_ms"].abs()).sort_values(
-        ["size", "model", "subgraph_id"], ascending=[False, True, True], kind="mergesort")
+        ["size", "model", "subgraph_id"], ascending=[False, True, True], kind="mergesort"
+    )
     return ranked.head(WORST_SUBGRAPHS).drop(columns="size").reset_index(drop=True)
 
 
@@ -278,5 +293,8 @@ def _joined(values: pd.Series) -> str:
 
 def _model_errors(comparisons: pd.DataFrame) -> pd.DataFrame:
     # Proxy comparisons get bars of their own: a proxy's error is not the platform's.
-    return comparisons.groupby(["quantity", "model", "precision", "batch_size", "method", "is_proxy"], sort=True).agg(
-        **ERROR_SUMMARY).reset_index()
+    return (
+        comparisons.groupby(["quantity", "model", "precision", "batch_size", "method", "is_proxy"], sort=True)
+        .agg(**ERROR_SUMMARY)
+        .reset_index()
+    )

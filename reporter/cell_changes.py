@@ -29,6 +29,7 @@ CELL_KEYS = SERIES
 # Cells are listed per platform first; None (no device recorded) sorts as "".
 _DISPLAY_ORDER = ("platform", *(key for key in CELL_KEYS if key != "platform"))
 
+
 @dataclass(frozen=True)
 class CellKey:
     model: str
@@ -80,9 +81,14 @@ def count_kinds(changes: Sequence[CellChange]) -> dict[str, int]:
     return {kind: counted[kind] for kind in CLASSES if counted[kind]}
 
 
-def classify(base: Side | None, head: Side | None, *, threshold_pct: float = DEFAULT_THRESHOLD_PCT,
-             alpha: float = DEFAULT_ALPHA, night_spread: float | None = None,
-             ) -> tuple[str, float | None, Significance | None]:
+def classify(
+    base: Side | None,
+    head: Side | None,
+    *,
+    threshold_pct: float = DEFAULT_THRESHOLD_PCT,
+    alpha: float = DEFAULT_ALPHA,
+    night_spread: float | None = None,
+) -> tuple[str, float | None, Significance | None]:
     """(class, change %, significance test) of one cell; a pure function of its two sides.
 
     night_spread: the cell's night-to-night spread in percent (`night_spread_pct`), or None.
@@ -94,9 +100,16 @@ def classify(base: Side | None, head: Side | None, *, threshold_pct: float = DEF
             return NEWLY_FAILING, None, None
         return (NEWLY_PASSING if head.ok else UNCHANGED), None, None
     change_pct = (head.median / base.median - 1) * 100
-    test = significance(base.samples, head.samples, base.ci95, head.ci95, alpha=alpha,
-                        base_count=base.n_iterations, head_count=head.n_iterations,
-                        clustered=base.processes > 1 or head.processes > 1)
+    test = significance(
+        base.samples,
+        head.samples,
+        base.ci95,
+        head.ci95,
+        alpha=alpha,
+        base_count=base.n_iterations,
+        head_count=head.n_iterations,
+        clustered=base.processes > 1 or head.processes > 1,
+    )
     if not test.tested:
         return UNTESTED, change_pct, test
     real = test.significant and abs(change_pct) >= threshold_pct and beyond_night_noise(change_pct, night_spread)
@@ -105,9 +118,14 @@ def classify(base: Side | None, head: Side | None, *, threshold_pct: float = DEF
     return (REGRESSED if change_pct > 0 else IMPROVED), change_pct, test
 
 
-def cell_changes(base: dict[CellKey, Side], head: dict[CellKey, Side], *,
-                 threshold_pct: float = DEFAULT_THRESHOLD_PCT, alpha: float = DEFAULT_ALPHA,
-                 nights: dict[CellKey, list[float]] | None = None) -> list[CellChange]:
+def cell_changes(
+    base: dict[CellKey, Side],
+    head: dict[CellKey, Side],
+    *,
+    threshold_pct: float = DEFAULT_THRESHOLD_PCT,
+    alpha: float = DEFAULT_ALPHA,
+    nights: dict[CellKey, list[float]] | None = None,
+) -> list[CellChange]:
     """Every cell of either run, classified, in display order (class, then cell).
 
     nights: each cell's medians up to the base run, oldest first (for the night-to-night spread).
@@ -115,13 +133,12 @@ def cell_changes(base: dict[CellKey, Side], head: dict[CellKey, Side], *,
     changes = []
     for key in sorted(set(base) | set(head), key=_sort_key):
         spread = night_spread_pct((nights or {}).get(key, []))
-        kind, change_pct, test = classify(base.get(key), head.get(key), threshold_pct=threshold_pct, alpha=alpha,
-                                          night_spread=spread)
+        kind, change_pct, test = classify(
+            base.get(key), head.get(key), threshold_pct=threshold_pct, alpha=alpha, night_spread=spread
+        )
         changes.append(CellChange(key, kind, base.get(key), head.get(key), change_pct, test, spread))
     return sorted(changes, key=lambda change: CLASSES.index(change.kind))  # stable: cells stay in order
 
 
 def _sort_key(key: CellKey) -> tuple:
     return tuple("" if (value := getattr(key, name)) is None else value for name in _DISPLAY_ORDER)
-
-

@@ -26,6 +26,7 @@ segment began; they are tested again, for every series at once, after each round
 Medians use the same formula as `collectors.stats.median`, so every limit, comparison and
 ChangePoint is the same, bit for bit, as testing night by night.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -85,8 +86,9 @@ def find_change_points(
     Returns: ChangePoints; `detect_change_points` gives just their indices.
     Raises: ValueError when window, min_history or persistence is below 1.
     """
-    [found] = find_change_points_many([values], window=window, min_history=min_history,
-                                      persistence=persistence, z=z, min_change_pct=min_change_pct)
+    [found] = find_change_points_many(
+        [values], window=window, min_history=min_history, persistence=persistence, z=z, min_change_pct=min_change_pct
+    )
     return found
 
 
@@ -105,8 +107,9 @@ def find_change_points_many(
     numpy passes. Raises ValueError when window, min_history or persistence is below 1.
     """
     if min(window, min_history, persistence) < 1:
-        raise ValueError(f"window, min_history and persistence must be at least 1, not {window}, {min_history}, "
-                         f"{persistence}")
+        raise ValueError(
+            f"window, min_history and persistence must be at least 1, not {window}, {min_history}, {persistence}"
+        )
     rule = _Rule(window, min_history, persistence, z, min_change_pct)
     flat = _Flat.of(series)
     return [[_change_point(flat, start, at, rule) for start, at in segments] for segments in _changes(flat, rule)]
@@ -147,8 +150,11 @@ def _changes(flat: _Flat, rule: _Rule) -> list[list[tuple[int, int]]]:
         first_heads = _first_head_shifts(flat, open_segments, rule)
         next_round = []
         for (k, start), at in zip(open_segments, first_heads, strict=True):
-            at = at if at is not None else _first_after(steady, start + max(rule.spread, rule.min_history),
-                                                        flat.bounds[k + 1])
+            at = (
+                at
+                if at is not None
+                else _first_after(steady, start + max(rule.spread, rule.min_history), flat.bounds[k + 1])
+            )
             if at is not None:
                 found[k].append((start, at))
                 next_round.append((k, at))
@@ -159,17 +165,23 @@ def _changes(flat: _Flat, rule: _Rule) -> list[list[tuple[int, int]]]:
 def _steady(flat: _Flat, rule: _Rule) -> list[int]:
     """Positions, ascending, that shift with full windows (as they do after any segment start at
     least 3 × window nights back)."""
-    positions = np.concatenate([np.zeros(0, int)] + [
-        np.arange(start + rule.spread, end - rule.persistence + 1)
-        for start, end in zip(flat.bounds[:-1], flat.bounds[1:], strict=True)])
+    positions = np.concatenate(
+        [np.zeros(0, int)]
+        + [
+            np.arange(start + rule.spread, end - rule.persistence + 1)
+            for start, end in zip(flat.bounds[:-1], flat.bounds[1:], strict=True)
+        ]
+    )
     return positions[_shifts(flat.values, positions, positions - rule.spread, rule)].tolist()
 
 
 def _first_head_shifts(flat: _Flat, segments: list[tuple[int, int]], rule: _Rule) -> list[int | None]:
     """Per segment (series, start): the first position that shifts among those from
     `min_history` to 3 × window nights after the start, else None."""
-    ranges = [np.arange(start + rule.min_history, min(start + rule.spread, flat.bounds[k + 1] - rule.persistence + 1))
-              for k, start in segments]
+    ranges = [
+        np.arange(start + rule.min_history, min(start + rule.spread, flat.bounds[k + 1] - rule.persistence + 1))
+        for k, start in segments
+    ]
     positions = np.concatenate([np.zeros(0, int)] + ranges)
     starts = np.repeat([start for _, start in segments], [len(r) for r in ranges]).astype(int)
     owners = np.repeat(np.arange(len(segments)), [len(r) for r in ranges])
@@ -189,9 +201,13 @@ def _first_after(positions: list[int], low: int, end: int) -> int | None:
 
 def _shifts(values: np.ndarray, positions: np.ndarray, starts: np.ndarray, rule: _Rule) -> np.ndarray:
     """Whether the rule declares a change at each position, its segment starting at `starts`."""
-    return np.concatenate([np.zeros(0, bool)] + [
-        _shifts_chunk(values, positions[k:k + CHUNK], starts[k:k + CHUNK], rule)
-        for k in range(0, len(positions), CHUNK)])
+    return np.concatenate(
+        [np.zeros(0, bool)]
+        + [
+            _shifts_chunk(values, positions[k : k + CHUNK], starts[k : k + CHUNK], rule)
+            for k in range(0, len(positions), CHUNK)
+        ]
+    )
 
 
 def _shifts_chunk(values: np.ndarray, positions: np.ndarray, starts: np.ndarray, rule: _Rule) -> np.ndarray:
@@ -239,6 +255,6 @@ def _mads(rows: np.ndarray) -> np.ndarray:
 def _change_point(flat: _Flat, start: int, at: int, rule: _Rule) -> ChangePoint:
     """The change found at position `at` of its segment from `start`, by the same
     functions as the night-by-night rule (a few per series: no need for speed)."""
-    before = median(flat.values[max(start, at - rule.window):at].tolist())
-    after = median(flat.values[at:at + rule.persistence].tolist())
+    before = median(flat.values[max(start, at - rule.window) : at].tolist())
+    after = median(flat.values[at : at + rule.persistence].tolist())
     return ChangePoint(int(flat.index[at]), before, after, (after - before) / abs(before) * 100)

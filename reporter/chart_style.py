@@ -5,6 +5,7 @@ Figures are plain dicts (`{"data": [...], "layout": {...}}`); reporter.charts bu
 these pieces. Every user-supplied string goes through `formatting.plotly_text` before it reaches
 a label, because Plotly reads a subset of HTML there.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,7 @@ class Palette:
     grid: str = "#e5e7eb"
     text: str = "#1f2937"
     # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
-    series: tuple[str, ...] = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000",
-                               "#f0e442")
+    series: tuple[str, ...] = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000", "#f0e442")
 
 
 PALETTE = Palette()
@@ -53,16 +53,19 @@ def error_background(signed_error_pct: Any) -> str:
         return "transparent"
     colour = PALETTE.over_estimate if value > 0 else PALETTE.under_estimate
     strength = min(abs(value) / ERROR_SATURATION_PCT, 1.0) * 0.75
-    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red}, {green}, {blue}, {strength:.2f})"
 
 
 def figure(data: list[dict[str, Any]], *, height: int, **layout: Any) -> Figure:
     """A figure with the report's base layout; `layout` adds to it or overrides it."""
     base = {
-        "height": height, "margin": {"l": 60, "r": 20, "t": 30, "b": 50}, "hovermode": "closest",
+        "height": height,
+        "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
+        "hovermode": "closest",
         "font": {"family": "system-ui, -apple-system, 'Segoe UI', sans-serif", "size": 12, "color": PALETTE.text},
-        "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
         "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
     }
     return {"data": data, "layout": {**base, **layout}}
@@ -76,7 +79,7 @@ def log_ticks(low: float, high: float) -> dict[str, Any]:
         return {}
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
     steps = (1, 2, 5) if last - first <= 3 else (1,)
-    values = [step * 10.0 ** power for power in range(first, last + 1) for step in steps]
+    values = [step * 10.0**power for power in range(first, last + 1) for step in steps]
     values = [float(f"{value:.6g}") for value in values if low <= value <= high]
     if len(values) < 2:  # a narrow range: fall back to Plotly's own ticks
         return {}
@@ -98,8 +101,9 @@ def rows_height(rows: int) -> int:
     return 140 + 26 * max(rows, 1)
 
 
-def series_label(precision: str, batch_size: int, method: str, conversion: str | None = None, *,
-                 prefix: str = "") -> str:
+def series_label(
+    precision: str, batch_size: int, method: str, conversion: str | None = None, *, prefix: str = ""
+) -> str:
     """A series' legend name: "[conversion · ]fp32 · b1 · synced-e2e"."""
     parts = [plotly_text(conversion)] if conversion else []
     return prefix + " · ".join(parts + [plotly_text(precision), f"b{batch_size}", plotly_text(method)])
@@ -157,7 +161,7 @@ def _five_digits(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         shift = np.where(exact, shift, 0).astype(int)
         power, up = _POWERS[np.abs(shift)], shift >= 0
         scaled = np.where(up, values * power, values / power)
-        exact &= (np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) > _HALF_MARGIN)
+        exact &= np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) > _HALF_MARGIN
         exact &= (np.abs(scaled) >= 1e4) & (np.abs(scaled) < 1e5)
         whole = np.rint(scaled)
         return np.where(up, whole / power, whole * power), exact

@@ -4,6 +4,7 @@ Each module in `reporter/commands/` is one command: it exposes `HELP` (one line)
 place in `--help`), `add_arguments(parser)` and `run(args) -> int`; heavy imports stay inside
 `run` so that `--help` is instant. A new command is one new module.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,17 +29,18 @@ def command_modules() -> list[ModuleType]:
 
 def create_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="parity",
-        description="How far are performance predictions from what the hardware really does?",
+        prog="parity", description="How far are performance predictions from what the hardware really does?"
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in command_modules():
         name = module.__name__.rsplit(".", 1)[-1]
-        sub = subcommands.add_parser(name, help=module.HELP, description=module.__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                         help="show full tracebacks on errors")
+        sub = subcommands.add_parser(
+            name, help=module.HELP, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        sub.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors"
+        )
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
     return parser
@@ -60,8 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _quiet_sigpipe()
         if args.debug:
             raise
-        print(f"parity {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
-              file=sys.stderr)
+        print(
+            f"parity {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt as interruption:
         if args.debug:

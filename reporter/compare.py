@@ -13,6 +13,7 @@ Beside the cells, a comparison carries the environment keys that differ between 
 comparison is still made, but flagged, as pyperf flags mismatched metadata) and how the
 prediction error per platform moved (reporter.prediction_shifts).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -115,15 +116,20 @@ class Comparison:
         """One line each: what makes this comparison say less than it seems to (environments apart)."""
         if self.base.run_id == self.head.run_id:
             return [f"base and head are the same run ({self.head.describe()}): nothing can have changed"]
-        return [f"{side} run {run.describe()} is incomplete (stopped before its last cell): its missing cells show "
-                f"as {'gone' if side == 'head' else 'new'}" for side, run in (("base", self.base), ("head", self.head))
-                if run.incomplete]
+        return [
+            f"{side} run {run.describe()} is incomplete (stopped before its last cell): its missing cells show "
+            f"as {'gone' if side == 'head' else 'new'}"
+            for side, run in (("base", self.base), ("head", self.head))
+            if run.incomplete
+        ]
 
 
 # -- run references ------------------------------------------------------------------------------
 
-def resolve_run(store: Store, ref: str, *, methods: Sequence[str] = DEFAULT_METHODS,
-                platform: str | None = None) -> RunRef:
+
+def resolve_run(
+    store: Store, ref: str, *, methods: Sequence[str] = DEFAULT_METHODS, platform: str | None = None
+) -> RunRef:
     """The run `ref` names: a run id, `latest`, `latest~N`, or a label that names exactly one run.
 
     `latest~N` counts back over runs with measurements of `methods` (bench runs and ingested
@@ -135,15 +141,21 @@ def resolve_run(store: Store, ref: str, *, methods: Sequence[str] = DEFAULT_METH
     latest = _LATEST.fullmatch(ref)
     if latest:
         return _run_ref(store, _nth_latest(store, int(latest.group(1) or 0), methods, platform, ref))
-    labelled = [row[0] for row in store.execute(
-        "SELECT run_id FROM runs WHERE label = ? ORDER BY started_at, run_id", [ref]).rows]
+    labelled = [
+        row[0]
+        for row in store.execute("SELECT run_id FROM runs WHERE label = ? ORDER BY started_at, run_id", [ref]).rows
+    ]
     if len(labelled) == 1:
         return _run_ref(store, labelled[0])
     if labelled:
-        raise CompareError(f"run {ref!r}: the label names {len(labelled)} runs ({', '.join(labelled[:5])}"
-                           f"{', ...' if len(labelled) > 5 else ''}); pass a run id or latest~N")
-    raise CompareError(f"run {ref!r}: no run has this id or label (see: parity query \"SELECT run_id, label, "
-                       "started_at FROM runs ORDER BY started_at\")")
+        raise CompareError(
+            f"run {ref!r}: the label names {len(labelled)} runs ({', '.join(labelled[:5])}"
+            f"{', ...' if len(labelled) > 5 else ''}); pass a run id or latest~N"
+        )
+    raise CompareError(
+        f'run {ref!r}: no run has this id or label (see: parity query "SELECT run_id, label, '
+        'started_at FROM runs ORDER BY started_at")'
+    )
 
 
 def resolve_platform(store: Store, name: str) -> str:
@@ -156,29 +168,35 @@ def resolve_platform(store: Store, name: str) -> str:
 
 
 def _nth_latest(store: Store, back: int, methods: Sequence[str], platform: str | None, ref: str) -> str:
-    run_ids = [row[0] for row in store.execute(
-        """SELECT r.run_id FROM runs r
+    run_ids = [
+        row[0]
+        for row in store.execute(
+            """SELECT r.run_id FROM runs r
            WHERE EXISTS (SELECT 1 FROM measurements m WHERE m.run_id = r.run_id AND list_contains(?, m.method)
                          AND (? IS NULL OR m.platform = ?))
-           ORDER BY r.started_at DESC, r.run_id DESC""", [list(methods), platform, platform]).rows]
+           ORDER BY r.started_at DESC, r.run_id DESC""",
+            [list(methods), platform, platform],
+        ).rows
+    ]
     if back >= len(run_ids):
         where = f" on {platform}" if platform else ""
-        raise CompareError(f"run {ref!r}: only {len(run_ids)} run(s) with {' or '.join(methods)} "
-                           f"measurements{where}")
+        raise CompareError(f"run {ref!r}: only {len(run_ids)} run(s) with {' or '.join(methods)} measurements{where}")
     return run_ids[back]
 
 
 def _run_ref(store: Store, run_id: str) -> RunRef:
     label, started_at, platform, environment, incomplete = store.execute(
         """SELECT label, started_at, platform, environment, kind = 'bench' AND finished_at IS NULL
-           FROM runs WHERE run_id = ?""", [run_id]).first()
+           FROM runs WHERE run_id = ?""",
+        [run_id],
+    ).first()
     return RunRef(run_id, label, started_at, platform, json.loads(environment) if environment else {}, incomplete)
 
 
 # -- cells ---------------------------------------------------------------------------------------
 
-def load_sides(store: Store, run_id: str, methods: Sequence[str], platform: str | None = None
-               ) -> dict[CellKey, Side]:
+
+def load_sides(store: Store, run_id: str, methods: Sequence[str], platform: str | None = None) -> dict[CellKey, Side]:
     """The run's newest measurement of every series (of `methods`, on `platform` if given), as one
     side per quantity: latency always, energy where the cell measured it."""
     rows = store.execute(
@@ -189,21 +207,31 @@ def load_sides(store: Store, run_id: str, methods: Sequence[str], platform: str 
                     WHERE s.measurement_id = c.measurement_id) AS samples,
                    coalesce(len(c.process_medians), 1) AS processes
             FROM cells c WHERE $platform IS NULL OR c.platform = $platform""",
-        {"run_id": run_id, "methods": list(methods), "platform": platform}).dicts()
+        {"run_id": run_id, "methods": list(methods), "platform": platform},
+    ).dicts()
     sides = {}
     for row in rows:
-        sides[_cell_key(row)] = Side(row["status"], row["median"], (row["ci95_low"], row["ci95_high"]),
-                                     tuple(row["samples"] or ()), row["failure_kind"], row["message"],
-                                     row["n_iterations"], row["processes"])
+        sides[_cell_key(row)] = Side(
+            row["status"],
+            row["median"],
+            (row["ci95_low"], row["ci95_high"]),
+            tuple(row["samples"] or ()),
+            row["failure_kind"],
+            row["message"],
+            row["n_iterations"],
+            row["processes"],
+        )
         if row["status"] == OK and row["energy_mj"]:
             energy = tuple(row["energy_samples"] or ())
-            sides[_cell_key(row, "energy")] = Side(OK, row["energy_mj"], (None, None), energy,
-                                                   n_iterations=len(energy), processes=row["processes"])
+            sides[_cell_key(row, "energy")] = Side(
+                OK, row["energy_mj"], (None, None), energy, n_iterations=len(energy), processes=row["processes"]
+            )
     return sides
 
 
-def load_night_medians(store: Store, until: RunRef, methods: Sequence[str], nights: int,
-                       platform: str | None = None) -> dict[CellKey, list[float]]:
+def load_night_medians(
+    store: Store, until: RunRef, methods: Sequence[str], nights: int, platform: str | None = None
+) -> dict[CellKey, list[float]]:
     """Each cell's figures in the last `nights` runs started up to `until` (included), oldest
     first, per quantity."""
     if nights <= 0:
@@ -217,10 +245,13 @@ def load_night_medians(store: Store, until: RunRef, methods: Sequence[str], nigh
             WHERE list_contains($methods, m.method) AND m.status = $ok AND m.median > 0 AND r.started_at <= $until
               AND ($platform IS NULL OR m.platform = $platform)
             GROUP BY ALL""",
-        {"nights": nights, "methods": list(methods), "ok": OK, "until": until.started_at,
-         "platform": platform}).dicts()
-    return {_cell_key(row, quantity): list(reversed(row[quantity] or ()))
-            for row in rows for quantity in ("latency", "energy")}
+        {"nights": nights, "methods": list(methods), "ok": OK, "until": until.started_at, "platform": platform},
+    ).dicts()
+    return {
+        _cell_key(row, quantity): list(reversed(row[quantity] or ()))
+        for row in rows
+        for quantity in ("latency", "energy")
+    }
 
 
 def _cell_key(row: dict[str, Any], quantity: str = "latency") -> CellKey:
@@ -229,10 +260,20 @@ def _cell_key(row: dict[str, Any], quantity: str = "latency") -> CellKey:
 
 # -- the whole comparison ------------------------------------------------------------------------
 
-def compare_runs(store: Store, base_ref: str, head_ref: str, *, methods: Sequence[str] = DEFAULT_METHODS,
-                 threshold_pct: float = DEFAULT_THRESHOLD_PCT, alpha: float = DEFAULT_ALPHA,
-                 history_nights: int = DEFAULT_HISTORY_NIGHTS, platform: str | None = None,
-                 base_predictor: str | None = None, head_predictor: str | None = None) -> Comparison:
+
+def compare_runs(
+    store: Store,
+    base_ref: str,
+    head_ref: str,
+    *,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    threshold_pct: float = DEFAULT_THRESHOLD_PCT,
+    alpha: float = DEFAULT_ALPHA,
+    history_nights: int = DEFAULT_HISTORY_NIGHTS,
+    platform: str | None = None,
+    base_predictor: str | None = None,
+    head_predictor: str | None = None,
+) -> Comparison:
     """Compare run `head_ref` against run `base_ref` (references as `resolve_run` takes them).
 
     Parameters:
@@ -255,15 +296,28 @@ def compare_runs(store: Store, base_ref: str, head_ref: str, *, methods: Sequenc
     base_sides, head_sides = (load_sides(store, run.run_id, methods, platform) for run in (base, head))
     if not base_sides and not head_sides:
         where = f" on {platform}" if platform else ""
-        raise CompareError(f"runs {base.run_id} and {head.run_id} have no {' or '.join(methods)} "
-                           f"measurements{where}")
+        raise CompareError(f"runs {base.run_id} and {head.run_id} have no {' or '.join(methods)} measurements{where}")
     return Comparison(
-        base, head, methods, threshold_pct, alpha,
-        cells=tuple(cell_changes(base_sides, head_sides, threshold_pct=threshold_pct, alpha=alpha,
-                                 nights=load_night_medians(store, base, methods, history_nights, platform))),
+        base,
+        head,
+        methods,
+        threshold_pct,
+        alpha,
+        cells=tuple(
+            cell_changes(
+                base_sides,
+                head_sides,
+                threshold_pct=threshold_pct,
+                alpha=alpha,
+                nights=load_night_medians(store, base, methods, history_nights, platform),
+            )
+        ),
         environment=tuple(environment_differences(base.environment, head.environment)),
-        predictions=tuple(prediction_shifts(store, base, head, methods, platform,
-                                            base_version=base_predictor, head_version=head_predictor)),
+        predictions=tuple(
+            prediction_shifts(
+                store, base, head, methods, platform, base_version=base_predictor, head_version=head_predictor
+            )
+        ),
     )
 
 

@@ -5,6 +5,7 @@ Renderers compute nothing: every number comes from the Comparison, and is shown 
 reporter.formatting (units, Markdown escaping and tables). The shared pieces take `user`, how a
 user's string is shown: as it is in text, a code span in Markdown (inert on GitHub).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,16 @@ from reporter.formatting import (
 )
 from reporter.prediction_shifts import PredictionShift, version_text
 
-ICONS = {"regressed": "🔴", "newly failing": "❌", "improved": "🟢", "newly passing": "✅",
-         "untested": "❔", "new": "🆕", "gone": "➖", "unchanged": "⚪"}
+ICONS = {
+    "regressed": "🔴",
+    "newly failing": "❌",
+    "improved": "🟢",
+    "newly passing": "✅",
+    "untested": "❔",
+    "new": "🆕",
+    "gone": "➖",
+    "unchanged": "⚪",
+}
 CELL_COLUMNS = ["class", "cell", "base", "head", "change", "p", "night σ"]
 SHIFT_COLUMNS = ["predictor", "scored against", "platform", "version", "median APE", "comparisons"]
 # A PR comment stays short, and below GitHub's 65,536-character limit however many cells moved.
@@ -68,14 +77,21 @@ def p_text(change: CellChange) -> str:
 
 def cell_row(change: CellChange, user: Shown = str) -> list[Any]:
     quantity = change.key.quantity
-    return [change.kind, user(change.key.describe()), side_text(change.base, quantity, user),
-            side_text(change.head, quantity, user),
-            percent(change.change_pct, signed=True), p_text(change), percent(change.night_spread_pct)]
+    return [
+        change.kind,
+        user(change.key.describe()),
+        side_text(change.base, quantity, user),
+        side_text(change.head, quantity, user),
+        percent(change.change_pct, signed=True),
+        p_text(change),
+        percent(change.night_spread_pct),
+    ]
 
 
 def environment_lines(comparison: Comparison, user: Shown = str) -> list[str]:
     def value(text: Any) -> str:
         return "absent" if text is None else user(text)
+
     return [f"{user(d.key)}: {value(d.base)} → {value(d.head)}" for d in comparison.environment]
 
 
@@ -85,29 +101,43 @@ def shift_row(shift: PredictionShift, user: Shown = str) -> list[Any]:
     after = percent(shift.after.median_ape) if shift.after else MISSING
     counts = f"{shift.before.count if shift.before else 0} → {shift.after.count if shift.after else 0}"
     versions = f"{version_text(shift.base_version)} → {version_text(shift.head_version)}"
-    return [user(shift.predictor), METHOD_BASIS.get(shift.method, shift.method), user(measured), user(versions),
-            f"{before} → {after}", counts]
+    return [
+        user(shift.predictor),
+        METHOD_BASIS.get(shift.method, shift.method),
+        user(measured),
+        user(versions),
+        f"{before} → {after}",
+        counts,
+    ]
 
 
 def shift_notes(comparison: Comparison, user: Shown = str) -> list[str]:
-    return [f"{user(shift.predictor)} on {user(shift.platform)}, {user(note)}"
-            for shift in comparison.predictions for note in shift.notes]
+    return [
+        f"{user(shift.predictor)} on {user(shift.platform)}, {user(note)}"
+        for shift in comparison.predictions
+        for note in shift.notes
+    ]
 
 
 def untested_line(comparison: Comparison) -> str | None:
     untested = comparison.of_kind(UNTESTED)
     if not untested:
         return None
-    return (f"{len(untested)} cell(s) untested: too little data for the rank test or the CI fallback "
-            "(the p column says why), so their change is not counted either way")
+    return (
+        f"{len(untested)} cell(s) untested: too little data for the rank test or the CI fallback "
+        "(the p column says why), so their change is not counted either way"
+    )
 
 
 def runs_line(comparison: Comparison, user: Shown = str) -> str:
-    return (f"base {user(comparison.base.describe())} → head {user(comparison.head.describe())}, "
-            f"methods {', '.join(comparison.methods)}")
+    return (
+        f"base {user(comparison.base.describe())} → head {user(comparison.head.describe())}, "
+        f"methods {', '.join(comparison.methods)}"
+    )
 
 
 # -- markdown: a pull-request comment ------------------------------------------------------------
+
 
 def render_markdown(comparison: Comparison, report: str | None) -> str:
     moved = comparison.of_kind(*NOTABLE_CLASSES)
@@ -117,22 +147,36 @@ def render_markdown(comparison: Comparison, report: str | None) -> str:
     for line in comparison.warnings():
         parts += ["", f"> ⚠️ **{markdown_code(line)}**"]
     if comparison.environment:
-        parts += ["", "> ⚠️ **The environments differ**; changes may come from these: "
-                  + "; ".join(environment_lines(comparison, markdown_code))]
+        parts += [
+            "",
+            "> ⚠️ **The environments differ**; changes may come from these: "
+            + "; ".join(environment_lines(comparison, markdown_code)),
+        ]
     if untested_line(comparison):
         parts += ["", f"> ❔ {markdown_text(untested_line(comparison))}"]
     if notable:
         parts += ["", *markdown_table(CELL_COLUMNS, [_icon_row(change) for change in notable])]
-        parts += [f"- {markdown_code(change.key.describe())}: {markdown_code(change.head.message)}"
-                  for change in notable if change.kind == NEWLY_FAILING and change.head.message]
+        parts += [
+            f"- {markdown_code(change.key.describe())}: {markdown_code(change.head.message)}"
+            for change in notable
+            if change.kind == NEWLY_FAILING and change.head.message
+        ]
     if comparison.predictions:
-        parts += ["", "**Prediction error per platform** (before → after)", "",
-                  *markdown_table(SHIFT_COLUMNS, [shift_row(shift, UserText) for shift in comparison.predictions])]
+        parts += [
+            "",
+            "**Prediction error per platform** (before → after)",
+            "",
+            *markdown_table(SHIFT_COLUMNS, [shift_row(shift, UserText) for shift in comparison.predictions]),
+        ]
         notes = shift_notes(comparison, markdown_code)
         parts += [""] * bool(notes) + [f"- {note}" for note in notes]
     if rest:
-        parts += ["", f"<details><summary>{len(rest)} other cells: {_counts(rest)}</summary>", "",
-                  *markdown_table(CELL_COLUMNS, [_icon_row(change) for change in rest[:MARKDOWN_DETAIL_ROWS]])]
+        parts += [
+            "",
+            f"<details><summary>{len(rest)} other cells: {_counts(rest)}</summary>",
+            "",
+            *markdown_table(CELL_COLUMNS, [_icon_row(change) for change in rest[:MARKDOWN_DETAIL_ROWS]]),
+        ]
         if len(rest) > MARKDOWN_DETAIL_ROWS:
             parts += ["", f"… and {len(rest) - MARKDOWN_DETAIL_ROWS} more (`parity compare --format json` lists all)"]
         parts += ["", "</details>"]
@@ -152,6 +196,7 @@ def _icon_row(change: CellChange) -> list[Any]:
 
 # -- text: the terminal --------------------------------------------------------------------------
 
+
 def render_text(comparison: Comparison, report: str | None) -> str:
     parts = [comparison.verdict(), runs_line(comparison)]
     parts += [f"WARNING: {line}" for line in comparison.warnings()]
@@ -159,8 +204,11 @@ def render_text(comparison: Comparison, report: str | None) -> str:
     parts += [f"NOTE: {untested_line(comparison)}"] if untested_line(comparison) else []
     parts += ["", text_table(CELL_COLUMNS, [cell_row(change) for change in comparison.cells])]
     if comparison.predictions:
-        parts += ["", "prediction error per platform (before → after):",
-                  text_table(SHIFT_COLUMNS, [shift_row(shift) for shift in comparison.predictions])]
+        parts += [
+            "",
+            "prediction error per platform (before → after):",
+            text_table(SHIFT_COLUMNS, [shift_row(shift) for shift in comparison.predictions]),
+        ]
         parts += [f"NOTE: {note}" for note in shift_notes(comparison)]
     if report:
         parts += ["", f"report: {report}"]
@@ -168,6 +216,7 @@ def render_text(comparison: Comparison, report: str | None) -> str:
 
 
 # -- json: one object for scripts ----------------------------------------------------------------
+
 
 def render_json(comparison: Comparison, report: str | None) -> str:
     document = {
@@ -193,28 +242,49 @@ def _run_json(run: RunRef) -> dict[str, Any]:
 
 
 def _cell_json(change: CellChange) -> dict[str, Any]:
-    return {**asdict(change.key), "class": change.kind, "change_pct": change.change_pct,
-            "night_spread_pct": change.night_spread_pct,
-            "test": change.test.test if change.test else None,
-            "p_value": change.test.p_value if change.test else None,
-            "test_note": change.test.note if change.test else None,
-            "base": _side_json(change.base), "head": _side_json(change.head)}
+    return {
+        **asdict(change.key),
+        "class": change.kind,
+        "change_pct": change.change_pct,
+        "night_spread_pct": change.night_spread_pct,
+        "test": change.test.test if change.test else None,
+        "p_value": change.test.p_value if change.test else None,
+        "test_note": change.test.note if change.test else None,
+        "base": _side_json(change.base),
+        "head": _side_json(change.head),
+    }
 
 
 def _side_json(side: Side | None) -> dict[str, Any] | None:
     if side is None:
         return None
-    return {"status": side.status, "median_ms": side.median, "ci95_low": side.ci95[0], "ci95_high": side.ci95[1],
-            "n_samples": len(side.samples), "failure_kind": side.failure_kind, "message": side.message}
+    return {
+        "status": side.status,
+        "median_ms": side.median,
+        "ci95_low": side.ci95[0],
+        "ci95_high": side.ci95[1],
+        "n_samples": len(side.samples),
+        "failure_kind": side.failure_kind,
+        "message": side.message,
+    }
 
 
 def _shift_json(shift: PredictionShift) -> dict[str, Any]:
-    return {"predictor": shift.predictor, "method": shift.method, "platform": shift.platform,
-            "measured_platform": shift.measured_platform,
-            "is_proxy": shift.is_proxy, "base_version": shift.base_version, "head_version": shift.head_version,
-            "before": asdict(shift.before) if shift.before else None,
-            "after": asdict(shift.after) if shift.after else None, "notes": list(shift.notes)}
+    return {
+        "predictor": shift.predictor,
+        "method": shift.method,
+        "platform": shift.platform,
+        "measured_platform": shift.measured_platform,
+        "is_proxy": shift.is_proxy,
+        "base_version": shift.base_version,
+        "head_version": shift.head_version,
+        "before": asdict(shift.before) if shift.before else None,
+        "after": asdict(shift.after) if shift.after else None,
+        "notes": list(shift.notes),
+    }
 
 
-RENDERERS: dict[str, Renderer] = {r.name: r for r in (
-    Renderer("markdown", render_markdown), Renderer("json", render_json), Renderer("text", render_text))}
+RENDERERS: dict[str, Renderer] = {
+    r.name: r
+    for r in (Renderer("markdown", render_markdown), Renderer("json", render_json), Renderer("text", render_text))
+}

@@ -7,6 +7,7 @@ it lacks; a corrupt block fails its checksum when read. DuckDB turns Ctrl-C into
 interrupted" error. Each of them becomes one StoreError (or KeyboardInterrupt) here, in Parity's
 words; an error in the SQL itself is left as it is.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,13 +57,14 @@ def _when_free(path: Path, *, read_only: bool, wait_s: float) -> duckdb.DuckDBPy
         time.sleep(LOCK_POLL_S)
 
 
-def _open_error(error: duckdb.Error, path: Path, holder: str | None, *, read_only: bool,
-                waited_s: float) -> StoreError:
+def _open_error(error: duckdb.Error, path: Path, holder: str | None, *, read_only: bool, waited_s: float) -> StoreError:
     if holder is None:
         return damage(error, path) or StoreError(f"{path}: cannot open the database: {first_line(error)}")
     if waited_s > 0:
-        return StoreError(f"{path}: busy: {holder} still has it open after {waited_s:g} s; "
-                          "try again when it has finished, or pass a longer --wait")
+        return StoreError(
+            f"{path}: busy: {holder} still has it open after {waited_s:g} s; "
+            "try again when it has finished, or pass a longer --wait"
+        )
     doing = "is writing it" if read_only else "has it open"  # a reader is only ever kept out by a writer
     return StoreError(f"{path}: busy: {holder} {doing}; try again when it has finished, or pass --wait SECONDS")
 
@@ -79,8 +81,9 @@ def _lock_holder(error: duckdb.Error) -> str | None:
 def check_whole(db: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Raise a StoreError if the file is shorter than its own blocks need: cut short by a full disk
     or an interrupted copy. DuckDB opens such a file and fails only on the first missing block."""
-    block_size, blocks = db.execute("SELECT block_size, total_blocks FROM pragma_database_size() "
-                                    "WHERE database_name = current_database()").fetchone()
+    block_size, blocks = db.execute(
+        "SELECT block_size, total_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+    ).fetchone()
     needed, size = HEADER_BYTES + blocks * block_size, path.stat().st_size
     if size < needed:
         raise _damaged(path, f"{size} bytes, but its {blocks} blocks need {needed} (cut short)")
@@ -102,8 +105,9 @@ def file_error(error: BaseException, path: Path) -> BaseException | None:
     """What a DuckDB error raised on `path` means to the user where it concerns the file or Ctrl-C:
     a damaged or unwritable file as a StoreError, DuckDB's "Query interrupted" as the Ctrl-C it
     was. None for an error in the SQL itself (a bug, or a user's query), left to the caller."""
-    if isinstance(error, duckdb.InterruptException) or (type(error) is RuntimeError
-                                                         and str(error) == "Query interrupted"):
+    if isinstance(error, duckdb.InterruptException) or (
+        type(error) is RuntimeError and str(error) == "Query interrupted"
+    ):
         return KeyboardInterrupt()
     if not isinstance(error, duckdb.Error):
         return None

@@ -11,6 +11,7 @@ pull-request comment it is a code span (`markdown_code`), inside which GitHub ma
 Values stay in base units (milliseconds, percent, fractions) until shown; a missing value (None,
 NaN, NaT, infinite) is shown as "–". No I/O, no pandas: `parity query` imports this module too.
 """
+
 from __future__ import annotations
 
 import csv
@@ -157,8 +158,9 @@ def _in_units(value: Any, scales: tuple[tuple[float, float, str, str], ...]) -> 
 
 def milliseconds(value: Any) -> str:
     """A latency with a unit chosen for its size: 850 µs, 8.24 ms, 1.32 s."""
-    return _in_units(value, ((1, 1e-3, "µs", ".0f"), (100, 1, "ms", ".3g"), (1000, 1, "ms", ".0f"),
-                             (math.inf, 1000, "s", ".3g")))
+    return _in_units(
+        value, ((1, 1e-3, "µs", ".0f"), (100, 1, "ms", ".3g"), (1000, 1, "ms", ".0f"), (math.inf, 1000, "s", ".3g"))
+    )
 
 
 def millijoules(value: Any) -> str:
@@ -299,9 +301,11 @@ class UserText:
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     """A GitHub Markdown table, one line each; every cell, header included, is escaped here, so
     callers pass raw text, and a user's string wrapped in UserText."""
+
     def cell(value: Any) -> str:
         return markdown_code(value.value, in_table=True) if isinstance(value, UserText) else markdown_text(value)
 
     def line(cells: Sequence[Any]) -> str:
         return "| " + " | ".join(cell(value) for value in cells) + " |"
+
     return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]

@@ -8,6 +8,7 @@ transaction what is new and writes it. A bad file, `--strict`, an error or a kil
 leaves a half-written database. The same content is stored once: a source's id is the sha256 of
 its bytes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,9 +50,17 @@ class Inputs:
     progress: bool
 
 
-def ingest(store: Store, paths: Sequence[Path | str], *, names: Names | None = None, model: str | None = None,
-           platform: str | None = None, batch_size: int | None = None, strict: bool = False,
-           progress: bool | None = None) -> IngestReport:
+def ingest(
+    store: Store,
+    paths: Sequence[Path | str],
+    *,
+    names: Names | None = None,
+    model: str | None = None,
+    platform: str | None = None,
+    batch_size: int | None = None,
+    strict: bool = False,
+    progress: bool | None = None,
+) -> IngestReport:
     """Store every file under `paths` that is new, in one transaction (read_inputs, then write_inputs).
 
     names: the name tables (`Names.load(platform_map)`); its proxies are stored too.
@@ -62,14 +71,30 @@ def ingest(store: Store, paths: Sequence[Path | str], *, names: Names | None = N
     Returns an IngestReport; bad files are in `.errors`, never raised.
     Raises StoreError when the database cannot be written.
     """
-    inputs = read_inputs(paths, store.path, names=names, model=model, platform=platform, batch_size=batch_size,
-                         stored=Stored.of(store), progress=progress)
+    inputs = read_inputs(
+        paths,
+        store.path,
+        names=names,
+        model=model,
+        platform=platform,
+        batch_size=batch_size,
+        stored=Stored.of(store),
+        progress=progress,
+    )
     return write_inputs(store, inputs, strict=strict)
 
 
-def read_inputs(paths: Iterable[Path | str], db: Path | str | None = None, *, names: Names | None = None,
-                model: str | None = None, platform: str | None = None, batch_size: int | None = None,
-                stored: Stored | None = None, progress: bool | None = None) -> Inputs:
+def read_inputs(
+    paths: Iterable[Path | str],
+    db: Path | str | None = None,
+    *,
+    names: Names | None = None,
+    model: str | None = None,
+    platform: str | None = None,
+    batch_size: int | None = None,
+    stored: Stored | None = None,
+    progress: bool | None = None,
+) -> Inputs:
     """Find and parse every file under `paths` (and the files manifests list), holding no database.
 
     db: the database to be written (default: $PARITY_DB, else ./data/parity.duckdb): its files are
@@ -209,10 +234,15 @@ def _write(store: Store, parsed: Sequence[ParsedFile], names: Names, started_at:
     for carried in {p.records.run.run_id: p.records.run for p in parsed if p.records.run}.values():
         store.remove_unfinished_run(carried.run_id)
         store.add_run(carried)
-    store.insert_columns("sources", {
-        "source_id": [p.source_id for p in parsed], "path": [_stored_path(p.real_path) for p in parsed],
-        "format": [p.format for p in parsed], "run_id": [run.run_id] * len(parsed),
-    })
+    store.insert_columns(
+        "sources",
+        {
+            "source_id": [p.source_id for p in parsed],
+            "path": [_stored_path(p.real_path) for p in parsed],
+            "format": [p.format for p in parsed],
+            "run_id": [run.run_id] * len(parsed),
+        },
+    )
     _write_rows(store, parsed, run.run_id)
     return run.run_id
 
@@ -231,8 +261,10 @@ def _write_rows(store: Store, parsed: Sequence[ParsedFile], ingest_run_id: str) 
     store.add_subgraphs(subgraphs, [p.source_id for p in owners])
     measurements, owners = _rows_and_owners(parsed, "measurements")
     store.add_measurements(
-        measurements, [p.records.run.run_id if p.records.run else ingest_run_id for p in owners],
-        [p.source_id for p in owners])
+        measurements,
+        [p.records.run.run_id if p.records.run else ingest_run_id for p in owners],
+        [p.source_id for p in owners],
+    )
 
 
 def _rows_and_owners(parsed: Sequence[ParsedFile], kind: str) -> tuple[list[Any], list[ParsedFile]]:
@@ -245,8 +277,14 @@ def _ingest_run(parsed: Sequence[ParsedFile], started_at: str) -> RunInfo:
     # The content hash keeps two ingests started in the same second apart.
     digest = hashlib.sha256("".join(sorted(p.source_id for p in parsed)).encode()).hexdigest()[:8]
     return RunInfo(
-        run_id=new_run_id("ingest", started_at, digest), kind="ingest", started_at=started_at, finished_at=utc_now(),
-        host=socket.gethostname(), platform=None, label=None, git_sha=None,
+        run_id=new_run_id("ingest", started_at, digest),
+        kind="ingest",
+        started_at=started_at,
+        finished_at=utc_now(),
+        host=socket.gethostname(),
+        platform=None,
+        label=None,
+        git_sha=None,
         environment={"python": host_platform.python_version(), "files": len(parsed)},
     )
 
@@ -264,11 +302,16 @@ def _stored_run_note(store: Store, run_id: str, path: Path) -> str:
     that run came (the content differs, or the file would have been recognised by its hash), or
     that `parity bench` stored it directly."""
     shown = visible(str(path))
-    stored = store.execute("""SELECT DISTINCT s.path FROM measurements m JOIN sources s USING (source_id)
-                              WHERE m.run_id = ? ORDER BY s.path""", [run_id]).rows
+    stored = store.execute(
+        """SELECT DISTINCT s.path FROM measurements m JOIN sources s USING (source_id)
+                              WHERE m.run_id = ? ORDER BY s.path""",
+        [run_id],
+    ).rows
     if stored:
-        return (f"{shown}: run {run_id} is already stored from {stored[0][0]}, whose content differs "
-                "from this file; this file was not stored")
+        return (
+            f"{shown}: run {run_id} is already stored from {stored[0][0]}, whose content differs "
+            "from this file; this file was not stored"
+        )
     if not store.has_run(run_id):
         return f"{shown}: run {run_id} is also in another file of this ingest, with different content; not stored twice"
     return f"{shown}: run {run_id} is already stored (by `parity bench` into this database); not stored again"

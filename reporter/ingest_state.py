@@ -1,5 +1,6 @@
 """What an ingest knows besides the records: what the database held when looked at (Stored), what
 the command did (IngestReport), and the line a Ctrl-C after the commit prints (told_if_interrupted)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -33,8 +34,11 @@ class Stored:
     @classmethod
     def of(cls, store: Store) -> Stored:
         runs = store.execute("SELECT run_id, finished_at IS NULL FROM runs").rows
-        return cls(dict(store.execute("SELECT source_id, format FROM sources").rows),
-                   frozenset(run_id for run_id, _ in runs), frozenset(run_id for run_id, open_ in runs if open_))
+        return cls(
+            dict(store.execute("SELECT source_id, format FROM sources").rows),
+            frozenset(run_id for run_id, _ in runs),
+            frozenset(run_id for run_id, open_ in runs if open_),
+        )
 
     @classmethod
     def peek(cls, db: Path) -> Stored:
@@ -98,5 +102,7 @@ def told_if_interrupted(report: IngestReport) -> Iterator[None]:
         if not report.committed or isinstance(interruption, Interrupted):
             raise
         stored = sum(report.stored_by_format.values())
-        raise Interrupted(f"the write had committed: stored {stored} file(s) ({report.rows()}, run {report.run_id}); "
-                          "the same command again stores nothing twice") from None
+        raise Interrupted(
+            f"the write had committed: stored {stored} file(s) ({report.rows()}, run {report.run_id}); "
+            "the same command again stores nothing twice"
+        ) from None

@@ -4,6 +4,7 @@ Definitions (computed once, by the store's `pair_latencies` macro; README, "The 
 ratio = predicted / measured (> 1 pessimistic, < 1 optimistic);
 signed_error_pct = (predicted - measured) / measured * 100; abs_error_pct its magnitude.
 """
+
 from __future__ import annotations
 
 import math

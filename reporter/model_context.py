@@ -2,6 +2,7 @@
 proxies' measurements), the twins of its series, its newest run and the change points to mark.
 reporter.analysis builds one per page; the types live here, beside the code that fills them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -59,8 +60,9 @@ def newest_failures(latest: pd.DataFrame) -> pd.DataFrame:
     return latest.loc[latest["status"] != OK, columns].reset_index(drop=True)
 
 
-def model_context(frames: SiteFrames, twins: Twins, model: str, platform: str, markers: Sequence[Marker],
-                  pairs: set[tuple[str, str]]) -> ModelPlatformContext:
+def model_context(
+    frames: SiteFrames, twins: Twins, model: str, platform: str, markers: Sequence[Marker], pairs: set[tuple[str, str]]
+) -> ModelPlatformContext:
     """The page of `model` on `platform`; `pairs` are the site's (model, platform) pages."""
     page = partial(frames.by_page, model=model, platform=platform)
     # A declared proxy's measurements of this model are shown here too (labelled): they are what
@@ -103,6 +105,7 @@ def _newest_run(latest: pd.DataFrame) -> tuple[str | None, str | None]:
     """The run of the newest measurement, and the platform it measured."""
     if latest.empty:
         return None, None
-    newest = latest.sort_values(["measured_at", "run_id", "platform"], ascending=False, kind="mergesort",
-                                na_position="last")
+    newest = latest.sort_values(
+        ["measured_at", "run_id", "platform"], ascending=False, kind="mergesort", na_position="last"
+    )
     return str(newest["run_id"].iloc[0]), str(newest["platform"].iloc[0])

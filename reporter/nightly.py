@@ -5,6 +5,7 @@ the store and turns each change into a `model_context.Marker`:
 
     write_report(store, out, change_points=history_change_points(store))
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -29,8 +30,9 @@ SERIES_POINTS = f"""
     GROUP BY ALL ORDER BY {columns(SERIES)}"""
 
 
-def history_change_points(store: Store, *, method: str = SYNCED_E2E,
-                          **options: float) -> dict[tuple[str, str], list[Marker]]:
+def history_change_points(
+    store: Store, *, method: str = SYNCED_E2E, **options: float
+) -> dict[tuple[str, str], list[Marker]]:
     """Markers keyed by (model, platform), one per change point of every series' median latency.
 
     options: passed to `changepoints.find_change_points_many` (window, persistence, z, ...).
@@ -43,7 +45,8 @@ def history_change_points(store: Store, *, method: str = SYNCED_E2E,
         series = dict(zip(SERIES, key, strict=True))
         for change in found:
             markers[(series["model"], series["platform"])].append(
-                Marker(times[change.index].item(), _label(series, change), series["conversion"]))
+                Marker(times[change.index].item(), _label(series, change), series["conversion"])
+            )
     return dict(markers)
 
 
@@ -57,5 +60,7 @@ def _each_list(column: pa.ChunkedArray) -> list[np.ndarray]:
 
 
 def _label(series: dict[str, object], change: ChangePoint) -> str:
-    return (f"{series['precision']} b{series['batch_size']}: {change.change_pct:+.0f} % "
-            f"({milliseconds(change.before)} → {milliseconds(change.after)})")
+    return (
+        f"{series['precision']} b{series['batch_size']}: {change.change_pct:+.0f} % "
+        f"({milliseconds(change.before)} → {milliseconds(change.after)})"
+    )

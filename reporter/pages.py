@@ -6,6 +6,7 @@ a name, a caption and how to draw it from the page's context. Templates place a 
 `chart(view, "parity")`, and a name not registered for the page raises UnknownChart instead of
 drawing nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from collectors.vocabulary import EAGER, ERROR_BANDS_PCT, GRAPHS_GATE_PCT, QUANTITIES
-from reporter import breakdown_charts, charts
+from reporter import breakdown_charts, charts, error_charts, history_chart
 from reporter.analysis import IndexContext, ModelPlatformContext, PlatformContext, SiteContext
 from reporter.chart_style import Figure
 from reporter.formatting import band
@@ -121,67 +122,115 @@ def _where(rows: Sized, build: Callable[[], Figure]) -> list[Panel]:
 
 def _history(ctx: ModelPlatformContext) -> list[Panel]:
     """Drawn where some series has two points or more; the caption names change points where marked."""
-    if not charts.has_history(ctx.history, ctx.predicted_history):
+    if not history_chart.has_history(ctx.history, ctx.predicted_history):
         return []
-    figure = charts.history_chart(measured=ctx.history, predicted=ctx.predicted_history,
-                                  markers=ctx.change_points, platform=ctx.platform)
+    figure = history_chart.history_chart(
+        measured=ctx.history, predicted=ctx.predicted_history, markers=ctx.change_points, platform=ctx.platform
+    )
     return [Panel(figure, detail=" Dotted red lines: change points." if ctx.change_points else "")]
 
 
 def _per_cell(frame: Any, build: Callable[[Any], Figure], by: tuple[str, ...] = ()) -> list[Panel]:
     """One figure per precision and batch size of `frame` (and per value of the columns `by`)."""
-    return [Panel(build(group), key="-".join(slug(str(part).replace(" ", "-")) for part in (key[0], f"b{key[1]}", *key[2:])),
-                  detail=", ".join([key[0], f"batch {key[1]}", *map(str, key[2:])]))
-            for key, group in frame.groupby([*charts.PAGE_CELL, *by], sort=True)]
+    return [
+        Panel(
+            build(group),
+            key="-".join(slug(str(part).replace(" ", "-")) for part in (key[0], f"b{key[1]}", *key[2:])),
+            detail=", ".join([key[0], f"batch {key[1]}", *map(str, key[2:])]),
+        )
+        for key, group in frame.groupby([*charts.PAGE_CELL, *by], sort=True)
+    ]
 
 
 def _error_sources(ctx: PlatformContext) -> list[Panel]:
     """One figure per precision and measured figure with an error by operation type."""
-    return [Panel(breakdown_charts.missing_time_bars(by_operation=group), key=f"{slug(precision)}-{slug(by.replace(' ', '-'))}",
-                  detail=f"{precision}, against {by}")
-            for (precision, by), group in ctx.error_sources.groupby(["precision", "measured_by"], sort=True)]
+    return [
+        Panel(
+            breakdown_charts.missing_time_bars(by_operation=group),
+            key=f"{slug(precision)}-{slug(by.replace(' ', '-'))}",
+            detail=f"{precision}, against {by}",
+        )
+        for (precision, by), group in ctx.error_sources.groupby(["precision", "measured_by"], sort=True)
+    ]
 
 
 def _per_quantity(frame: Any, build: Callable[[Any], Figure]) -> list[Panel]:
     """One figure per predicted quantity in `frame` (its `quantity` column), in vocabulary order."""
-    return [Panel(build(group), key=q.name, detail=f"{q.name} ({q.unit}): {q.help}")
-            for q in QUANTITIES if len(group := frame[frame["quantity"] == q.name])]
+    return [
+        Panel(build(group), key=q.name, detail=f"{q.name} ({q.unit}): {q.help}")
+        for q in QUANTITIES
+        if len(group := frame[frame["quantity"] == q.name])
+    ]
 
 
 PLATFORM_CHARTS = (
-    Chart("parity", "Predicted against measured (log–log): {detail}. The dotted line is y = x; shaded bands are "
-          f"{' and '.join(band(pct) for pct in ERROR_BANDS_PCT)}. Above the line the predictor is pessimistic.",
-          lambda ctx: _per_quantity(ctx.comparisons, lambda rows: charts.parity_plot(comparisons=rows))),
-    Chart("errors", "Median signed error per model: {detail}. Dotted lines at "
-          f"{band(GRAPHS_GATE_PCT)} (graphs' gate).",
-          lambda ctx: _per_quantity(ctx.model_errors, lambda rows: charts.error_bars(model_errors=rows))),
-    Chart("speedups", f"Speedup of each conversion over {EAGER} in the newest run.",
-          lambda ctx: _where(ctx.speedups, lambda: charts.speedup_heatmap(speedups=ctx.speedups))),
-    Chart("sources", "Where the latency error comes from ({detail}): the time each operation type's predictions miss "
-          "(measured − predicted per forward, summed over the platform's models; > 0: predicted too fast), with its "
-          "share of all the time missed.", _error_sources),
+    Chart(
+        "parity",
+        "Predicted against measured (log–log): {detail}. The dotted line is y = x; shaded bands are "
+        f"{' and '.join(band(pct) for pct in ERROR_BANDS_PCT)}. Above the line the predictor is pessimistic.",
+        lambda ctx: _per_quantity(ctx.comparisons, lambda rows: error_charts.parity_plot(comparisons=rows)),
+    ),
+    Chart(
+        "errors",
+        f"Median signed error per model: {{detail}}. Dotted lines at {band(GRAPHS_GATE_PCT)} (graphs' gate).",
+        lambda ctx: _per_quantity(ctx.model_errors, lambda rows: error_charts.error_bars(model_errors=rows)),
+    ),
+    Chart(
+        "speedups",
+        f"Speedup of each conversion over {EAGER} in the newest run.",
+        lambda ctx: _where(ctx.speedups, lambda: charts.speedup_heatmap(speedups=ctx.speedups)),
+    ),
+    Chart(
+        "sources",
+        "Where the latency error comes from ({detail}): the time each operation type's predictions miss "
+        "(measured − predicted per forward, summed over the platform's models; > 0: predicted too fast), with its "
+        "share of all the time missed.",
+        _error_sources,
+    ),
 )
 MODEL_CHARTS = (
-    Chart("latency", "Median latency per conversion, whiskers p05–p95; dashed: the predicted latency.",
-          lambda ctx: _where(ctx.latencies, lambda: charts.latency_chart(
-              latencies=ctx.latencies, predictions=ctx.predictions, platform=ctx.platform))),
-    Chart("speedups", f"Speedup over {EAGER} in the newest run.",
-          lambda ctx: _where(ctx.speedups, lambda: charts.speedup_bars(speedups=ctx.speedups, platform=ctx.platform))),
-    Chart("history", "Measured median latency across runs (long histories are bucketed: one point is the median "
-          "of several runs; with many series, some start hidden: click the legend), and the prediction over "
-          "time.{detail}", _history),
-    Chart("split", "Caller latency per conversion split into the device's own work (kernels, copies and memsets "
-          "per call, from the profiler: what a roofline prediction models) and the host's overhead (the rest: "
-          "launches, Python, synchronising) ({detail}).",
-          lambda ctx: _per_cell(ctx.split, lambda rows: breakdown_charts.host_device_bars(split=rows))),
-    Chart("subgraphs", "graphs' predicted time of each subgraph beside its measured time, named by fusion pattern "
-          "or operation types ({detail}: measured by graphs' calibration, or by Parity's layers of the modules the "
-          "subgraph covers).",
-          lambda ctx: _per_cell(ctx.subgraphs, lambda rows: breakdown_charts.subgraph_chart(subgraphs=rows),
-                                by=("measured_by",))),
+    Chart(
+        "latency",
+        "Median latency per conversion, whiskers p05–p95; dashed: the predicted latency.",
+        lambda ctx: _where(
+            ctx.latencies,
+            lambda: charts.latency_chart(latencies=ctx.latencies, predictions=ctx.predictions, platform=ctx.platform),
+        ),
+    ),
+    Chart(
+        "speedups",
+        f"Speedup over {EAGER} in the newest run.",
+        lambda ctx: _where(ctx.speedups, lambda: charts.speedup_bars(speedups=ctx.speedups, platform=ctx.platform)),
+    ),
+    Chart(
+        "history",
+        "Measured median latency across runs (long histories are bucketed: one point is the median "
+        "of several runs; with many series, some start hidden: click the legend), and the prediction over "
+        "time.{detail}",
+        _history,
+    ),
+    Chart(
+        "split",
+        "Caller latency per conversion split into the device's own work (kernels, copies and memsets "
+        "per call, from the profiler: what a roofline prediction models) and the host's overhead (the rest: "
+        "launches, Python, synchronising) ({detail}).",
+        lambda ctx: _per_cell(ctx.split, lambda rows: breakdown_charts.host_device_bars(split=rows)),
+    ),
+    Chart(
+        "subgraphs",
+        "graphs' predicted time of each subgraph beside its measured time, named by fusion pattern "
+        "or operation types ({detail}: measured by graphs' calibration, or by Parity's layers of the modules the "
+        "subgraph covers).",
+        lambda ctx: _per_cell(
+            ctx.subgraphs, lambda rows: breakdown_charts.subgraph_chart(subgraphs=rows), by=("measured_by",)
+        ),
+    ),
 )
-CHARTS: dict[str, tuple[Chart, ...]] = {"_index.html": (), "_platform.html": PLATFORM_CHARTS,
-                                        "_model.html": MODEL_CHARTS}  # template -> the charts its page can show
+CHARTS: dict[str, tuple[Chart, ...]] = {
+    "_index.html": (),
+    "_platform.html": PLATFORM_CHARTS,
+    "_model.html": MODEL_CHARTS,
+}  # template -> the charts its page can show
 
 
 # -- views -------------------------------------------------------------------------------------------

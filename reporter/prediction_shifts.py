@@ -5,6 +5,7 @@ Cells and their classes are reporter.compare's; this module only pairs predictio
 run's measurements (the store's `pair_latencies`, as the `comparisons` view pairs them) and
 summarises the errors with reporter.metrics.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,8 +49,16 @@ class PredictionShift:
         return self.measured_platform != self.platform
 
 
-def prediction_shifts(store: Store, base: RunRef, head: RunRef, methods: Sequence[str], platform: str | None = None,
-                      *, base_version: str | None = None, head_version: str | None = None) -> list[PredictionShift]:
+def prediction_shifts(
+    store: Store,
+    base: RunRef,
+    head: RunRef,
+    methods: Sequence[str],
+    platform: str | None = None,
+    *,
+    base_version: str | None = None,
+    head_version: str | None = None,
+) -> list[PredictionShift]:
     """How each predictor's error per predicted platform moved between the two runs.
 
     Parameters:
@@ -78,8 +87,9 @@ def prediction_shifts(store: Store, base: RunRef, head: RunRef, methods: Sequenc
             if version not in {v for v, _ in known}:
                 notes.append(f"{side}: version {version_text(version)} never predicted this platform")
             elif stats is None:
-                notes.append(f"{side}: version {version_text(version)}'s predictions meet no measurement "
-                             f"of run {run.run_id}")
+                notes.append(
+                    f"{side}: version {version_text(version)}'s predictions meet no measurement of run {run.run_id}"
+                )
             sides.append(stats)
         shifts.append(PredictionShift(predictor, method, predicted, measured, old, new, *sides, notes=tuple(notes)))
     return shifts
@@ -95,7 +105,9 @@ def _groups(frame: pd.DataFrame) -> list[tuple[str, str, str, str]]:
 
 
 def _stats_of(frame: pd.DataFrame, method: str, platform: str, measured: str) -> ErrorStats | None:
-    group = frame[(frame["method"] == method) & (frame["platform"] == platform) & (frame["measured_platform"] == measured)]
+    group = frame[
+        (frame["method"] == method) & (frame["platform"] == platform) & (frame["measured_platform"] == measured)
+    ]
     return error_stats(group) if len(group) else None
 
 
@@ -114,7 +126,8 @@ def _run_errors(store: Store, run: RunRef, methods: Sequence[str], platform: str
             FROM pair_quantities(predictions, cells)
             WHERE quantity = 'latency' AND ($platform IS NULL OR measured_platform = $platform)
             ORDER BY ALL""",
-        {"run_id": run.run_id, "methods": list(methods), "platform": platform})
+        {"run_id": run.run_id, "methods": list(methods), "platform": platform},
+    )
 
 
 def _versions(store: Store) -> dict[tuple[str, str], Versions]:
@@ -126,12 +139,13 @@ def _versions(store: Store) -> dict[tuple[str, str], Versions]:
     """
     versions: dict[tuple[str, str], Versions] = {}
     for predictor, platform, version, first in store.execute(
-            """WITH firsts AS (SELECT predictor, predictor_version, min(predicted_at) AS first
+        """WITH firsts AS (SELECT predictor, predictor_version, min(predicted_at) AS first
                                FROM predictions GROUP BY ALL)
                SELECT DISTINCT p.predictor, p.platform, p.predictor_version, f.first
                FROM predictions p JOIN firsts f ON f.predictor = p.predictor
                     AND f.predictor_version IS NOT DISTINCT FROM p.predictor_version
-               ORDER BY p.predictor, p.platform, f.first NULLS FIRST, p.predictor_version NULLS FIRST""").rows:
+               ORDER BY p.predictor, p.platform, f.first NULLS FIRST, p.predictor_version NULLS FIRST"""
+    ).rows:
         versions.setdefault((predictor, platform), []).append((version, first))
     return versions
 

@@ -7,6 +7,7 @@ statement it explains, so `EXPLAIN ANALYZE COPY … TO` would write. PRAGMA is r
 the readers (each one a SELECT too, e.g. `DESCRIBE runs` for `PRAGMA table_info('runs')`) it
 holds settings and `import_database`, which runs the COPY statements of a folder's load.sql.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,12 +44,12 @@ def _explained_kind(sql: str) -> str:
     starts = [start for start, kind in duckdb.tokenize(sql) if kind != duckdb.token_type.comment]
     words = [re.match(r"\w+|\S", sql[start:]).group().upper() for start in starts]
     position = 1  # past EXPLAIN
-    if words[position:position + 1] in (["ANALYZE"], ["ANALYSE"]):
+    if words[position : position + 1] in (["ANALYZE"], ["ANALYSE"]):
         position += 1
-    if words[position:position + 1] == ["("]:  # options, a flat list: (ANALYZE, FORMAT json)
+    if words[position : position + 1] == ["("]:  # options, a flat list: (ANALYZE, FORMAT json)
         position = words.index(")", position) + 1
     try:
-        return duckdb.extract_statements(sql[starts[position]:])[0].type.name
+        return duckdb.extract_statements(sql[starts[position] :])[0].type.name
     except (duckdb.Error, IndexError):
         return "unparsable"
 

@@ -5,6 +5,7 @@ frames that come back: the newest cells, per-run history already bucketed, and t
 comparisons. Every frame is sorted, so the same database gives the same pages. Key columns come
 from collectors.vocabulary, and so do the values a query filters on (bound as named parameters).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,15 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from collectors.vocabulary import (
-    CELL,
-    EAGER,
-    OK,
-    PREDICTION_KEY,
-    SERIES,
-    UNSCORED_METHODS,
-    columns,
-)
+from collectors.vocabulary import CELL, EAGER, OK, PREDICTION_KEY, SERIES, UNSCORED_METHODS, columns
 from reporter.store import Store
 
 HISTORY_POINTS = 120  # per series: longer histories are bucketed (median of each bucket)
@@ -98,11 +91,14 @@ def _bucketed(points: str, keys: tuple[str, ...], value: str) -> str:
 
 MEASURED_HISTORY = _bucketed(MEASURED_POINTS, SERIES, "median")
 
-PREDICTED_HISTORY = _bucketed(f"""
+PREDICTED_HISTORY = _bucketed(
+    f"""
     SELECT {columns(PREDICTION_KEY)}, predicted_at AS point_at, latency_ms
     FROM predictions
     WHERE predicted_at IS NOT NULL""",  # a prediction with no time has no place in a history
-    PREDICTION_KEY, "latency_ms")
+    PREDICTION_KEY,
+    "latency_ms",
+)
 
 # Each predicted subgraph beside a measured time of the same work (the store's `subgraph_pairs`):
 # the model pages draw them, the platform pages list the worst.
@@ -162,12 +158,16 @@ class SiteFrames:
         return cls(
             # Display orders: comparisons per measured platform before device (direct and proxy
             # rows apart), speedups with the conversions of one series together.
-            comparisons=_sorted(store.frame(CURRENT_COMPARISONS, {"unscored": unscored}), (
-                "quantity", *CELL, "conversion", "method", "measured_platform", "device", "predictor")),
+            comparisons=_sorted(
+                store.frame(CURRENT_COMPARISONS, {"unscored": unscored}),
+                ("quantity", *CELL, "conversion", "method", "measured_platform", "device", "predictor"),
+            ),
             predictions=_sorted(store.frame(NEWEST_PREDICTIONS), PREDICTION_KEY),
             latest=latest,
-            speedups=_sorted(store.frame(NEWEST_SPEEDUPS, {"unscored": unscored, "eager": EAGER}),
-                             (*CELL, "method", "device", "conversion")),
+            speedups=_sorted(
+                store.frame(NEWEST_SPEEDUPS, {"unscored": unscored, "eager": EAGER}),
+                (*CELL, "method", "device", "conversion"),
+            ),
             history=arrow_table(store, MEASURED_HISTORY, {"ok": OK, "max_points": HISTORY_POINTS}).to_pandas(),
             predicted_history=arrow_table(store, PREDICTED_HISTORY, {"max_points": HISTORY_POINTS}).to_pandas(),
             subgraphs=store.frame(SUBGRAPHS),

@@ -2,6 +2,7 @@
 classifies (reporter.compare) and the measurements it scores predictions against
 (reporter.prediction_shifts). One definition, so that the two halves always see the same rows.
 """
+
 from __future__ import annotations
 
 from collectors.vocabulary import SERIES, columns

@@ -8,6 +8,7 @@ The journal sits beside what the run is written to: `<bundle>.journal` with --ou
 `<database>.journal`. A killed run leaves it there; `parity bench --resume` finds it by that path,
 by the bundle's path, or by the run id.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,10 @@ def resumable(reference: str, journal: Path | None) -> JournalContent:
         if content.run.run_id == reference:
             return content
         raise ParityError(f"--resume {reference}: no such journal; the one at {journal} is run {content.run.run_id}")
-    raise ParityError(f"--resume {reference}: no journal there{f', nor at {journal}' if journal else ''} "
-                      "(a run that was stored completely has none left to resume)")
+    raise ParityError(
+        f"--resume {reference}: no journal there{f', nor at {journal}' if journal else ''} "
+        "(a run that was stored completely has none left to resume)"
+    )
 
 
 def _is_journal(path: Path) -> bool:
@@ -82,8 +85,11 @@ def check_writable(db: Path, *, wait_s: float = 0.0) -> None:
     try:
         Store.open(db, wait_s=wait_s).close()
     except Exception as error:  # noqa: BLE001 - duckdb, OS or Parity errors alike
-        said = str(error) if isinstance(error, StoreError) else \
-            f"{db}: cannot open the database for writing: {_one_line(error)}"
+        said = (
+            str(error)
+            if isinstance(error, StoreError)
+            else f"{db}: cannot open the database for writing: {_one_line(error)}"
+        )
         raise ParityError(f"{said} (nothing was measured)") from None
 
 
@@ -112,11 +118,14 @@ def save_result(result: BenchResult, *, out: Path | None, db: Path | None, wait_
         return saved
     if stored:  # only the bundle failed: nothing is lost
         raise ParityError("; ".join(problems) + f" (the run is stored in {stored})")
-    rescue = bundle or _rescue_bundle(result, [db.parent if db else None, out.parent if out else None,
-                                               Path.cwd()], db or out)
+    rescue = bundle or _rescue_bundle(
+        result, [db.parent if db else None, out.parent if out else None, Path.cwd()], db or out
+    )
     where = f" --db {db}" if db else ""
-    raise ParityError("; ".join(problems) + f"; the measurements are saved in {rescue}: "
-                      f"store them with `parity ingest {rescue}{where}`")
+    raise ParityError(
+        "; ".join(problems) + f"; the measurements are saved in {rescue}: "
+        f"store them with `parity ingest {rescue}{where}`"
+    )
 
 
 def _rescue_bundle(result: BenchResult, folders: list[Path | None], beside: Path) -> Path:

@@ -4,6 +4,7 @@ Each migration is a named function registered in order; `Store` runs the missing
 same transaction as the `schema_version` row that records them, then re-creates the views, so an
 old file keeps working.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -102,10 +103,31 @@ def _phases(db: duckdb.DuckDBPyConnection) -> None:
 
 @migration(6, "energy, device time, layers and every predicted quantity compared")
 def _quantities(db: duckdb.DuckDBPyConnection) -> None:
-    _add_columns(db, "measurements", {
-        "mean_power_w": "DOUBLE", "idle_power_w": "DOUBLE", "energy_sensor": "VARCHAR", "energy_window_s": "DOUBLE",
-        "energy_rails_mj": "JSON", "energy_note": "VARCHAR", "kernels_per_call": "DOUBLE",
-        "energy_samples": "DOUBLE[]", "process_energy_mj": "DOUBLE[]"})
+    _add_columns(
+        db,
+        "measurements",
+        {
+            "mean_power_w": "DOUBLE",
+            "idle_power_w": "DOUBLE",
+            "energy_sensor": "VARCHAR",
+            "energy_window_s": "DOUBLE",
+            "energy_rails_mj": "JSON",
+            "energy_note": "VARCHAR",
+            "kernels_per_call": "DOUBLE",
+            "energy_samples": "DOUBLE[]",
+            "process_energy_mj": "DOUBLE[]",
+        },
+    )
     db.execute("ALTER TABLE subgraphs ALTER COLUMN source_id DROP NOT NULL")  # a bench's layers have no file
-    _add_columns(db, "subgraphs", {"operation_type": "VARCHAR", "node_names": "VARCHAR[]", "method": "VARCHAR",
-                                   "conversion": "VARCHAR", "calls": "INTEGER", "run_id": "VARCHAR"})
+    _add_columns(
+        db,
+        "subgraphs",
+        {
+            "operation_type": "VARCHAR",
+            "node_names": "VARCHAR[]",
+            "method": "VARCHAR",
+            "conversion": "VARCHAR",
+            "calls": "INTEGER",
+            "run_id": "VARCHAR",
+        },
+    )

@@ -19,12 +19,14 @@ Samples from one run only show the noise *within* that run. Two nights also diff
 of runs cannot show; where the cell has a history, `night_spread_pct` measures it from the
 nights before, and a change must also exceed NIGHT_Z times that spread (`beyond_night_noise`).
 """
+
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
+from itertools import pairwise
 
 from collectors.stats import median_abs_dev
 
@@ -110,7 +112,7 @@ def _exact_p(n1: int, n2: int, u1: float) -> float:
     return min(1.0, 2 * tail / total)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _arrangements(n1: int, n2: int, u: int) -> int:
     """How many orderings of n1 + n2 distinct values give the first sample a U of exactly `u`."""
     if u < 0 or u > n1 * n2:
@@ -155,8 +157,13 @@ def significance(
     if len(base_samples) >= MIN_SAMPLES and len(head_samples) >= MIN_SAMPLES and not clustered:
         p_value = mann_whitney_u(base_samples, head_samples).p_value
         return Significance(p_value < alpha, "mann-whitney", p_value)
-    problems = {side: _ci_problem(samples, ci, count) for side, samples, ci, count in (
-        ("base", base_samples, base_ci, base_count), ("head", head_samples, head_ci, head_count))}
+    problems = {
+        side: _ci_problem(samples, ci, count)
+        for side, samples, ci, count in (
+            ("base", base_samples, base_ci, base_count),
+            ("head", head_samples, head_ci, head_count),
+        )
+    }
     if not any(problems.values()):
         return Significance(not intervals_overlap(*base_ci, *head_ci), "ci-overlap")
     if set(problems.values()) == {"no samples or CI"}:
@@ -185,7 +192,7 @@ def night_spread_pct(medians: Sequence[float]) -> float | None:
     """
     if len(medians) < MIN_NIGHTS:
         return None
-    steps = [(after / before - 1) * 100 for before, after in zip(medians, medians[1:])]
+    steps = [(after / before - 1) * 100 for before, after in pairwise(medians)]
     return MAD_TO_SIGMA * median_abs_dev(steps)
 
 

@@ -11,6 +11,7 @@ gone) is removed by the next one.
 
 This module knows files only: what goes in them is reporter.render's business.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -115,8 +116,10 @@ def _check_folder(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise RenderError(f"{out}: exists and is not a folder; pass --out a folder")
     if out.is_dir() and not (out / SITE_MARKER).exists() and any(out.iterdir()):
-        raise RenderError(f"{out}: a folder with other files that no report created; "
-                          "pass --out a new or empty folder, or one an earlier report wrote")
+        raise RenderError(
+            f"{out}: a folder with other files that no report created; "
+            "pass --out a new or empty folder, or one an earlier report wrote"
+        )
 
 
 def _remove_left_behind(target: Path) -> None:

@@ -5,6 +5,7 @@ was) and through DuckDB's columnar path (Arrow tables), never row-by-row SQL. Ev
 goes through `_guarded()`, so that a damaged file or Ctrl-C reads the same in every command
 (reporter.connection says what they are).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,6 +37,7 @@ SANDBOX = "parity query reads only the database and the folders given with --rea
 @dataclass(frozen=True)
 class Rows:
     """A user query's result as it streams: the column names, and the rows in batches."""
+
     columns: list[str]
     batches: Iterator[list[tuple[Any, ...]]]
 
@@ -64,8 +66,14 @@ class Store:
         self._in_transaction = False
 
     @classmethod
-    def open(cls, path: Path | str | None = None, *, read_only: bool = False, wait_s: float = 0.0,
-             readable: Sequence[Path] | None = None) -> Store:
+    def open(
+        cls,
+        path: Path | str | None = None,
+        *,
+        read_only: bool = False,
+        wait_s: float = 0.0,
+        readable: Sequence[Path] | None = None,
+    ) -> Store:
         """Open (or, unless read_only, create) the database file, migrating an old one forward.
 
         read_only: never write, except to bring an older file's schema forward once.
@@ -94,8 +102,10 @@ class Store:
             check_whole(self.db, self.path)
         version = self.schema_version()
         if version > KNOWN_SCHEMA:
-            raise StoreError(f"{self.path}: written by a newer Parity: schema {version}, this one knows "
-                             f"{KNOWN_SCHEMA}; upgrade Parity to use it")
+            raise StoreError(
+                f"{self.path}: written by a newer Parity: schema {version}, this one knows "
+                f"{KNOWN_SCHEMA}; upgrade Parity to use it"
+            )
         if read_only and version < KNOWN_SCHEMA:  # migrate it once, then read
             self.close()
             Store.open(self.path, wait_s=wait_s).close()
@@ -119,15 +129,18 @@ class Store:
 
     def schema_version(self) -> int:
         exists = self.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'").single_value()
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).single_value()
         if not exists:
             return 0
         return self.execute("SELECT coalesce(max(version), 0) FROM schema_version").single_value()
 
     def migrate(self) -> None:
         with self.atomic():
-            self.db.execute("CREATE TABLE IF NOT EXISTS schema_version "
-                            "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+            )
             current = self.schema_version()
             pending = [(version, name, apply) for version, name, apply in MIGRATIONS if version > current]
             for version, name, apply in pending:
@@ -224,8 +237,11 @@ class Store:
         if not self.execute(unfinished, [run_id]).single_value():
             return False
         with self.atomic():
-            self.db.execute("""DELETE FROM samples WHERE measurement_id IN
-                               (SELECT measurement_id FROM measurements WHERE run_id = ?)""", [run_id])
+            self.db.execute(
+                """DELETE FROM samples WHERE measurement_id IN
+                               (SELECT measurement_id FROM measurements WHERE run_id = ?)""",
+                [run_id],
+            )
             self.db.execute("DELETE FROM measurements WHERE run_id = ?", [run_id])
             self.db.execute("DELETE FROM subgraphs WHERE run_id = ?", [run_id])
             self.db.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
@@ -239,9 +255,7 @@ class Store:
 
     def add_proxies(self, proxies: dict[str, str]) -> None:
         for measured, predicted in proxies.items():
-            self.db.execute(
-                "INSERT OR REPLACE INTO proxies VALUES (?, ?)", [measured, predicted]
-            )
+            self.db.execute("INSERT OR REPLACE INTO proxies VALUES (?, ?)", [measured, predicted])
 
     # `source_id` / `run_id` below: one value for every row, or one per row (a bulk ingest of many
     # files writes them all in one insert).
@@ -254,8 +268,12 @@ class Store:
         source_ids = _per_row(source_id, len(subgraphs))
         self._insert("subgraphs", [{**_row(s), "source_id": i} for s, i in zip(subgraphs, source_ids, strict=True)])
 
-    def add_measurements(self, measurements: Sequence[Measurement], run_id: str | Sequence[str],
-                         source_id: str | None | Sequence[str | None]) -> list[int]:
+    def add_measurements(
+        self,
+        measurements: Sequence[Measurement],
+        run_id: str | Sequence[str],
+        source_id: str | None | Sequence[str | None],
+    ) -> list[int]:
         """Store measurements and their raw samples; returns the new measurement ids."""
         first_id = self.execute("SELECT coalesce(max(measurement_id), 0) + 1 FROM measurements").single_value()
         ids = list(range(first_id, first_id + len(measurements)))

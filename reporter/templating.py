@@ -5,6 +5,7 @@ name or a threshold itself. Every `{{ value }}` that is a string passes `_shown`
 autoescape: its control and bidi characters are written as escapes (a NUL or a U+202E in a name
 never reaches the page).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -81,8 +82,14 @@ def _shown(value: Any) -> Any:
 
 def environment() -> jinja2.Environment:
     """The one Jinja environment: templates/ loaded, autoescape on, undefined names an error."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, finalize=_shown,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        finalize=_shown,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.policies["json.dumps_function"] = _json_dumps
     env.policies["json.dumps_kwargs"] = {}
     env.filters.update(FILTERS)

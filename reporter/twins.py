@@ -4,6 +4,7 @@ split into the device's own time and the host's overhead, and Alma's own figure 
 Paired once for the whole site's newest measurements (a merge per model page cost more than the
 rest of the page's context); a page takes its rows with `Twins.of_page`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,10 +51,13 @@ def alma_vs_parity(latencies: pd.DataFrame) -> pd.DataFrame:
 
 def _paired(latencies: pd.DataFrame, *methods: tuple[str, str]) -> pd.DataFrame:
     """The median of each series measured by both `methods` ((method, column name) each), sorted by TWIN_KEYS."""
-    first, second = (latencies.loc[latencies["method"] == method, [*TWIN_KEYS, "median"]].rename(
-        columns={"median": name}) for method, name in methods)
-    return first.merge(second, on=TWIN_KEYS, how="inner").sort_values(TWIN_KEYS, kind="mergesort").reset_index(
-        drop=True)
+    first, second = (
+        latencies.loc[latencies["method"] == method, [*TWIN_KEYS, "median"]].rename(columns={"median": name})
+        for method, name in methods
+    )
+    return (
+        first.merge(second, on=TWIN_KEYS, how="inner").sort_values(TWIN_KEYS, kind="mergesort").reset_index(drop=True)
+    )
 
 
 def _rows_of(frame: pd.DataFrame, model: str, platforms: list[str]) -> pd.DataFrame:

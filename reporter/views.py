@@ -26,8 +26,16 @@ _SCORED = f"method NOT IN ({', '.join(repr(m) for m in UNSCORED_METHODS)})"
 
 
 def create_views(db: duckdb.DuckDBPyConnection) -> None:
-    for statement in (LATEST, NEWEST_PREDICTIONS, PAIR_QUANTITIES, PAIR_LATENCIES, *_COMPARISON_VIEWS, SPEEDUPS,
-                      SUBGRAPH_PAIRS, OPERATION_ERRORS):
+    for statement in (
+        LATEST,
+        NEWEST_PREDICTIONS,
+        PAIR_QUANTITIES,
+        PAIR_LATENCIES,
+        *_COMPARISON_VIEWS,
+        SPEEDUPS,
+        SUBGRAPH_PAIRS,
+        OPERATION_ERRORS,
+    ):
         db.execute(statement)
 
 
@@ -53,8 +61,10 @@ NEWEST_PREDICTIONS = f"""
 # quantity of vocabulary.QUANTITIES. A table macro over any two relations with the columns of
 # `predictions` and `measurements` (tables, views, CTE names), so that the views, the report and
 # `parity compare` (one run's measurements) share it; users can call it in `parity query` too.
-_EACH_QUANTITY = ", ".join(f"{{'quantity': '{q.name}', 'unit': '{q.unit}', 'predicted': p.{q.predicted}, "
-                           f"'measured': m.{q.measured}}}" for q in QUANTITIES)
+_EACH_QUANTITY = ", ".join(
+    f"{{'quantity': '{q.name}', 'unit': '{q.unit}', 'predicted': p.{q.predicted}, 'measured': m.{q.measured}}}"
+    for q in QUANTITIES
+)
 PAIR_QUANTITIES = f"""
     CREATE OR REPLACE MACRO pair_quantities(predicted_rows, measured_rows) AS TABLE
     WITH platform_pairs AS (
@@ -96,7 +106,9 @@ _COMPARISON_VIEWS = tuple(
         ("comparisons", "pair_latencies", "predictions"),
         ("current_comparisons", "pair_latencies", "newest_predictions"),
         ("quantity_comparisons", "pair_quantities", "predictions"),
-        ("current_quantity_comparisons", "pair_quantities", "newest_predictions")))
+        ("current_quantity_comparisons", "pair_quantities", "newest_predictions"),
+    )
+)
 
 # Speed of every conversion against EAGER in the same run, model, platform and batch size.
 SPEEDUPS = f"""
@@ -133,7 +145,8 @@ SUBGRAPH_PAIRS = f"""
     predicted AS (SELECT * FROM graphs_rows WHERE side = '{PREDICTED}' AND latency_ms IS NOT NULL),
     calibrated AS (SELECT * FROM graphs_rows WHERE side = '{MEASURED}' AND latency_ms IS NOT NULL),
     layers AS (
-        SELECT * FROM subgraphs WHERE method = '{DEVICE_BUSY}' AND (conversion = '{EAGER}' OR conversion LIKE '%+{EAGER}')
+        SELECT * FROM subgraphs
+        WHERE method = '{DEVICE_BUSY}' AND (conversion = '{EAGER}' OR conversion LIKE '%+{EAGER}')
         QUALIFY run_id = max(run_id) OVER (PARTITION BY {_CELL})),
     by_id AS (
         SELECT {columns(CELL, "p")}, p.subgraph_id,

@@ -1,7 +1,7 @@
 """One set of record builders for every test: a valid record by default, any field overridden.
 
-    measurement(conversion="ONNX_CPU", median=2.0)       # an ok synced-e2e cell of resnet18
-    run_info("run-3", started_at="2026-11-23T02:00:00")   # a bench run
+measurement(conversion="ONNX_CPU", median=2.0)       # an ok synced-e2e cell of resnet18
+run_info("run-3", started_at="2026-11-23T02:00:00")   # a bench run
 """
 
 from __future__ import annotations
@@ -16,26 +16,62 @@ WHEN = "2026-11-28T10:00:00"
 
 
 def run_info(run_id: str = "run-1", **fields: Any) -> RunInfo:
-    defaults = dict(kind="bench", started_at=WHEN, finished_at=None, host="host", platform=PLATFORM, label=None,
-                    git_sha=None, environment={"torch": "2.11"})
+    defaults = dict(
+        kind="bench",
+        started_at=WHEN,
+        finished_at=None,
+        host="host",
+        platform=PLATFORM,
+        label=None,
+        git_sha=None,
+        environment={"torch": "2.11"},
+    )
     return RunInfo(run_id=run_id, **{**defaults, **fields})
 
 
 def measurement(**fields: Any) -> Measurement:
     """An ok cell of resnet18 EAGER, fp32, batch 1, by Parity's timer; a latency given as `median`
     alone is the whole summary (no CI, no samples) unless those are given too."""
-    defaults = dict(model="resnet18", platform=PLATFORM, precision="fp32", batch_size=1, conversion="EAGER",
-                    device="cuda", method=SYNCED_E2E, status=OK, measured_at=WHEN, median=1.0)
+    defaults = dict(
+        model="resnet18",
+        platform=PLATFORM,
+        precision="fp32",
+        batch_size=1,
+        conversion="EAGER",
+        device="cuda",
+        method=SYNCED_E2E,
+        status=OK,
+        measured_at=WHEN,
+        median=1.0,
+    )
     return Measurement(**{**defaults, **fields})
 
 
 def prediction(**fields: Any) -> Prediction:
-    defaults = dict(model="resnet18", platform=PLATFORM, precision="fp32", batch_size=1, latency_ms=1.0,
-                    predictor="graphs", predictor_version="graphs 1.0", predicted_at=WHEN)
+    defaults = dict(
+        model="resnet18",
+        platform=PLATFORM,
+        precision="fp32",
+        batch_size=1,
+        latency_ms=1.0,
+        predictor="graphs",
+        predictor_version="graphs 1.0",
+        predicted_at=WHEN,
+    )
     return Prediction(**{**defaults, **fields})
 
 
 def subgraph(**fields: Any) -> Subgraph:
-    defaults = dict(side="predicted", model="resnet18", platform=PLATFORM, precision="fp32", batch_size=1,
-                    subgraph_id="0", ops="Conv2d_BatchNorm2d_ReLU", flops=1e9, bytes=1e6, latency_ms=1.0)
+    defaults = dict(
+        side="predicted",
+        model="resnet18",
+        platform=PLATFORM,
+        precision="fp32",
+        batch_size=1,
+        subgraph_id="0",
+        ops="Conv2d_BatchNorm2d_ReLU",
+        flops=1e9,
+        bytes=1e6,
+        latency_ms=1.0,
+    )
     return Subgraph(**{**defaults, **fields})

@@ -1,5 +1,6 @@
 """Runs for the compare tests: a CPU platform, two environments, samples around a centre, and
 measurements, runs and predictions with the few fields a comparison reads."""
+
 from __future__ import annotations
 
 import random
@@ -16,23 +17,59 @@ def samples(rng: random.Random, centre: float, n: int = 60, spread: float = 0.01
     return tuple(centre * (1 + rng.gauss(0, spread)) for _ in range(n))
 
 
-def measurement(model: str, conversion: str, values: tuple[float, ...] = (), *, status: str = "ok",
-                median: float | None = None, ci: tuple[float, float] | None = None,
-                platform: str = CPU) -> Measurement:
+def measurement(
+    model: str,
+    conversion: str,
+    values: tuple[float, ...] = (),
+    *,
+    status: str = "ok",
+    median: float | None = None,
+    ci: tuple[float, float] | None = None,
+    platform: str = CPU,
+) -> Measurement:
     ok = status == "ok"
     centre = median if median is not None else (sorted(values)[len(values) // 2] if values else None)
     return Measurement(
-        model=model, platform=platform, precision="fp32", batch_size=1, conversion=conversion, device="cpu",
-        method=SYNCED_E2E, status=status, measured_at="2026-11-28T02:00:00", median=centre if ok else None,
-        ci95_low=ci[0] if ci else None, ci95_high=ci[1] if ci else None, samples=values,
-        failure_kind=None if ok else "crash", message=None if ok else "the worker died of SIGSEGV")
+        model=model,
+        platform=platform,
+        precision="fp32",
+        batch_size=1,
+        conversion=conversion,
+        device="cpu",
+        method=SYNCED_E2E,
+        status=status,
+        measured_at="2026-11-28T02:00:00",
+        median=centre if ok else None,
+        ci95_low=ci[0] if ci else None,
+        ci95_high=ci[1] if ci else None,
+        samples=values,
+        failure_kind=None if ok else "crash",
+        message=None if ok else "the worker died of SIGSEGV",
+    )
 
 
 def run_info(run_id: str, label: str | None, day: int, environment: dict) -> RunInfo:
-    return RunInfo(run_id, "bench", f"2026-11-{day:02d}T02:00:00", f"2026-11-{day:02d}T03:00:00", "host", CPU,
-                   label, None, environment)
+    return RunInfo(
+        run_id,
+        "bench",
+        f"2026-11-{day:02d}T02:00:00",
+        f"2026-11-{day:02d}T03:00:00",
+        "host",
+        CPU,
+        label,
+        None,
+        environment,
+    )
 
 
 def prediction(version: str, latency_ms: float, predicted_at: str, platform: str = CPU) -> Prediction:
-    return Prediction(model="resnet18", platform=platform, precision="fp32", batch_size=1, latency_ms=latency_ms,
-                      predictor="graphs", predictor_version=version, predicted_at=predicted_at)
+    return Prediction(
+        model="resnet18",
+        platform=platform,
+        precision="fp32",
+        batch_size=1,
+        latency_ms=latency_ms,
+        predictor="graphs",
+        predictor_version=version,
+        predicted_at=predicted_at,
+    )

@@ -1,4 +1,5 @@
 """Shared fixtures: the real inputs in ../shared/fixtures and fresh database files."""
+
 from __future__ import annotations
 
 import os
@@ -18,6 +19,26 @@ def bench_error(capsys: pytest.CaptureFixture, *args: str) -> str:
 
     assert main(["bench", *args]) == 2
     return capsys.readouterr().err.strip()
+
+
+def site_pages(folder: Path) -> dict[str, str]:
+    """Every HTML page of a rendered site, by its path inside the site."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_text(encoding="utf-8") for path in sorted(folder.rglob("*.html"))
+    }
+
+
+def db_rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """The rows of a query on a database file, opened read-only for it."""
+    from reporter.store import Store
+
+    with Store.open(db, read_only=True) as store:
+        return store.execute(sql, params).rows
+
+
+def db_value(db: Path, sql: str, params: list | None = None):
+    """The first value of a query's first row on a database file."""
+    return db_rows(db, sql, params)[0][0]
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +67,16 @@ def site(report_db: Path):
         return load_site(store)
 
 
+@pytest.fixture(scope="module")
+def site_dir(site, tmp_path_factory) -> Path:
+    """The site rendered from `site`, once per test module."""
+    from reporter.render import render_site
+
+    out = tmp_path_factory.mktemp("site")
+    render_site(site, out)
+    return out
+
+
 @pytest.fixture
 def no_pynvml(monkeypatch: pytest.MonkeyPatch) -> None:
     """`import pynvml` fails, as where nvidia-ml-py is not installed."""
@@ -64,10 +95,13 @@ def locked():
     holders = []
 
     def hold(path: Path, seconds: float = 120) -> subprocess.Popen:
-        script = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-                  "time.sleep(float(sys.argv[2]))")
-        process = subprocess.Popen([sys.executable, "-c", script, str(path), str(seconds)],
-                                   stdout=subprocess.PIPE, text=True)
+        script = (
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+            "time.sleep(float(sys.argv[2]))"
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-c", script, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+        )
         holders.append(process)
         assert process.stdout.readline().strip() == "ready"
         return process

@@ -4,6 +4,7 @@ Its latency is a sleep, so a run's median is known in advance, and a slowdown ca
 into the same model, as a code change would: the worker inherits SLOWDOWN_ENV from the caller's
 environment and sleeps that many milliseconds more in every forward.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Each factory returns a module with `parity_input_shape`, the shape of one sample
 only on a batch of the real input shape, so that building and converting them succeeds and the
 fault hits inside the timed call, as a broken backend would.
 """
+
 from __future__ import annotations
 
 import os

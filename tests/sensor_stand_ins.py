@@ -1,6 +1,7 @@
 """Stand-ins for energy sensors, laid out as the real ones are: sysfs trees with the kernel's file
 names and units (powercap RAPL zones in microjoules, INA3221 rails in millivolts and milliamps),
 and a pynvml module with nvidia-ml-py's names, errors and units."""
+
 from __future__ import annotations
 
 import os
@@ -48,7 +49,6 @@ def ina3221_hwmon(sysfs: Path, device: str, rails: dict[int, tuple[str, int, int
     return hwmon
 
 
-
 ORIN_NANO = {1: ("VDD_IN", 5000, 1200), 2: ("VDD_CPU_GPU_CV", 5000, 400), 3: ("VDD_SOC", 5000, 300)}  # 6, 2, 1.5 W
 
 
@@ -68,15 +68,21 @@ def fake_pynvml(energy_mj: list[int] | None, power_mw: int | None) -> types.Modu
     """A stand-in for nvidia-ml-py (absent here) with its names and units: GPUs found by NVML index,
     a counter that reads `energy_mj` in turn (None: not supported, as before Volta) and a power
     reading of `power_mw` (None: not supported, as on a Jetson). Counts nvmlShutdown calls."""
+
     def unsupported(handle: str) -> int:
         raise NVMLNotSupported("Not Supported")
 
     readings = iter(energy_mj or ())
     module = types.ModuleType("pynvml")
     module.__dict__.update(
-        NVMLError=NVMLError, NVMLError_NotSupported=NVMLNotSupported, shutdowns=0, nvmlInit=lambda: None,
-        nvmlDeviceGetHandleByIndex=lambda index: f"gpu{index}", nvmlDeviceGetIndex=lambda handle: int(handle[3:]),
+        NVMLError=NVMLError,
+        NVMLError_NotSupported=NVMLNotSupported,
+        shutdowns=0,
+        nvmlInit=lambda: None,
+        nvmlDeviceGetHandleByIndex=lambda index: f"gpu{index}",
+        nvmlDeviceGetIndex=lambda handle: int(handle[3:]),
         nvmlDeviceGetTotalEnergyConsumption=(lambda handle: next(readings)) if energy_mj else unsupported,
-        nvmlDeviceGetPowerUsage=(lambda handle: power_mw) if power_mw is not None else unsupported)
+        nvmlDeviceGetPowerUsage=(lambda handle: power_mw) if power_mw is not None else unsupported,
+    )
     module.nvmlShutdown = lambda: setattr(module, "shutdowns", module.shutdowns + 1)
     return module

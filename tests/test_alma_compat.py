@@ -1,4 +1,5 @@
 """Alma imports on this torch through collectors.alma_compat, and only the removed APIs fail."""
+
 from __future__ import annotations
 
 import importlib
@@ -27,7 +28,9 @@ def test_alma_imports_and_a_placeholder_says_what_was_removed() -> None:
     for qualified in alma_compat.missing_torch_apis():
         module_name, _, name = qualified.rpartition(".")
         placeholder = getattr(importlib.import_module(module_name), name)
-        with pytest.raises(alma_compat.RemovedTorchAPI, match=re.escape(f"{name} was removed in torch {torch.__version__}")):
+        with pytest.raises(
+            alma_compat.RemovedTorchAPI, match=re.escape(f"{name} was removed in torch {torch.__version__}")
+        ):
             placeholder()
 
 
@@ -44,10 +47,17 @@ def test_catalogue_is_alma_s_72_conversions_in_id_order() -> None:
     assert catalogue[43].name == "FP16+EAGER" and catalogue[43].data_dtype == "float16"
 
 
-@pytest.mark.parametrize(("name", "precision"), [
-    ("EAGER", "fp32"), ("FP16+COMPILE_CUDAGRAPHS", "fp16"), ("BF16+EAGER", "bf16"),
-    ("EXPORT+AI8WI8_STATIC_QUANTIZED", "int8"), ("OPTIMUM_QUANTO_WI4", "int8"), ("TORCHAO_QUANT_I4_WEIGHT_ONLY", "int8"),
-])
+@pytest.mark.parametrize(
+    ("name", "precision"),
+    [
+        ("EAGER", "fp32"),
+        ("FP16+COMPILE_CUDAGRAPHS", "fp16"),
+        ("BF16+EAGER", "bf16"),
+        ("EXPORT+AI8WI8_STATIC_QUANTIZED", "int8"),
+        ("OPTIMUM_QUANTO_WI4", "int8"),
+        ("TORCHAO_QUANT_I4_WEIGHT_ONLY", "int8"),
+    ],
+)
 def test_precision_follows_the_conversion_name(name: str, precision: str) -> None:
     assert precision_of(name) == precision
 
@@ -55,8 +65,10 @@ def test_precision_follows_the_conversion_name(name: str, precision: str) -> Non
 def test_unknown_conversion_suggests_the_real_name() -> None:
     with pytest.raises(UnknownConversion) as error:
         validate_names(["EAGER", "COMPILE_INDUCTOR"])
-    assert str(error.value).startswith("unknown conversion 'COMPILE_INDUCTOR': Alma 0.3.7 would silently skip it. "
-                                       "Did you mean COMPILE_INDUCTOR_DEFAULT")
+    assert str(error.value).startswith(
+        "unknown conversion 'COMPILE_INDUCTOR': Alma 0.3.7 would silently skip it. "
+        "Did you mean COMPILE_INDUCTOR_DEFAULT"
+    )
 
 
 def test_known_names_come_back_in_the_order_given() -> None:

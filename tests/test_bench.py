@@ -1,4 +1,5 @@
 """parity bench without subprocesses: name checks before anything runs, bundles, storing a result."""
+
 from __future__ import annotations
 
 import json
@@ -17,27 +18,54 @@ from reporter.store import Store
 from tests.builders import measurement, run_info
 from tests.conftest import bench_error
 
-RUN = run_info("bench-20261128T170000-0000abcd", started_at="2026-11-28T17:00:00+00:00",
-               finished_at="2026-11-28T17:01:00+00:00", host="h", label="t",
-               environment={"torch_version": "2.11.0", "gpu_name": "NVIDIA H200"})
-OK = measurement(median=1.5, mean=1.52, std=0.01, p05=1.49, p95=1.6, ci95_low=1.495, ci95_high=1.505, n_iterations=3,
-                 throughput_sps=666.7, compile_s=0.4, peak_memory_mb=88.0, samples=(1.5, 1.4999999999, 1.6),
-                 gpu_samples=(1.45, 1.46, 1.55), measured_at="2026-11-28T17:00:30+00:00")
-FAILED = measurement(conversion="ONNX_GPU", status="failed", failure_kind="wrong_device", median=None,
-                     message="ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider")
+RUN = run_info(
+    "bench-20261128T170000-0000abcd",
+    started_at="2026-11-28T17:00:00+00:00",
+    finished_at="2026-11-28T17:01:00+00:00",
+    host="h",
+    label="t",
+    environment={"torch_version": "2.11.0", "gpu_name": "NVIDIA H200"},
+)
+OK = measurement(
+    median=1.5,
+    mean=1.52,
+    std=0.01,
+    p05=1.49,
+    p95=1.6,
+    ci95_low=1.495,
+    ci95_high=1.505,
+    n_iterations=3,
+    throughput_sps=666.7,
+    compile_s=0.4,
+    peak_memory_mb=88.0,
+    samples=(1.5, 1.4999999999, 1.6),
+    gpu_samples=(1.45, 1.46, 1.55),
+    measured_at="2026-11-28T17:00:30+00:00",
+)
+FAILED = measurement(
+    conversion="ONNX_GPU",
+    status="failed",
+    failure_kind="wrong_device",
+    median=None,
+    message="ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider",
+)
 
 
 def test_unknown_conversion_stops_before_anything_runs(capsys) -> None:
     error = bench_error(capsys, "--model", "resnet18", "--conversion", "EAGER,COMPILE_INDUCTOR", "--batch-size", "1")
-    assert error.startswith("parity bench: error: unknown conversion 'COMPILE_INDUCTOR': Alma 0.3.7 would silently "
-                            "skip it. Did you mean COMPILE_INDUCTOR_DEFAULT")
+    assert error.startswith(
+        "parity bench: error: unknown conversion 'COMPILE_INDUCTOR': Alma 0.3.7 would silently "
+        "skip it. Did you mean COMPILE_INDUCTOR_DEFAULT"
+    )
     assert "\n" not in error
 
 
 def test_unknown_model_is_refused_with_suggestions(capsys) -> None:
     error = bench_error(capsys, "--model", "resnet_18", "--conversion", "EAGER", "--batch-size", "1")
-    assert error == ("parity bench: error: unknown model 'resnet_18': not a torchvision builder; did you mean "
-                     "resnet18 or resnet152 or resnet101? (or use module.path:factory)")
+    assert error == (
+        "parity bench: error: unknown model 'resnet_18': not a torchvision builder; did you mean "
+        "resnet18 or resnet152 or resnet101? (or use module.path:factory)"
+    )
 
 
 def test_bad_batch_size_is_one_line(capsys) -> None:
@@ -53,11 +81,15 @@ def test_existing_bundle_is_refused_before_running(capsys, tmp_path: Path) -> No
 
 
 def test_plan_cells_cross_models_conversions_and_batches() -> None:
-    plan = BenchPlan(models=["resnet18", "tests.models_for_tests:tiny"], conversions=["EAGER", "ONNX_CPU"],
-                     batch_sizes=[1, 8])
+    plan = BenchPlan(
+        models=["resnet18", "tests.models_for_tests:tiny"], conversions=["EAGER", "ONNX_CPU"], batch_sizes=[1, 8]
+    )
     assert [cell.label() for cell in plan_cells(plan)] == [  # models, then conversions, then batch sizes
-        f"{model} {conversion} bs{batch}" for model in ("resnet18", "tests.models_for_tests:tiny")
-        for conversion in ("EAGER", "ONNX_CPU") for batch in (1, 8)]
+        f"{model} {conversion} bs{batch}"
+        for model in ("resnet18", "tests.models_for_tests:tiny")
+        for conversion in ("EAGER", "ONNX_CPU")
+        for batch in (1, 8)
+    ]
 
 
 def test_bundle_is_deterministic_and_rounds_samples_to_the_nanosecond(tmp_path: Path) -> None:
@@ -83,7 +115,10 @@ def test_bundle_ingests_with_its_run_and_samples(tmp_path: Path) -> None:
     with Store.open(tmp_path / "central.duckdb") as store:
         report = ingest(store, [bundle])
         assert report.stored_by_format == {"parity-bundle": 1} and not report.errors
-        assert store.execute("SELECT kind, platform FROM runs WHERE run_id = ?", [RUN.run_id]).first() == ("bench", "nvidia-h200")
+        assert store.execute("SELECT kind, platform FROM runs WHERE run_id = ?", [RUN.run_id]).first() == (
+            "bench",
+            "nvidia-h200",
+        )
         rows = store.execute("SELECT status, failure_kind, run_id FROM measurements ORDER BY conversion").rows
         assert rows == [("ok", None, RUN.run_id), ("failed", "wrong_device", RUN.run_id)]
         assert store.execute("SELECT count(*), count(gpu_ms) FROM samples").first() == (3, 3)
@@ -95,7 +130,11 @@ def test_store_result_writes_run_measurements_and_samples(tmp_path: Path) -> Non
         ids = store_result(store, BenchResult(RUN, [OK, FAILED]))
         assert len(ids) == 2
         assert store.execute("SELECT count(*) FROM runs").single_value() == 1
-        assert store.execute("SELECT list(latency_ms ORDER BY iteration) FROM samples").single_value() == [1.5, 1.4999999999, 1.6]
+        assert store.execute("SELECT list(latency_ms ORDER BY iteration) FROM samples").single_value() == [
+            1.5,
+            1.4999999999,
+            1.6,
+        ]
 
 
 def test_bundle_with_a_bad_field_names_it(tmp_path: Path) -> None:
@@ -122,18 +161,26 @@ def test_fingerprint_collects_what_this_host_has() -> None:
 
     env = fingerprint()
     assert (env["python"], env["torch_version"], env["alma_version"]) == (
-        platform.python_version(), importlib.metadata.version("torch"), "0.3.7")
+        platform.python_version(),
+        importlib.metadata.version("torch"),
+        "0.3.7",
+    )
     assert env["cpu_count"] == os.cpu_count() and env["os"]
     json.dumps(env)  # it goes into the bundle and the runs table as JSON
 
 
-@pytest.mark.parametrize(("env", "platform"), [
-    ({"gpu_name": "NVIDIA H200", "cpu_model": "Intel(R) Xeon(R) Processor"}, "nvidia-h200"),
-    ({"jetson_model": "NVIDIA Jetson AGX Orin Developer Kit", "power_mode": "MAXN", "gpu_name": "Orin"},
-     "jetson-orin-agx-64gb@maxn"),
-    ({"cpu_model": "12th Gen Intel(R) Core(TM) i7-12700K"}, "intel-i7-12700k"),  # through the alias table
-    ({"cpu_model": "AMD EPYC 7763 64-Core Processor"}, "amd-epyc-7763-64-core-processor"),
-])
+@pytest.mark.parametrize(
+    ("env", "platform"),
+    [
+        ({"gpu_name": "NVIDIA H200", "cpu_model": "Intel(R) Xeon(R) Processor"}, "nvidia-h200"),
+        (
+            {"jetson_model": "NVIDIA Jetson AGX Orin Developer Kit", "power_mode": "MAXN", "gpu_name": "Orin"},
+            "jetson-orin-agx-64gb@maxn",
+        ),
+        ({"cpu_model": "12th Gen Intel(R) Core(TM) i7-12700K"}, "intel-i7-12700k"),  # through the alias table
+        ({"cpu_model": "AMD EPYC 7763 64-Core Processor"}, "amd-epyc-7763-64-core-processor"),
+    ],
+)
 def test_platform_id_prefers_jetson_then_gpu_then_cpu(env: dict, platform: str) -> None:
     from collectors.fingerprint import platform_id
 
@@ -169,8 +216,13 @@ def test_gpu_facts_come_from_nvidia_smi(monkeypatch) -> None:
     monkeypatch.setattr(fingerprint, "_run", lambda command: "NVIDIA H200, 143771, 580.159.04, 9.0\n" * 2)
     env: dict = {}
     fingerprint.collect_gpu(env)
-    assert env == {"gpu_name": "NVIDIA H200", "gpu_memory_mb": 143771, "gpu_driver": "580.159.04",
-                   "gpu_capability": "9.0", "gpu_count": 2}
+    assert env == {
+        "gpu_name": "NVIDIA H200",
+        "gpu_memory_mb": 143771,
+        "gpu_driver": "580.159.04",
+        "gpu_capability": "9.0",
+        "gpu_count": 2,
+    }
 
 
 def test_platform_flag_is_normalised_like_the_predictions() -> None:

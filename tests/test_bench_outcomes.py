@@ -1,6 +1,7 @@
 """parity bench without subprocesses, what it keeps: a locked database stops it before it measures,
 a database locked at the end leaves a rescue bundle, a loose cell says so, bundles round-trip
 odd measurements, and the shipped H200 nightly reads back whole."""
+
 from __future__ import annotations
 
 import json
@@ -20,16 +21,37 @@ from reporter.store import Store
 from tests.builders import measurement, run_info
 from tests.conftest import bench_error
 
-RUN = run_info("bench-20261128T170000-0000abcd", started_at="2026-11-28T17:00:00+00:00",
-               finished_at="2026-11-28T17:01:00+00:00", host="h", label="t",
-               environment={"torch_version": "2.11.0", "gpu_name": "NVIDIA H200"})
-OK = measurement(median=1.5, mean=1.52, std=0.01, p05=1.49, p95=1.6, ci95_low=1.495, ci95_high=1.505, n_iterations=3,
-                 throughput_sps=666.7, compile_s=0.4, peak_memory_mb=88.0, samples=(1.5, 1.4999999999, 1.6),
-                 gpu_samples=(1.45, 1.46, 1.55), measured_at="2026-11-28T17:00:30+00:00")
-FAILED = measurement(conversion="ONNX_GPU", status="failed", failure_kind="wrong_device", median=None,
-                     message="ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider")
-
-
+RUN = run_info(
+    "bench-20261128T170000-0000abcd",
+    started_at="2026-11-28T17:00:00+00:00",
+    finished_at="2026-11-28T17:01:00+00:00",
+    host="h",
+    label="t",
+    environment={"torch_version": "2.11.0", "gpu_name": "NVIDIA H200"},
+)
+OK = measurement(
+    median=1.5,
+    mean=1.52,
+    std=0.01,
+    p05=1.49,
+    p95=1.6,
+    ci95_low=1.495,
+    ci95_high=1.505,
+    n_iterations=3,
+    throughput_sps=666.7,
+    compile_s=0.4,
+    peak_memory_mb=88.0,
+    samples=(1.5, 1.4999999999, 1.6),
+    gpu_samples=(1.45, 1.46, 1.55),
+    measured_at="2026-11-28T17:00:30+00:00",
+)
+FAILED = measurement(
+    conversion="ONNX_GPU",
+    status="failed",
+    failure_kind="wrong_device",
+    median=None,
+    message="ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider",
+)
 
 
 def no_measuring(*args, **kwargs):
@@ -61,8 +83,10 @@ def test_database_locked_at_the_end_leaves_a_rescue_bundle(capsys, monkeypatch, 
     error = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
     rescue = tmp_path / f"p.duckdb.{RUN.run_id}.bundle.json"
     assert error.startswith(f"parity bench: error: could not store run {RUN.run_id} in {db}: ")
-    assert error.endswith(f"; the measurements are saved in {rescue}: store them with "
-                          f"`parity ingest {rescue} --db {db}`") and "\n" not in error
+    assert (
+        error.endswith(f"; the measurements are saved in {rescue}: store them with `parity ingest {rescue} --db {db}`")
+        and "\n" not in error
+    )
     with Store.open(tmp_path / "central.duckdb") as store:
         assert ingest(store, [rescue]).measurements == 2
 
@@ -94,23 +118,31 @@ def test_cuda_bench_without_cuda_is_refused_up_front(capsys, monkeypatch, tmp_pa
     monkeypatch.setattr("collectors.bench.run_plan", no_measuring)
     db = tmp_path / "p.duckdb"
     error = bench_error(capsys, *BENCH, "--device", "cuda", "--db", str(db))
-    assert error == ("parity bench: error: no CUDA device here (torch.cuda.is_available() is False): "
-                     "measure on the CPU (the default device) or on a GPU machine")
+    assert error == (
+        "parity bench: error: no CUDA device here (torch.cuda.is_available() is False): "
+        "measure on the CPU (the default device) or on a GPU machine"
+    )
     assert not db.exists()
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--batch-size", "0"], "--batch-size 0: expected a positive number"),
-    (["--conversion", ","], "--conversion: give at least one value"),
-    (["--target-ci", "0"], "--target-ci 0.0: expected a positive number"),
-    (["--max-seconds", "nan"], "--max-seconds nan: expected a finite number"),
-    (["--timeout", "-1"], "--timeout -1.0: expected a positive number"),
-    (["--processes", "0"], "--processes 0: expected a positive number"),
-    (["--processes", "3", "--timer", "alma"],
-     "--processes 3: repeats Parity's timer, which the timer 'alma' does not run (use synced or both)"),
-])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--batch-size", "0"], "--batch-size 0: expected a positive number"),
+        (["--conversion", ","], "--conversion: give at least one value"),
+        (["--target-ci", "0"], "--target-ci 0.0: expected a positive number"),
+        (["--max-seconds", "nan"], "--max-seconds nan: expected a finite number"),
+        (["--timeout", "-1"], "--timeout -1.0: expected a positive number"),
+        (["--processes", "0"], "--processes 0: expected a positive number"),
+        (
+            ["--processes", "3", "--timer", "alma"],
+            "--processes 3: repeats Parity's timer, which the timer 'alma' does not run (use synced or both)",
+        ),
+    ],
+)
 def test_plan_errors_speak_in_flags(capsys, flags: list[str], message: str) -> None:
-    args = {"--model": "resnet18", "--conversion": "EAGER", "--batch-size": "1", **dict(zip(flags[::2], flags[1::2]))}
+    given = dict(zip(flags[::2], flags[1::2], strict=True))
+    args = {"--model": "resnet18", "--conversion": "EAGER", "--batch-size": "1", **given}
     error = bench_error(capsys, *[part for pair in args.items() for part in pair])
     assert error == f"parity bench: error: {message}"
 
@@ -127,10 +159,17 @@ def _cell_result(samples: list[float], target_ci: float = 0.01, max_seconds: flo
     from collectors.cell_records import cell_measurement
     from collectors.plan import Cell
 
-    plan = BenchPlan(models=["resnet18"], conversions=["EAGER"], batch_sizes=[1], target_ci=target_ci,
-                     max_seconds=max_seconds)
-    result = {"method": "synced-e2e", "status": "ok", "device": "cpu", "samples": samples, "warmup_iterations": 3,
-              "stopped_by": "max-seconds"}
+    plan = BenchPlan(
+        models=["resnet18"], conversions=["EAGER"], batch_sizes=[1], target_ci=target_ci, max_seconds=max_seconds
+    )
+    result = {
+        "method": "synced-e2e",
+        "status": "ok",
+        "device": "cpu",
+        "samples": samples,
+        "warmup_iterations": 3,
+        "stopped_by": "max-seconds",
+    }
     return cell_measurement(Cell("resnet18", by_name()["EAGER"], 1), plan, "cpu-x", [result])
 
 
@@ -139,15 +178,21 @@ def test_a_cell_that_never_converged_says_so() -> None:
 
     single = _cell_result([900.0])
     assert (single.status, single.ci95_low, single.ci95_high, single.n_iterations) == ("ok", None, None, 1)
-    assert single.message == ("CI target ±1 % not reached: 1 iteration, too few for a CI "
-                              "(stopped by max-seconds, budget 2 s)")
+    assert single.message == (
+        "CI target ±1 % not reached: 1 iteration, too few for a CI (stopped by max-seconds, budget 2 s)"
+    )
     wide = _cell_result([1.0, 9.0, 2.0, 8.0, 3.0, 7.0, 4.0, 6.0, 5.0, 1.5, 9.5, 2.5, 8.5])
     assert wide.status == "ok" and wide.ci95_low is not None
     assert wide.message.startswith("CI target ±1 % not reached: ±") and wide.message.endswith(
-        " % after 13 iterations (stopped by max-seconds, budget 2 s)")
+        " % after 13 iterations (stopped by max-seconds, budget 2 s)"
+    )
     tight = _cell_result([1.0] * 30)
     assert (tight.message, tight.converged, tight.stopped_by, tight.warmup_iterations) == (
-        "CI target reached", True, "max-seconds", 3)
+        "CI target reached",
+        True,
+        "max-seconds",
+        3,
+    )
     assert (single.converged, wide.converged) == (False, False)
     table = end_of_run([single, wide, tight], 2.0).splitlines()
     assert ["!" in line for line in table[2:5]] == [True, True, False]
@@ -164,16 +209,19 @@ def test_one_sample_cell_round_trips_through_a_bundle(tmp_path: Path) -> None:
         assert store.execute("SELECT ci95_low, ci95_high, n_iterations FROM measurements").first() == (None, None, 1)
 
 
-@pytest.mark.parametrize(("field", "value", "reason"), [
-    ("median", -1, "expected a positive number"),
-    ("p95", float("inf"), "expected a finite number"),
-    ("n_iterations", -3, "expected a non-negative number"),
-    ("n_iterations", 2**40, "too large"),
-    ("measured_at", "garbage", "Invalid isoformat string: 'garbage'"),
-    ("method", "guess", "not one of the allowed values"),
-    ("samples", [1.5, 0.0], "expected a positive number"),
-    ("ci95_high", 1.4, "outside its own 95 % CI [1.495, 1.4]"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("median", -1, "expected a positive number"),
+        ("p95", float("inf"), "expected a finite number"),
+        ("n_iterations", -3, "expected a non-negative number"),
+        ("n_iterations", 2**40, "too large"),
+        ("measured_at", "garbage", "Invalid isoformat string: 'garbage'"),
+        ("method", "guess", "not one of the allowed values"),
+        ("samples", [1.5, 0.0], "expected a positive number"),
+        ("ci95_high", 1.4, "outside its own 95 % CI [1.495, 1.4]"),
+    ],
+)
 def test_bundle_with_an_implausible_measurement_names_the_field(tmp_path: Path, field: str, value, reason: str) -> None:
     path = write_bundle(RUN, [OK], tmp_path / "run.json")
     document = json.loads(path.read_text())
@@ -194,7 +242,8 @@ def test_a_different_bundle_of_a_stored_run_is_named_not_silently_skipped(tmp_pa
     assert main(["ingest", str(second), "--db", str(db)]) == 0
     assert capsys.readouterr().err.strip() == (
         f"parity ingest: warning: {second}: run {RUN.run_id} is already stored from {first.resolve()}, "
-        "whose content differs from this file; this file was not stored")
+        "whose content differs from this file; this file was not stored"
+    )
 
 
 def test_the_shipped_h200_nightly_is_a_version_3_bundle_with_energy_and_device_time(tmp_path: Path) -> None:
@@ -213,9 +262,18 @@ def test_energy_of_a_cell_timed_in_several_processes_is_kept_per_process() -> No
     from collectors.plan import Cell
 
     plan = BenchPlan(models=["resnet18"], conversions=["EAGER"], batch_sizes=[1], processes=3)
-    processes = [{"method": "synced-e2e", "status": "ok", "device": "cuda", "samples": [1.0, 1.1, 1.2],
-                  "energy_mj": energy, "energy_samples": [energy] * 2, "energy_sensor": "nvml-counter"}
-                 for energy in (500.0, 520.0, 700.0)]
+    processes = [
+        {
+            "method": "synced-e2e",
+            "status": "ok",
+            "device": "cuda",
+            "samples": [1.0, 1.1, 1.2],
+            "energy_mj": energy,
+            "energy_samples": [energy] * 2,
+            "energy_sensor": "nvml-counter",
+        }
+        for energy in (500.0, 520.0, 700.0)
+    ]
     cell = cell_measurement(Cell("resnet18", by_name()["EAGER"], 1), plan, "nvidia-h200", processes)
     assert cell.process_energy_mj == (500.0, 520.0, 700.0) and cell.energy_mj == 520.0
     assert cell.energy_samples == (500.0, 500.0, 520.0, 520.0, 700.0, 700.0)

@@ -31,15 +31,20 @@ pytestmark = pytest.mark.slow
 # Two cells of a working model, then two of one that hangs in its first process (the night's
 # running cell when the job is killed) and works after a resume.
 MODELS = "tests.models_for_tests:tiny,tests.models_for_tests:hanging_in_first_process"
-PLAN = ["--model", MODELS, "--conversion", "EAGER", "--batch-size", "1,2", "--max-seconds", "0.2",
-        "--timer", "synced"]
+PLAN = ["--model", MODELS, "--conversion", "EAGER", "--batch-size", "1,2", "--max-seconds", "0.2", "--timer", "synced"]
 
 
 def _bench(tmp_path: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, PROCESS_LOG_ENV: str(tmp_path / "processes.log")}
     env.pop("PARITY_DB", None)
-    return subprocess.Popen([sys.executable, "-m", "reporter.cli", "bench", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "reporter.cli", "bench", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _hanging_worker(tmp_path: Path, bench: subprocess.Popen) -> int:
@@ -52,8 +57,12 @@ def _hanging_worker(tmp_path: Path, bench: subprocess.Popen) -> int:
 
 
 def _cells(journal: Path) -> list[tuple[str, int, str]]:
-    return [(m.model.rsplit(":", 1)[1], m.batch_size, m.status)
-            for cell in read_journal(journal.read_bytes(), journal).cells for m in cell if m.method == SYNCED_E2E]
+    return [
+        (m.model.rsplit(":", 1)[1], m.batch_size, m.status)
+        for cell in read_journal(journal.read_bytes(), journal).cells
+        for m in cell
+        if m.method == SYNCED_E2E
+    ]
 
 
 def _gone(pid: int) -> bool:
@@ -82,7 +91,8 @@ def test_a_killed_bench_keeps_its_finished_cells_and_resume_completes_the_run(tm
         assert bench.returncode == 130
         assert err.splitlines()[-1] == (
             f"parity bench: interrupted; 2 cell(s) finished and kept in {journal}: continue with "
-            f"`parity bench --resume {journal}`, or store them now with `parity ingest {journal}`")
+            f"`parity bench --resume {journal}`, or store them now with `parity ingest {journal}`"
+        )
     run_id = read_journal(journal.read_bytes(), journal).run.run_id
 
     resumed = _bench(tmp_path, "--resume", str(out))
@@ -91,10 +101,14 @@ def test_a_killed_bench_keeps_its_finished_cells_and_resume_completes_the_run(tm
     assert not journal.exists()
     run, measurements, _ = read_bundle(out.read_bytes(), out)
     assert run.run_id == run_id and run.finished_at is not None
-    assert sorted((m.model.rsplit(":", 1)[1], m.batch_size, m.status) for m in measurements
-                  if m.method == SYNCED_E2E) == [
-        ("hanging_in_first_process", 1, "ok"), ("hanging_in_first_process", 2, "ok"),
-        ("tiny", 1, "ok"), ("tiny", 2, "ok")]
+    assert sorted(
+        (m.model.rsplit(":", 1)[1], m.batch_size, m.status) for m in measurements if m.method == SYNCED_E2E
+    ) == [
+        ("hanging_in_first_process", 1, "ok"),
+        ("hanging_in_first_process", 2, "ok"),
+        ("tiny", 1, "ok"),
+        ("tiny", 2, "ok"),
+    ]
 
 
 def _terminated_night(tmp_path: Path, *where: str) -> None:
@@ -126,16 +140,22 @@ def test_resuming_with_another_matrix_is_refused_in_one_line(tmp_path: Path) -> 
     refused = _bench(tmp_path, "--resume", str(out), "--batch-size", "1")
     _, err = refused.communicate(timeout=60)
     assert refused.returncode == 2
-    assert err == ("parity bench: error: --resume: the run was asked for --batch-size 1,2, not 1; "
-                   "resume it with the same settings, or start a new run\n")
+    assert err == (
+        "parity bench: error: --resume: the run was asked for --batch-size 1,2, not 1; "
+        "resume it with the same settings, or start a new run\n"
+    )
 
 
 def test_a_crash_in_a_reused_worker_costs_one_cell_and_the_next_gets_a_fresh_worker(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(PROCESS_LOG_ENV, str(tmp_path / "processes.log"))
-    plan = BenchPlan(models=["tests.models_for_tests:aborting_at_batch_2"], conversions=["EAGER"],
-                     batch_sizes=[1, 2, 4, 8], timer="synced", max_seconds=0.2)
-    outcome = [(m.batch_size, m.status, m.failure_kind) for m in run_plan(plan).measurements
-               if m.method == SYNCED_E2E]
+    plan = BenchPlan(
+        models=["tests.models_for_tests:aborting_at_batch_2"],
+        conversions=["EAGER"],
+        batch_sizes=[1, 2, 4, 8],
+        timer="synced",
+        max_seconds=0.2,
+    )
+    outcome = [(m.batch_size, m.status, m.failure_kind) for m in run_plan(plan).measurements if m.method == SYNCED_E2E]
     assert outcome == [(1, "ok", None), (2, "failed", "crash"), (4, "ok", None), (8, "ok", None)]
     workers = list(dict.fromkeys((tmp_path / "processes.log").read_text().split()))
     assert len(workers) == 2  # batches 1 and 2 in the first worker; 4 and 8 in a fresh one

@@ -3,6 +3,7 @@
 Slow (seconds per cell: every worker imports torch and Alma), but CI runs them: they are the only
 proof that a crash, an abort or a hang is recorded and the run goes on.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,23 @@ pytestmark = pytest.mark.slow
 
 def test_bench_cli_measures_stores_and_bundles(tmp_path: Path, capsys) -> None:
     db, bundle = tmp_path / "p.duckdb", tmp_path / "run.json"
-    code = main(["bench", "--model", "mobilenet_v3_small", "--conversion", "EAGER,JIT_TRACE,ONNX_GPU",
-                 "--batch-size", "1", "--max-seconds", "1", "--db", str(db), "--out", str(bundle)])
+    code = main(
+        [
+            "bench",
+            "--model",
+            "mobilenet_v3_small",
+            "--conversion",
+            "EAGER,JIT_TRACE,ONNX_GPU",
+            "--batch-size",
+            "1",
+            "--max-seconds",
+            "1",
+            "--db",
+            str(db),
+            "--out",
+            str(bundle),
+        ]
+    )
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "mobilenet_v3_small EAGER bs1" in out.err  # the progress bar names the cell
@@ -40,9 +56,11 @@ def test_bench_cli_measures_stores_and_bundles(tmp_path: Path, capsys) -> None:
                                 FROM measurements ORDER BY conversion, method""").rows
         samples = store.execute("SELECT count(*) FROM samples").single_value()
     assert rows == [
-        ("EAGER", "alma", "ok", None, True, True), ("EAGER", "device-busy", "ok", None, True, True),
+        ("EAGER", "alma", "ok", None, True, True),
+        ("EAGER", "device-busy", "ok", None, True, True),
         ("EAGER", "synced-e2e", "ok", None, True, True),
-        ("JIT_TRACE", "alma", "ok", None, True, True), ("JIT_TRACE", "device-busy", "ok", None, True, True),
+        ("JIT_TRACE", "alma", "ok", None, True, True),
+        ("JIT_TRACE", "device-busy", "ok", None, True, True),
         ("JIT_TRACE", "synced-e2e", "ok", None, True, True),
         ("ONNX_GPU", "alma", "unavailable", "needs-cuda", None, None),
         ("ONNX_GPU", "synced-e2e", "unavailable", "needs-cuda", None, None),
@@ -53,10 +71,15 @@ def test_bench_cli_measures_stores_and_bundles(tmp_path: Path, capsys) -> None:
 
 
 def test_faults_are_recorded_and_the_run_goes_on() -> None:
-    models = ["tests.models_for_tests:raising", "tests.models_for_tests:aborting",
-              "tests.models_for_tests:hanging", "tests.models_for_tests:tiny"]
-    plan = BenchPlan(models=models, conversions=["EAGER"], batch_sizes=[1], timer="synced",
-                     max_seconds=0.5, timeout_s=12)
+    models = [
+        "tests.models_for_tests:raising",
+        "tests.models_for_tests:aborting",
+        "tests.models_for_tests:hanging",
+        "tests.models_for_tests:tiny",
+    ]
+    plan = BenchPlan(
+        models=models, conversions=["EAGER"], batch_sizes=[1], timer="synced", max_seconds=0.5, timeout_s=12
+    )
     outcome = {m.model.split(":")[1]: (m.status, m.failure_kind, m.message) for m in run_plan(plan).measurements}
     assert outcome["raising"][:2] == ("failed", "exception")
     assert outcome["raising"][2].startswith("RuntimeError: planted failure in forward")
@@ -66,13 +89,32 @@ def test_faults_are_recorded_and_the_run_goes_on() -> None:
     assert outcome["tiny"][:2] == ("ok", None)
 
 
-def test_processes_pool_their_samples_and_widen_the_ci_to_cover_their_medians(tmp_path: Path, capsys,
-                                                                             monkeypatch) -> None:
+def test_processes_pool_their_samples_and_widen_the_ci_to_cover_their_medians(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
     monkeypatch.setenv(PROCESS_LOG_ENV, str(tmp_path / "processes.log"))
     db, bundle = tmp_path / "p.duckdb", tmp_path / "run.json"
-    code = main(["bench", "--model", "tests.models_for_tests:process_dependent", "--conversion", "EAGER",
-                 "--batch-size", "1", "--max-seconds", "1", "--timer", "both", "--processes", "3",
-                 "--db", str(db), "--out", str(bundle)])
+    code = main(
+        [
+            "bench",
+            "--model",
+            "tests.models_for_tests:process_dependent",
+            "--conversion",
+            "EAGER",
+            "--batch-size",
+            "1",
+            "--max-seconds",
+            "1",
+            "--timer",
+            "both",
+            "--processes",
+            "3",
+            "--db",
+            str(db),
+            "--out",
+            str(bundle),
+        ]
+    )
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "! their processes' medians disagree" in out.out  # 5 against 8 ms: no CI of ±1 %
@@ -95,8 +137,14 @@ def test_processes_pool_their_samples_and_widen_the_ci_to_cover_their_medians(tm
 
 def test_a_failure_in_a_later_process_is_the_timers_outcome(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(PROCESS_LOG_ENV, str(tmp_path / "processes.log"))
-    plan = BenchPlan(models=["tests.models_for_tests:failing_in_second_process"], conversions=["EAGER"],
-                     batch_sizes=[1], timer="both", max_seconds=0.5, processes=3)
+    plan = BenchPlan(
+        models=["tests.models_for_tests:failing_in_second_process"],
+        conversions=["EAGER"],
+        batch_sizes=[1],
+        timer="both",
+        max_seconds=0.5,
+        processes=3,
+    )
     synced, alma = (m for m in run_plan(plan).measurements if m.method != "device-busy")
     assert (synced.status, synced.failure_kind) == ("failed", "exception")
     assert synced.message.startswith("process 2 of 3: RuntimeError: planted failure in forward")
@@ -107,11 +155,29 @@ def test_a_failure_in_a_later_process_is_the_timers_outcome(tmp_path: Path, monk
 def test_a_terminated_bench_takes_its_worker_with_it(tmp_path: Path) -> None:
     log = tmp_path / "processes.log"
     bench = subprocess.Popen(
-        [sys.executable, "-m", "reporter.cli", "bench", "--model", "tests.models_for_tests:hanging",
-         "--conversion", "EAGER", "--batch-size", "1", "--timer", "synced", "--timeout", "120",
-         "--out", str(tmp_path / "run.json")],
-        cwd=REPO_ROOT, env={**os.environ, PROCESS_LOG_ENV: str(log)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "reporter.cli",
+            "bench",
+            "--model",
+            "tests.models_for_tests:hanging",
+            "--conversion",
+            "EAGER",
+            "--batch-size",
+            "1",
+            "--timer",
+            "synced",
+            "--timeout",
+            "120",
+            "--out",
+            str(tmp_path / "run.json"),
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, PROCESS_LOG_ENV: str(log)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not (log.exists() and log.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -126,12 +192,20 @@ def test_onnx_gpu_on_the_cpu_provider_is_a_wrong_device_failure(tmp_path: Path, 
     # Bypasses the probe (which would call ONNX_GPU unavailable here) to reach the worker's own
     # check of the provider the ONNX Runtime session really uses. Alma writes model/model.onnx.
     monkeypatch.chdir(tmp_path)
-    request = CellRequest(model="tests.models_for_tests:tiny", conversion="ONNX_GPU", batch_size=1, device="cpu",
-                          timer="synced", target_ci=0.01, max_seconds=0.5, alma_batches=1, threads=1)
+    request = CellRequest(
+        model="tests.models_for_tests:tiny",
+        conversion="ONNX_GPU",
+        batch_size=1,
+        device="cpu",
+        timer="synced",
+        target_ci=0.01,
+        max_seconds=0.5,
+        alma_batches=1,
+        threads=1,
+    )
     (result,) = run_cell(request).results
     assert (result["status"], result["failure_kind"]) == ("failed", "wrong_device")
     assert result["message"] == "ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider"
-
 
 
 def test_bench_measures_device_time_layers_and_says_why_there_is_no_energy(tmp_path: Path) -> None:
@@ -139,8 +213,26 @@ def test_bench_measures_device_time_layers_and_says_why_there_is_no_energy(tmp_p
     one, each leaf module's time with --layers, and, this machine having no energy sensor, the
     reason and fix instead of an energy figure (never zero)."""
     out = tmp_path / "b.json"
-    code = main(["bench", "--model", "mobilenet_v3_small", "--conversion", "EAGER", "--batch-size", "1",
-                 "--max-seconds", "0.5", "--timer", "synced", "--layers", "--threads", "1", "--out", str(out)])
+    code = main(
+        [
+            "bench",
+            "--model",
+            "mobilenet_v3_small",
+            "--conversion",
+            "EAGER",
+            "--batch-size",
+            "1",
+            "--max-seconds",
+            "0.5",
+            "--timer",
+            "synced",
+            "--layers",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     _, measurements, layers = read_bundle(out.read_bytes(), out)
     timed, busy = measurements

@@ -1,6 +1,7 @@
 """The report in a real browser (Debian chromium through playwright): every page loads from
 file:// with no console error and no request leaving file://, every chart is drawn, the hostile
 model name stays text, and the single file shows one page per fragment."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -15,8 +16,15 @@ from reporter.store import Store
 from tests.report_db import CPU, HOSTILE_MODEL, build_report_db
 
 CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,8 +39,12 @@ class Watched:
         self.page, self.problems = page, []
         page.on("console", lambda message: message.type == "error" and self.problems.append(message.text))
         page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
-        page.on("request", lambda request: request.url.startswith("file://")
-                or self.problems.append(f"request left file://: {request.url}"))
+        page.on(
+            "request",
+            lambda request: (
+                request.url.startswith("file://") or self.problems.append(f"request left file://: {request.url}")
+            ),
+        )
         page.on("dialog", lambda dialog: (self.problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
 
     def open(self, url: str) -> None:
@@ -43,7 +55,8 @@ class Watched:
         """Chart id -> whether Plotly drew its SVG, for the charts of the visible section."""
         return self.page.eval_on_selector_all(
             "section.page:not([hidden]) .chart",
-            "els => Object.fromEntries(els.map(e => [e.id, !!e.querySelector('.main-svg')]))")
+            "els => Object.fromEntries(els.map(e => [e.id, !!e.querySelector('.main-svg')]))",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +145,9 @@ def test_browser_platform_groups_table_fits_1400px_and_ticks_are_readable(built,
         bias = page.locator("table.sortable th", has_text="bias").first
         assert bias.evaluate("th => th.getBoundingClientRect().right") <= 1400
         # Log-axis ticks of the parity plot are full 1-2-5 values, never bare digits between decades.
-        ticks = page.eval_on_selector_all(f"#platform-{CPU}--parity--latency .xtick text",
-                                          "els => els.map(e => e.textContent)")
+        ticks = page.eval_on_selector_all(
+            f"#platform-{CPU}--parity--latency .xtick text", "els => els.map(e => e.textContent)"
+        )
         assert len(ticks) >= 2 and all(f"{float(t):e}"[0] in "125" for t in ticks), ticks
         assert watched.problems == []
     finally:

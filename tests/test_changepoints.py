@@ -1,4 +1,5 @@
 """Change points across nights, on synthetic series with seeded noise."""
+
 from __future__ import annotations
 
 import math
@@ -92,16 +93,24 @@ def test_changepoints_options_below_one_are_refused(option):
 
 # -- the vectorised pass against the night-by-night rule -------------------------------------------
 
-def reference_change_points(values: Sequence[float | None], *, window: int = 20, min_history: int = 10,
-                            persistence: int = 3, z: float = 2.5, min_change_pct: float = 5.0) -> list[ChangePoint]:
+
+def reference_change_points(
+    values: Sequence[float | None],
+    *,
+    window: int = 20,
+    min_history: int = 10,
+    persistence: int = 3,
+    z: float = 2.5,
+    min_change_pct: float = 5.0,
+) -> list[ChangePoint]:
     """The rule tested night by night: reporter.changepoints as of commit 83ca209, before it was
     vectorised, kept here as the reference the new implementation must match point for point."""
     present = [i for i, v in enumerate(values) if v is not None and math.isfinite(v)]
     series = [float(values[i]) for i in present]
     found, start, i = [], 0, min_history
     while i + persistence <= len(series):
-        history = series[max(start, i - SPREAD_NIGHTS * window):i]
-        candidate = series[i:i + persistence]
+        history = series[max(start, i - SPREAD_NIGHTS * window) : i]
+        candidate = series[i : i + persistence]
         change = _reference_shift(history, history[-window:], candidate, z, min_change_pct)
         if change is None:
             i += 1
@@ -111,8 +120,9 @@ def reference_change_points(values: Sequence[float | None], *, window: int = 20,
     return found
 
 
-def _reference_shift(history: Sequence[float], baseline: Sequence[float], candidate: Sequence[float],
-                     z: float, min_change_pct: float) -> float | None:
+def _reference_shift(
+    history: Sequence[float], baseline: Sequence[float], candidate: Sequence[float], z: float, min_change_pct: float
+) -> float | None:
     level = median(baseline)
     if level == 0:
         return None
@@ -197,8 +207,11 @@ def test_changepoints_history_in_the_store_becomes_report_markers(db_path):
             median = 10.0 if night < 20 else 12.0
             cell = dict(platform="cpu-x", measured_at=at.isoformat())
             # The same cell on a second device, steady at 1 ms: its own series, never mixed in.
-            store.add_measurements([measurement(**cell, device="cpu", median=median),
-                                    measurement(**cell, device="cuda", median=1.0)], f"run-{night}", None)
+            store.add_measurements(
+                [measurement(**cell, device="cpu", median=median), measurement(**cell, device="cuda", median=1.0)],
+                f"run-{night}",
+                None,
+            )
         markers = history_change_points(store)
     [marker] = markers[("resnet18", "cpu-x")]
     assert (marker.at, marker.series) == (dt.datetime(2026, 10, 21, 2), "EAGER")

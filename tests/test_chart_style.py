@@ -1,4 +1,5 @@
 """reporter.chart_style: the vectorised `numbers` gives the same floats as `number`, value by value."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,13 +13,20 @@ def _awkward_values() -> np.ndarray:
     their neighbours, signed zeros, the extremes, NaN and infinities, and random bit patterns."""
     rng = np.random.default_rng(7)
     powers = 10.0 ** np.arange(-30, 31)
-    return np.concatenate([
-        rng.lognormal(0, 6, 200_000), -rng.lognormal(0, 3, 20_000),
-        np.round(rng.uniform(0, 1e5, 20_000)) + 0.5, np.round(rng.uniform(0, 10, 20_000), 4) + 0.00005,
-        powers, np.nextafter(powers, 0), np.nextafter(powers, np.inf), 99999.5 * powers,
-        [0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, 1e-310, 1.7e308, 12345.5, 12344.5, 0.5, 2.5],
-        rng.integers(0, 2**63, 50_000, dtype=np.uint64).view(np.float64),
-    ])
+    return np.concatenate(
+        [
+            rng.lognormal(0, 6, 200_000),
+            -rng.lognormal(0, 3, 20_000),
+            np.round(rng.uniform(0, 1e5, 20_000)) + 0.5,
+            np.round(rng.uniform(0, 10, 20_000), 4) + 0.00005,
+            powers,
+            np.nextafter(powers, 0),
+            np.nextafter(powers, np.inf),
+            99999.5 * powers,
+            [0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, 1e-310, 1.7e308, 12345.5, 12344.5, 0.5, 2.5],
+            rng.integers(0, 2**63, 50_000, dtype=np.uint64).view(np.float64),
+        ]
+    )
 
 
 def test_numbers_match_number_to_the_last_bit():

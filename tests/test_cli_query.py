@@ -1,4 +1,5 @@
 """`parity query`: read-only SQL from the command line, in three output formats."""
+
 from __future__ import annotations
 
 import csv
@@ -23,14 +24,30 @@ from tests.conftest import REPO
 def db_with_runs(db_path):
     with Store.open(db_path) as store, store.atomic():
         for n, label in enumerate(["nightly", "pr-42"]):
-            store.add_run(run_info(f"run-{n}", started_at=f"2026-11-2{n}T10:00:00", host="h", platform="cpu-x",
-                                   label=label, environment={}))
+            store.add_run(
+                run_info(
+                    f"run-{n}",
+                    started_at=f"2026-11-2{n}T10:00:00",
+                    host="h",
+                    platform="cpu-x",
+                    label=label,
+                    environment={},
+                )
+            )
     return db_path
 
 
 def test_query_json_is_one_array_of_row_objects(db_with_runs, capsys):
-    code = main(["query", "SELECT run_id, label, started_at FROM runs ORDER BY run_id", "--db", str(db_with_runs),
-                 "--format", "json"])
+    code = main(
+        [
+            "query",
+            "SELECT run_id, label, started_at FROM runs ORDER BY run_id",
+            "--db",
+            str(db_with_runs),
+            "--format",
+            "json",
+        ]
+    )
     assert code == 0
     assert json.loads(capsys.readouterr().out) == [
         {"run_id": "run-0", "label": "nightly", "started_at": "2026-11-20T10:00:00"},
@@ -63,6 +80,7 @@ def test_query_sql_error_is_one_line_without_traceback(db_with_runs, capsys):
 
 # -- the sandbox: the database, and only the folders given with --read -----------------------------
 
+
 @pytest.fixture
 def hostile(tmp_path: Path, monkeypatch) -> dict[str, Path]:
     """Files a query must not touch, and a HOME whose .duckdb/ shows any extension download."""
@@ -80,8 +98,9 @@ READ_ONLY = "parity query is read-only"
 SANDBOX = "parity query reads only the database and the folders given with --read"
 HOSTILE = {
     "EXPLAIN ANALYZE COPY (SELECT 'x') TO '{keep}'": f"{READ_ONLY}: EXPLAIN of a COPY statement is refused",
-    "EXPLAIN /* c */ (ANALYZE, FORMAT json) COPY (SELECT 1) TO '{keep}'":
-        f"{READ_ONLY}: EXPLAIN of a COPY statement is refused",
+    "EXPLAIN /* c */ (ANALYZE, FORMAT json) COPY (SELECT 1) TO '{keep}'": (
+        f"{READ_ONLY}: EXPLAIN of a COPY statement is refused"
+    ),
     "PRAGMA import_database('{dump}')": f"{READ_ONLY}: a PRAGMA statement is refused",
     "SELECT * FROM read_text('{secret}')": SANDBOX,
     "SELECT * FROM read_csv('{secret}')": SANDBOX,
@@ -152,8 +171,17 @@ def test_query_still_reads_the_stores_views_and_macros(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[1].startswith("true,true,true,NVIDIA H200")
 
 
-@pytest.mark.parametrize("sql", ["EXPLAIN SELECT 1", "EXPLAIN ANALYZE SELECT count(*) FROM runs", "DESCRIBE runs",
-                                 "SHOW TABLES", "SUMMARIZE runs", "FROM runs"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "EXPLAIN SELECT 1",
+        "EXPLAIN ANALYZE SELECT count(*) FROM runs",
+        "DESCRIBE runs",
+        "SHOW TABLES",
+        "SUMMARIZE runs",
+        "FROM runs",
+    ],
+)
 def test_query_reads_still_run(db_with_runs, sql):
     assert main(["query", sql, "--db", str(db_with_runs)]) == 0
 
@@ -167,14 +195,36 @@ EVERY_TYPE = """SELECT INTERVAL '1 month 2 days 3 hours 4.5 seconds' AS span, IN
     DATE '2026-11-28' AS day, TIMESTAMP '2026-11-28 10:00:00' AS at, 'nan'::DOUBLE AS nan,
     '-inf'::DOUBLE AS minus_inf, 'a'::ENUM ('a', 'b') AS choice, true AS yes, NULL AS nothing"""
 
-AS_JSON = {"span": "P32DT3H4.5S", "back": "-PT1S", "id": "7b1f4e3c-1d2a-4c5b-9e8f-0a1b2c3d4e5f",
-           "exact": 12345678901234567890.12, "raw": "aa007a", "list": [1, None], "struct": {"a": 1, "b": [2.5]},
-           "map": {"1": "x"}, "huge": 170141183460469231731687303715884105727, "local": "12:30:00+02:00",
-           "day": "2026-11-28", "at": "2026-11-28T10:00:00", "nan": None, "minus_inf": None, "choice": "a",
-           "yes": True, "nothing": None}
-AS_TEXT = {**{k: str(v) for k, v in AS_JSON.items()}, "exact": "12345678901234567890.12", "list": "[1, null]",
-           "struct": '{"a": 1, "b": [2.5]}', "map": '{"1": "x"}', "nan": "nan", "minus_inf": "-inf", "yes": "true",
-           "nothing": ""}
+AS_JSON = {
+    "span": "P32DT3H4.5S",
+    "back": "-PT1S",
+    "id": "7b1f4e3c-1d2a-4c5b-9e8f-0a1b2c3d4e5f",
+    "exact": 12345678901234567890.12,
+    "raw": "aa007a",
+    "list": [1, None],
+    "struct": {"a": 1, "b": [2.5]},
+    "map": {"1": "x"},
+    "huge": 170141183460469231731687303715884105727,
+    "local": "12:30:00+02:00",
+    "day": "2026-11-28",
+    "at": "2026-11-28T10:00:00",
+    "nan": None,
+    "minus_inf": None,
+    "choice": "a",
+    "yes": True,
+    "nothing": None,
+}
+AS_TEXT = {
+    **{k: str(v) for k, v in AS_JSON.items()},
+    "exact": "12345678901234567890.12",
+    "list": "[1, null]",
+    "struct": '{"a": 1, "b": [2.5]}',
+    "map": '{"1": "x"}',
+    "nan": "nan",
+    "minus_inf": "-inf",
+    "yes": "true",
+    "nothing": "",
+}
 
 
 def test_query_json_carries_every_duckdb_type(db_with_runs, capsys):
@@ -193,6 +243,7 @@ def test_query_csv_and_table_carry_every_duckdb_type(db_with_runs, capsys):
 
 # -- streaming: memory, closed pipes -------------------------------------------------------------------
 
+
 def test_query_output_streams_in_batches_in_every_format(db_with_runs, capsys):
     """More rows than one batch, the widest value in the last one: still one table, one CSV, one JSON array."""
     sql = "SELECT i, CASE WHEN i = 24999 THEN 'the widest value' ELSE 'v' END AS v FROM range(25000) t(i)"
@@ -210,21 +261,31 @@ def test_query_output_streams_in_batches_in_every_format(db_with_runs, capsys):
 
 
 def query_process(db: Path, sql: str, *options: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "reporter.cli", "query", sql, "--db", str(db), *options],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "reporter.cli", "query", sql, "--db", str(db), *options],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 # `parity query` run in-process by a child that reports its own peak memory (VmHWM) on exit: the
 # rusage of a child counts the memory of the parent it was forked from, and pytest's grows.
-PEAK = ("import sys; from reporter.cli import main; status = main(sys.argv[1:]); sys.stdout.flush(); "
-        "print(next(line for line in open('/proc/self/status') if line.startswith('VmHWM')), file=sys.stderr); "
-        "sys.exit(status)")
+PEAK = (
+    "import sys; from reporter.cli import main; status = main(sys.argv[1:]); sys.stdout.flush(); "
+    "print(next(line for line in open('/proc/self/status') if line.startswith('VmHWM')), file=sys.stderr); "
+    "sys.exit(status)"
+)
 
 
 def peak_memory_mb(db: Path, rows: int, fmt: str) -> float:
     """The query process's peak resident memory, its output read and counted as it comes."""
-    process = subprocess.Popen([sys.executable, "-c", PEAK, "query", f"SELECT * FROM range({rows})", "--db", str(db),
-                                "--format", fmt], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", PEAK, "query", f"SELECT * FROM range({rows})", "--db", str(db), "--format", fmt],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     lines = sum(1 for _ in process.stdout)
     err = process.stderr.read().decode()
     assert process.wait() == 0 and lines >= rows, err
@@ -243,8 +304,13 @@ def test_query_output_holds_no_progress_bar(db_with_runs):
     (a REPL, a notebook, `python -c`): the output must still be the rows alone."""
     script = "import sys; from reporter.cli import main; sys.exit(main(sys.argv[1:]))"
     sql = "SELECT sum(hash(i)) AS s FROM range(2000000000) t(i)"  # seconds of work for one row
-    done = subprocess.run([sys.executable, "-c", script, "query", sql, "--db", str(db_with_runs), "--format", "csv"],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", script, "query", sql, "--db", str(db_with_runs), "--format", "csv"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0 and re.fullmatch(r"s\n\d+\n", done.stdout), done.stdout[-300:]
 
 

@@ -1,5 +1,6 @@
 """`parity compare` on runs written straight through the Store: every class, the environment
 warning, run references, the prediction side, the three output formats and the exit codes."""
+
 from __future__ import annotations
 
 import inspect
@@ -48,17 +49,18 @@ def base_and_head(rng: random.Random) -> tuple[list[Measurement], list[Measureme
     return base, head
 
 
-
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
     """Runs: base (27th), head (28th), and two older runs sharing the label 'dup'."""
     path = tmp_path_factory.mktemp("compare") / "compare.duckdb"
     base, head = base_and_head(random.Random(42))
     with Store.open(path) as store, store.atomic():
-        for info, rows in ((run_info("run-dup-1", "dup", 20, BASE_ENV), base[:1]),
-                           (run_info("run-dup-2", "dup", 21, BASE_ENV), base[:1]),
-                           (run_info("run-base", "nightly 1", 27, BASE_ENV), base),
-                           (run_info("run-head", "pr-42", 28, HEAD_ENV), head)):
+        for info, rows in (
+            (run_info("run-dup-1", "dup", 20, BASE_ENV), base[:1]),
+            (run_info("run-dup-2", "dup", 21, BASE_ENV), base[:1]),
+            (run_info("run-base", "nightly 1", 27, BASE_ENV), base),
+            (run_info("run-head", "pr-42", 28, HEAD_ENV), head),
+        ):
             store.add_run(info)
             store.add_measurements(rows, info.run_id, None)
         # 1.0 predates both runs; 1.1 is the PR's, predicted after its devices benchmarked
@@ -79,10 +81,17 @@ def kinds(comparison) -> dict[str, str]:
 
 def test_compare_classifies_every_cell(comparison):
     assert kinds(comparison) == {
-        "resnet18 EAGER": "regressed", "densenet121 EAGER": "regressed", "vgg11 EAGER": "newly failing",
-        "resnet18 ONNX_CPU": "improved", "vgg11 ONNX_CPU": "newly passing", "alexnet EAGER": "new",
-        "squeezenet1_0 EAGER": "gone", "resnet50 EAGER": "unchanged", "resnet50 ONNX_CPU": "unchanged",
-        "mobilenet_v2 EAGER": "unchanged", "efficientnet_b0 EAGER": "untested",
+        "resnet18 EAGER": "regressed",
+        "densenet121 EAGER": "regressed",
+        "vgg11 EAGER": "newly failing",
+        "resnet18 ONNX_CPU": "improved",
+        "vgg11 ONNX_CPU": "newly passing",
+        "alexnet EAGER": "new",
+        "squeezenet1_0 EAGER": "gone",
+        "resnet50 EAGER": "unchanged",
+        "resnet50 ONNX_CPU": "unchanged",
+        "mobilenet_v2 EAGER": "unchanged",
+        "efficientnet_b0 EAGER": "untested",
     }
     assert set(comparison.counts()) == set(CLASSES)
     assert [c.kind for c in comparison.cells] == sorted((c.kind for c in comparison.cells), key=CLASSES.index)
@@ -138,18 +147,29 @@ def test_compare_prediction_versions_can_be_chosen(db):
     assert shift.base_version == shift.head_version == "1.1"
 
 
-@pytest.mark.parametrize("ref,run_id", [("run-base", "run-base"), ("nightly 1", "run-base"), ("latest", "run-head"),
-                                        ("latest~1", "run-base"), ("latest~3", "run-dup-1")])
+@pytest.mark.parametrize(
+    "ref,run_id",
+    [
+        ("run-base", "run-base"),
+        ("nightly 1", "run-base"),
+        ("latest", "run-head"),
+        ("latest~1", "run-base"),
+        ("latest~3", "run-dup-1"),
+    ],
+)
 def test_compare_resolves_run_references(db, ref, run_id):
     with Store.open(db, read_only=True) as store:
         assert resolve_run(store, ref).run_id == run_id
 
 
-@pytest.mark.parametrize("ref,message", [
-    ("dup", "run 'dup': the label names 2 runs (run-dup-1, run-dup-2); pass a run id or latest~N"),
-    ("latest~4", "run 'latest~4': only 4 run(s) with synced-e2e or device-busy measurements"),
-    ("nope", "run 'nope': no run has this id or label"),
-])
+@pytest.mark.parametrize(
+    "ref,message",
+    [
+        ("dup", "run 'dup': the label names 2 runs (run-dup-1, run-dup-2); pass a run id or latest~N"),
+        ("latest~4", "run 'latest~4': only 4 run(s) with synced-e2e or device-busy measurements"),
+        ("nope", "run 'nope': no run has this id or label"),
+    ],
+)
 def test_compare_bad_references_say_why(db, ref, message):
     with Store.open(db, read_only=True) as store, pytest.raises(CompareError) as error:
         resolve_run(store, ref)
@@ -168,7 +188,12 @@ def test_compare_cli_exit_codes(db, capsys):
 def test_compare_cli_defaults_match_the_library():
     assert set(compare_command.FORMATS) == set(RENDERERS)
     library = inspect.signature(compare_runs).parameters
-    cli = (compare_command.THRESHOLD_PCT, compare_command.ALPHA, compare_command.METHODS, compare_command.HISTORY_NIGHTS)
+    cli = (
+        compare_command.THRESHOLD_PCT,
+        compare_command.ALPHA,
+        compare_command.METHODS,
+        compare_command.HISTORY_NIGHTS,
+    )
     assert cli == tuple(library[name].default for name in ("threshold_pct", "alpha", "methods", "history_nights"))
 
 
@@ -217,8 +242,10 @@ def test_compare_markdown_stays_short_when_many_cells_move(monkeypatch, comparis
     text = compare_formats.render_markdown(comparison, None)
     notable, details = text.split("<details>")
     assert notable.count("| 🔴 regressed |") == 2 and "newly failing" not in notable.split("\n", 1)[1]
-    assert ("<summary>9 other cells: 1 newly failing, 1 improved, 1 newly passing, 1 untested, 1 new, 1 gone, "
-            "3 unchanged</summary>") in details
+    assert (
+        "<summary>9 other cells: 1 newly failing, 1 improved, 1 newly passing, 1 untested, 1 new, 1 gone, "
+        "3 unchanged</summary>"
+    ) in details
     assert "… and 6 more (`parity compare --format json` lists all)" in details
 
 
@@ -234,8 +261,9 @@ def noisy_nights(tmp_path_factory):
         for night, centre in enumerate(medians):
             info = run_info(f"night-{night:02d}", None, night + 1, BASE_ENV)
             store.add_run(info)
-            store.add_measurements([measurement("resnet18", "EAGER", samples(rng, centre, spread=0.002))],
-                                   info.run_id, None)
+            store.add_measurements(
+                [measurement("resnet18", "EAGER", samples(rng, centre, spread=0.002))], info.run_id, None
+            )
     return path
 
 

@@ -6,6 +6,7 @@ same model) are made once for the module: each costs a worker subprocess of a fe
 slowdown is a sleep, which caller latency sees and device time does not, so the comparisons judge
 `synced-e2e` alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,12 +30,20 @@ SLOWDOWN_MS = 2.5  # +50 %: far beyond noise and the 5 % threshold
 
 
 def bench(label: str, platform: str | None = None):
-    plan = BenchPlan(models=[MODEL], conversions=["EAGER"], batch_sizes=[1], timer="synced",
-                     max_seconds=1.0, label=label, platform=platform)
+    plan = BenchPlan(
+        models=[MODEL],
+        conversions=["EAGER"],
+        batch_sizes=[1],
+        timer="synced",
+        max_seconds=1.0,
+        label=label,
+        platform=platform,
+    )
     result = run_plan(plan)
     # The timed cell and its profiled twin (device-busy: here the linear layer's few microseconds).
-    assert [(m.method, m.status) for m in result.measurements] == [(SYNCED_E2E, "ok"), (DEVICE_BUSY, "ok")], \
+    assert [(m.method, m.status) for m in result.measurements] == [(SYNCED_E2E, "ok"), (DEVICE_BUSY, "ok")], (
         result.measurements
+    )
     return result
 
 
@@ -71,8 +80,22 @@ def test_compare_real_runs_catch_an_injected_slowdown(db, capsys):
     assert (comparison.base.label, comparison.head.label) == ("steady-2", "slowed")
     assert cell.kind == "regressed" and cell.test.test == "mann-whitney" and cell.test.p_value < 0.01
     assert cell.change_pct == pytest.approx(SLOWDOWN_MS / BASE_MS * 100, rel=0.3)
-    status = main(["compare", "--db", str(db), "--base", "steady-2", "--head", "slowed",
-                   "--method", SYNCED_E2E, "--format", "markdown", "--fail-on-regression"])
+    status = main(
+        [
+            "compare",
+            "--db",
+            str(db),
+            "--base",
+            "steady-2",
+            "--head",
+            "slowed",
+            "--method",
+            SYNCED_E2E,
+            "--format",
+            "markdown",
+            "--fail-on-regression",
+        ]
+    )
     assert status == 1, capsys.readouterr()
     assert capsys.readouterr().out.startswith("**REGRESSION: 1 regressed (1 cells")
 
@@ -85,12 +108,17 @@ def test_fleet_bundles_from_two_devices_ingest_into_one_database_once(runs, tmp_
         first = ingest(store, [tmp_path / "a", tmp_path / "b"])
         again = ingest(store, [device_a, device_b])
         platforms = store.execute("SELECT DISTINCT platform FROM measurements ORDER BY 1").rows
-        assert (first.measurements, again.measurements, again.already_stored) == (4, 0, 2)  # two bundles of two measurements each
+        assert (first.measurements, again.measurements, again.already_stored) == (
+            4,
+            0,
+            2,
+        )  # two bundles of two measurements each
         assert platforms == sorted([(runs["steady-1"].run.platform,), ("device-b",)])
         assert store.execute("SELECT count(*) FROM runs WHERE kind = 'bench'").single_value() == 2
         # --platform: `latest` is that device's newest run, and only its cells are compared
-        comparison = compare_runs(store, runs["steady-1"].run.run_id, "latest", platform="device-b",
-                                  methods=[SYNCED_E2E])
+        comparison = compare_runs(
+            store, runs["steady-1"].run.run_id, "latest", platform="device-b", methods=[SYNCED_E2E]
+        )
         assert comparison.head.run_id == other.run.run_id
         assert [(cell.key.platform, cell.kind) for cell in comparison.cells] == [("device-b", "new")]
 
@@ -112,15 +140,31 @@ def test_fleet_history_as_partitioned_parquet_is_read_back_by_duckdb(db, tmp_pat
     assert {p.parent.parent.name for p in history.rglob("*.parquet")} == {f"platform={runs_platform(db)}"}
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()
-    assert main(["query", """
+    assert (
+        main(
+            [
+                "query",
+                """
         SELECT platform, model, conversion, method, count(*) AS nights, median(median) AS median_ms,
                sum(len(samples)) AS samples
         FROM read_parquet('history/platform=*/date=*/*.parquet', hive_partitioning = true)
         WHERE status = 'ok' AND date >= DATE '2020-01-01'
-        GROUP BY ALL ORDER BY model, method""", "--db", str(db), "--read", "history", "--format", "json"]) == 0
+        GROUP BY ALL ORDER BY model, method""",
+                "--db",
+                str(db),
+                "--read",
+                "history",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert [(row["model"], row["method"], row["nights"]) for row in rows] == [
-        (MODEL, DEVICE_BUSY, 3), (MODEL, SYNCED_E2E, 3)]
+        (MODEL, DEVICE_BUSY, 3),
+        (MODEL, SYNCED_E2E, 3),
+    ]
     assert all(row["samples"] > 0 for row in rows)
 
 

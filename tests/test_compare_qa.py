@@ -1,5 +1,6 @@
 """`parity compare` on an H200-shaped history (graphs' report and verdict predictions, a declared
 proxy, Alma's figures), on energy and device time, and on a killed run."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,8 +22,9 @@ H200, H100, JETSON = "nvidia-h200", "h100-sxm5-80gb", "jetson-orin-agx-64gb@30w"
 
 def alma(model: str, median: float) -> Measurement:
     """Alma's own figure: a median over 16 iterations, no samples and no CI."""
-    return dataclasses.replace(measurement(model, "EAGER", median=median, platform=H200), method="alma",
-                               n_iterations=16)
+    return dataclasses.replace(
+        measurement(model, "EAGER", median=median, platform=H200), method="alma", n_iterations=16
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +35,11 @@ def h200_db(tmp_path_factory):
     rng = random.Random(7)
     path = tmp_path_factory.mktemp("h200") / "h200.duckdb"
     with Store.open(path) as store, store.atomic():
-        for run_id, day, models, alma_ms in (("r1", 25, ("resnet18", "resnet50"), 2.39),
-                                             ("r2", 26, ("resnet18", "resnet50"), 150.3),
-                                             ("r3", 27, ("vgg11", "alexnet"), None)):
+        for run_id, day, models, alma_ms in (
+            ("r1", 25, ("resnet18", "resnet50"), 2.39),
+            ("r2", 26, ("resnet18", "resnet50"), 150.3),
+            ("r3", 27, ("vgg11", "alexnet"), None),
+        ):
             store.add_run(dataclasses.replace(run_info(run_id, None, day, BASE_ENV), platform=H200))
             rows = [measurement(model, "EAGER", samples(rng, 2.0), platform=H200) for model in models]
             rows += [alma(model, alma_ms) for model in models] if alma_ms else []
@@ -56,8 +60,10 @@ def test_compare_prediction_version_is_chosen_per_platform(h200_db):
     assert shift.base_version is None and shift.head_version is None and shift.notes == ()
     assert shift.before.count == shift.after.count == 1 and shift.before.median_ape == shift.after.median_ape
     assert json.loads(RENDERERS["json"].render(comparison, None))["predictions"][0]["platform"] == H100
-    assert "| `graphs` | caller latency | `h100-sxm5-80gb (proxy: nvidia-h200)` | `(unversioned) → (unversioned)` |" in \
-        RENDERERS["markdown"].render(comparison, None)
+    assert (
+        "| `graphs` | caller latency | `h100-sxm5-80gb (proxy: nvidia-h200)` | `(unversioned) → (unversioned)` |"
+        in RENDERERS["markdown"].render(comparison, None)
+    )
 
 
 def test_compare_prediction_side_without_a_version_says_so(h200_db):
@@ -68,8 +74,9 @@ def test_compare_prediction_side_without_a_version_says_so(h200_db):
     assert shift.notes == ("head: version 1.0.0 never predicted this platform",)
     note = "graphs on h100-sxm5-80gb, head: version 1.0.0 never predicted this platform"
     assert f"NOTE: {note}" in RENDERERS["text"].render(comparison, None)
-    assert ("- `graphs` on `h100-sxm5-80gb`, `head: version 1.0.0 never predicted this platform`"
-            in RENDERERS["markdown"].render(comparison, None))
+    assert "- `graphs` on `h100-sxm5-80gb`, `head: version 1.0.0 never predicted this platform`" in RENDERERS[
+        "markdown"
+    ].render(comparison, None)
     assert json.loads(RENDERERS["json"].render(comparison, None))["predictions"][0]["notes"] == list(shift.notes)
 
 
@@ -118,11 +125,14 @@ def test_compare_nothing_in_common_is_not_called_no_change(h200_db, capsys):
     assert capsys.readouterr().out.startswith("NOTHING COMPARABLE: 0 cells in both runs (2 new, 2 gone)")
 
 
-@pytest.mark.parametrize("option,value,names,not_named", [
-    ("--threshold", "-5", "threshold -5: must be a percentage >= 0", "alpha"),
-    ("--alpha", "2", "alpha 2: must be between 0 and 1", "threshold"),
-    ("--history-nights", "-1", "history nights -1: must be >= 0", "alpha"),
-])
+@pytest.mark.parametrize(
+    "option,value,names,not_named",
+    [
+        ("--threshold", "-5", "threshold -5: must be a percentage >= 0", "alpha"),
+        ("--alpha", "2", "alpha 2: must be between 0 and 1", "threshold"),
+        ("--history-nights", "-1", "history nights -1: must be >= 0", "alpha"),
+    ],
+)
 def test_compare_option_errors_name_only_that_option(h200_db, capsys, option, value, names, not_named):
     assert main(["compare", "--db", str(h200_db), "--base", "r1", "--head", "r2", option, value]) == 2
     error = capsys.readouterr().err
@@ -136,10 +146,17 @@ def test_compare_judges_energy_and_device_time_by_the_same_rules(tmp_path):
     rng = random.Random(7)
 
     def cell(latency: float, energy: float, device_ms: float) -> list[Measurement]:
-        timed = builders.measurement(platform=CPU, device="cpu", samples=samples(rng, latency), median=latency,
-                                     energy_mj=energy, energy_samples=samples(rng, energy, n=12))
-        busy = builders.measurement(platform=CPU, device="cpu", method="device-busy", samples=samples(rng, device_ms),
-                                    median=device_ms)
+        timed = builders.measurement(
+            platform=CPU,
+            device="cpu",
+            samples=samples(rng, latency),
+            median=latency,
+            energy_mj=energy,
+            energy_samples=samples(rng, energy, n=12),
+        )
+        busy = builders.measurement(
+            platform=CPU, device="cpu", method="device-busy", samples=samples(rng, device_ms), median=device_ms
+        )
         return [timed, busy]
 
     db = tmp_path / "p.duckdb"
@@ -150,8 +167,11 @@ def test_compare_judges_energy_and_device_time_by_the_same_rules(tmp_path):
     with Store.open(db, read_only=True) as store:
         comparison = compare_runs(store, "r20", "r21")
     kinds = {(change.key.quantity, change.key.method): change.kind for change in comparison.cells}
-    assert kinds == {("latency", "synced-e2e"): "unchanged", ("energy", "synced-e2e"): "regressed",
-                     ("latency", "device-busy"): "improved"}
+    assert kinds == {
+        ("latency", "synced-e2e"): "unchanged",
+        ("energy", "synced-e2e"): "regressed",
+        ("latency", "device-busy"): "improved",
+    }
     assert comparison.has_regression
     text = RENDERERS["text"].render(comparison, None)
     assert "resnet18 EAGER fp32 bs1 on test-cpu (energy, synced-e2e)" in text and "550 mJ" in text
@@ -166,5 +186,6 @@ def test_compare_says_a_killed_run_is_incomplete(tmp_path):
         store.add_measurements([builders.measurement(platform=CPU, device="cpu", median=2.0)], "r21", None)
     with Store.open(db, read_only=True) as store:
         comparison = compare_runs(store, "r20", "r21")
-    assert comparison.warnings() == ["head run r21 is incomplete (stopped before its last cell): its missing cells "
-                                     "show as gone"]
+    assert comparison.warnings() == [
+        "head run r21 is incomplete (stopped before its last cell): its missing cells show as gone"
+    ]

@@ -1,4 +1,5 @@
 """`parity demo`, cut down to one real cell so that it runs in seconds: twice, as two nights."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,8 @@ def test_demo_benchmarks_ingests_examples_and_reports_twice(one_cell, tmp_path, 
     with Store.open(db, read_only=True) as store:
         platform = store.execute("SELECT platform FROM runs WHERE label = 'demo'").single_value()
         proxied = store.execute(
-            "SELECT DISTINCT platform, is_proxy, predictor FROM comparisons WHERE measured_platform = ?",
-            [platform]).rows
+            "SELECT DISTINCT platform, is_proxy, predictor FROM comparisons WHERE measured_platform = ?", [platform]
+        ).rows
     assert proxied == [("example-cpu", True, "parity-example")]
     assert json.loads((tmp_path / "demo-platform-map.json").read_text())["proxies"][platform] == "example-cpu"
 

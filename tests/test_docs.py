@@ -1,4 +1,5 @@
 """The README is part of the contract: every table, view and command must be documented there."""
+
 from __future__ import annotations
 
 import re

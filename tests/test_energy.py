@@ -1,5 +1,6 @@
 """collectors.energy: the pure arithmetic against hand-computed numbers, NVML through a stand-in
 module, the real "unavailable" path of this host, and the energy window of a timed loop."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from collectors.energy import Unavailable, open_sensor
-from collectors.energy_sensors import RAPL_MISSING_FIX, CounterSensor, counter_delta, nvml_device, trapezoid_mj
+from collectors.energy_sensors import CounterSensor, counter_delta, nvml_device, trapezoid_mj
+from collectors.sysfs_sensors import RAPL_MISSING_FIX
 from tests.sensor_stand_ins import fake_pynvml, sampler_threads
 
 # -- pure arithmetic -------------------------------------------------------------------------------
@@ -37,12 +39,15 @@ def test_counter_sensor_nvml_counter_deltas() -> None:
     assert sensor.read_mj() == 900.0
 
 
-@pytest.mark.parametrize(("index", "visible", "pci", "expected"), [
-    (1, None, None, ("index", 1)),
-    (1, "2,3", None, ("index", 3)),
-    (0, "GPU-8a3e-0001, GPU-8a3e-0002", None, ("uuid", "GPU-8a3e-0001")),
-    (0, "3", "0000:3b:00.0", ("pci", "0000:3b:00.0")),
-])
+@pytest.mark.parametrize(
+    ("index", "visible", "pci", "expected"),
+    [
+        (1, None, None, ("index", 1)),
+        (1, "2,3", None, ("index", 3)),
+        (0, "GPU-8a3e-0001, GPU-8a3e-0002", None, ("uuid", "GPU-8a3e-0001")),
+        (0, "3", "0000:3b:00.0", ("pci", "0000:3b:00.0")),
+    ],
+)
 def test_nvml_device_maps_cuda_index(index: int, visible: str | None, pci: str | None, expected: tuple) -> None:
     assert nvml_device(index, visible, pci) == expected
 
@@ -50,7 +55,6 @@ def test_nvml_device_maps_cuda_index(index: int, visible: str | None, pci: str |
 def test_nvml_device_index_not_visible() -> None:
     with pytest.raises(ValueError, match="CUDA device 2 is not among CUDA_VISIBLE_DEVICES=0,1"):
         nvml_device(2, "0,1", None)
-
 
 
 def test_nvml_counter_of_the_visible_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,35 +91,43 @@ def test_cuda_without_pynvml_names_the_package(tmp_path: Path, no_pynvml: None) 
     assert found == Unavailable(
         "no energy sensor for cuda on this machine: no NVIDIA GPU through NVML (pynvml is not installed); "
         f"no INA3221 rails under {tmp_path}/bus/i2c/drivers/ina3221 or {tmp_path}/bus/i2c/drivers/ina3221x",
-        "pip install nvidia-ml-py")
+        "pip install nvidia-ml-py",
+    )
 
 
 def test_unknown_device_is_unavailable() -> None:
     assert open_sensor("mps") == Unavailable(
-        "no energy sensor for device 'mps': Parity reads energy for 'cpu' and 'cuda'", None)
+        "no energy sensor for device 'mps': Parity reads energy for 'cpu' and 'cuda'", None
+    )
 
 
 HOST_HAS_INA3221 = any(Path("/sys/bus/i2c/drivers", driver).exists() for driver in ("ina3221", "ina3221x"))
 HOST_HAS_POWERCAP = Path("/sys/class/powercap").exists()
 
 
-@pytest.mark.skipif(HOST_HAS_POWERCAP or HOST_HAS_INA3221,
-                    reason="this host has powercap or INA3221: the test is of a host without")
+@pytest.mark.skipif(
+    HOST_HAS_POWERCAP or HOST_HAS_INA3221, reason="this host has powercap or INA3221: the test is of a host without"
+)
 def test_cpu_on_this_host_is_unavailable_and_says_why() -> None:
     # The real /sys of a machine without RAPL (a virtual machine) and without INA3221 (not a Jetson).
     assert open_sensor("cpu") == Unavailable(
         "no energy sensor for cpu on this machine: no RAPL zones under /sys/class/powercap; "
         "no INA3221 rails under /sys/bus/i2c/drivers/ina3221 or /sys/bus/i2c/drivers/ina3221x",
-        RAPL_MISSING_FIX)
+        RAPL_MISSING_FIX,
+    )
 
 
-@pytest.mark.skipif(HOST_HAS_INA3221 or importlib.util.find_spec("pynvml") is not None,
-                    reason="this host has pynvml or INA3221: the test is of a host without")
+@pytest.mark.skipif(
+    HOST_HAS_INA3221 or importlib.util.find_spec("pynvml") is not None,
+    reason="this host has pynvml or INA3221: the test is of a host without",
+)
 def test_cuda_on_this_host_is_unavailable_with_the_fix() -> None:
     found = open_sensor("cuda", gpu_index=0)
     assert isinstance(found, Unavailable)
-    assert found.reason.startswith("no energy sensor for cuda on this machine: "
-                                   "no NVIDIA GPU through NVML (pynvml is not installed); no INA3221 rails")
+    assert found.reason.startswith(
+        "no energy sensor for cuda on this machine: "
+        "no NVIDIA GPU through NVML (pynvml is not installed); no INA3221 rails"
+    )
     assert found.fix == "pip install nvidia-ml-py"
 
 

@@ -1,5 +1,6 @@
 """collectors.energy_sensors on sysfs: RAPL and INA3221 read from fake trees that use the kernel's
 file names and units (microjoules, milliwatts, wrap-around), and NVML's fallback to INA3221."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,9 @@ def test_nvml_without_energy_falls_back_to_ina3221(tmp_path: Path, monkeypatch: 
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert open_sensor("cuda", sysfs=tmp_path) == Unavailable(
         "no energy sensor for cuda on this machine: NVML reads no energy of CUDA device 0 (Not Supported); "
-        f"no INA3221 rails under {tmp_path}/bus/i2c/drivers/ina3221 or {tmp_path}/bus/i2c/drivers/ina3221x", None)
+        f"no INA3221 rails under {tmp_path}/bus/i2c/drivers/ina3221 or {tmp_path}/bus/i2c/drivers/ina3221x",
+        None,
+    )
     ina3221_hwmon(tmp_path, "1-0040", ORIN_NANO)
     sensor = open_sensor("cuda", sysfs=tmp_path)
     assert not isinstance(sensor, Unavailable), sensor
@@ -44,7 +47,10 @@ def test_rapl_packages_and_dram_across_a_wrap(tmp_path: Path) -> None:
     sensor = open_sensor("cpu", sysfs=tmp_path)
     assert not isinstance(sensor, Unavailable), sensor
     assert (sensor.name, sensor.rails, sensor.interval_s) == (
-        "rapl:package-0+dram", ("package-0+dram", "package-0", "dram"), None)
+        "rapl:package-0+dram",
+        ("package-0+dram", "package-0", "dram"),
+        None,
+    )
 
     write(package / "energy_uj", 1_000_000)  # wrapped: 1 J to the wrap + 1 J = 2,000 mJ
     write(dram / "energy_uj", 400_000)  # 300 mJ
@@ -129,7 +135,10 @@ def test_ina3221_board_rail_first_and_energy_per_rail(tmp_path: Path) -> None:
     sensor = open_sensor("cpu", sysfs=tmp_path)  # no RAPL on a Jetson: the board rail
     assert not isinstance(sensor, Unavailable), sensor
     assert (sensor.name, sensor.rails, sensor.interval_s) == (
-        "ina3221:VDD_IN", ("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"), 0.02)
+        "ina3221:VDD_IN",
+        ("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"),
+        0.02,
+    )
     time.sleep(0.1)
     rails = sensor.read_rails_mj()
     elapsed = time.perf_counter() - before
@@ -161,8 +170,11 @@ def test_ina3221_sampling_thread_follows_a_change_and_stops(tmp_path: Path) -> N
 def test_ina3221_without_board_input_reports_the_sum_first(tmp_path: Path, no_pynvml: None) -> None:
     # Jetson AGX Orin: no VDD_IN; the second monitor has one connected channel. A disabled channel
     # answers ENODATA, which a file cannot; a folder in its place fails the read as well (EISDIR).
-    ina3221_hwmon(tmp_path, "1-0040", {1: ("VDD_GPU_SOC", 19_000, 500), 2: ("VDD_CPU_CV", 19_000, 200),
-                                       3: ("VIN_SYS_5V0", 5_000, 600)})
+    ina3221_hwmon(
+        tmp_path,
+        "1-0040",
+        {1: ("VDD_GPU_SOC", 19_000, 500), 2: ("VDD_CPU_CV", 19_000, 200), 3: ("VIN_SYS_5V0", 5_000, 600)},
+    )
     second = ina3221_hwmon(tmp_path, "1-0041", {2: ("VDDQ_VDD2_1V8AO", 1_800, 100), 3: ("NC", 0, 0)})
     (second / "in3_input").unlink()
     (second / "in3_input").mkdir()

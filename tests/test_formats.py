@@ -1,5 +1,6 @@
 """Input formats: detection from content, the records each real sample turns into, and one-line
 errors for bad input."""
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,9 @@ def _sample(name: str, fixtures: Path, tmp_path: Path) -> Path:
 
 
 BUNDLE_RUN = run_info("bench-1", host="orin-7", platform="jetson-orin-agx-64gb@30w")
-BUNDLE_MEASUREMENT = measurement(platform="jetson-orin-agx-64gb@30w", median=20.5, samples=(20.5, 20.4, 20.6),
-                                 measured_at=None)
+BUNDLE_MEASUREMENT = measurement(
+    platform="jetson-orin-agx-64gb@30w", median=20.5, samples=(20.5, 20.4, 20.6), measured_at=None
+)
 
 
 def test_formats_every_module_has_a_sample():
@@ -67,17 +69,23 @@ def test_formats_every_module_has_a_sample():
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_formats_detect_real_sample(fixtures, tmp_path, name):
-    assert detect(Document.read(_sample(name, fixtures, tmp_path))).NAME == name
+    assert name == detect(Document.read(_sample(name, fixtures, tmp_path))).NAME
 
 
-@pytest.mark.parametrize("relative, name", [
-    ("graphs/verdict/resnet18_orin_verdict_lat.json", "graphs-report"),  # the name says verdict; the content does not
-    ("graphs/verdict/batch_verdict_lat.json", "graphs-batch-verdict"),
-    ("graphs/csv/resnet18_orin.csv", "graphs-csv"),
-    ("alma/alma_mobilenet_v3_small_cpu_b4.json", "alma-results"),
-])
+@pytest.mark.parametrize(
+    "relative, name",
+    [
+        (
+            "graphs/verdict/resnet18_orin_verdict_lat.json",
+            "graphs-report",
+        ),  # the name says verdict; the content does not
+        ("graphs/verdict/batch_verdict_lat.json", "graphs-batch-verdict"),
+        ("graphs/csv/resnet18_orin.csv", "graphs-csv"),
+        ("alma/alma_mobilenet_v3_small_cpu_b4.json", "alma-results"),
+    ],
+)
 def test_formats_detect_other_real_variants(fixtures, relative, name):
-    assert detect(Document.read(fixtures / relative)).NAME == name
+    assert name == detect(Document.read(fixtures / relative)).NAME
 
 
 def test_formats_detection_ignores_file_names(fixtures, tmp_path):
@@ -89,7 +97,11 @@ def test_formats_detection_ignores_file_names(fixtures, tmp_path):
 def test_formats_report_is_one_prediction_with_canonical_names(fixtures, context):
     (prediction,) = _records(fixtures, REPORT, context).predictions
     assert (prediction.model, prediction.platform, prediction.precision, prediction.batch_size) == (
-        "resnet18", "jetson-orin-agx-64gb@30w", "fp32", 1)
+        "resnet18",
+        "jetson-orin-agx-64gb@30w",
+        "fp32",
+        1,
+    )
     assert prediction.latency_ms == pytest.approx(8.242332550179507)
     assert prediction.energy_mj == pytest.approx(82.25462903481554)
     assert (prediction.predictor, prediction.predictor_version) == ("graphs", None)
@@ -116,7 +128,12 @@ def test_formats_verdict_has_prediction_and_predicted_subgraphs(fixtures, contex
     assert (prediction.model, prediction.precision, prediction.predictor_version) == ("resnet18", "fp32", "1.0.0")
     assert len(records.subgraphs) == 32
     first = records.subgraphs[0]
-    assert (first.side, first.subgraph_id, first.ops, first.flops) == ("predicted", "0", "conv2d+batchnorm+relu", 236027904)
+    assert (first.side, first.subgraph_id, first.ops, first.flops) == (
+        "predicted",
+        "0",
+        "conv2d+batchnorm+relu",
+        236027904,
+    )
     assert sum(s.latency_ms for s in records.subgraphs) == pytest.approx(prediction.latency_ms, rel=1e-6)
 
 
@@ -129,8 +146,10 @@ def test_formats_batch_verdict_with_constraint_reads_passing_and_failing(fixture
 def test_formats_csv_rows_are_predictions(fixtures, context):
     predictions = _records(fixtures, SAMPLES["graphs-csv"], context).predictions
     assert [(p.platform, p.batch_size, p.latency_ms, p.energy_mj) for p in predictions][:3] == [
-        ("jetson-orin-agx-64gb@30w", 1, 8.24, 82.25), ("intel-i7-12700k", 1, 8.74, 771.78),
-        ("jetson-orin-agx-64gb@30w", 4, 12.87, 146.0)]
+        ("jetson-orin-agx-64gb@30w", 1, 8.24, 82.25),
+        ("intel-i7-12700k", 1, 8.74, 771.78),
+        ("jetson-orin-agx-64gb@30w", 4, 12.87, 146.0),
+    ]
 
 
 def test_formats_subgraph_csv_rows(fixtures, context):
@@ -143,7 +162,12 @@ def test_formats_calibration_is_a_layerwise_measurement_with_power_mode(fixtures
     records = _records(fixtures, SAMPLES["graphs-calibration"], context)
     (measured,) = records.measurements
     assert (measured.platform, measured.method, measured.conversion, measured.status, measured.device) == (
-        "jetson-orin-agx-64gb@30w", "layerwise-sum", "EAGER", "ok", "cuda")
+        "jetson-orin-agx-64gb@30w",
+        "layerwise-sum",
+        "EAGER",
+        "ok",
+        "cuda",
+    )
     assert (measured.median, measured.std) == (pytest.approx(21.192695030048487), pytest.approx(1.2169313927815848))
     assert measured.measured_at == "2026-02-05T03:02:58.503879"
     assert len(records.subgraphs) == 32 and records.subgraphs[0].side == "measured"
@@ -151,8 +175,9 @@ def test_formats_calibration_is_a_layerwise_measurement_with_power_mode(fixtures
 
 
 def test_formats_calibration_50w_keeps_its_power_mode(fixtures, context):
-    (measured,) = _records(fixtures, "graphs/calibration/jetson_orin_agx_50w/measurements/fp32/resnet18_b1.json",
-                           context).measurements
+    (measured,) = _records(
+        fixtures, "graphs/calibration/jetson_orin_agx_50w/measurements/fp32/resnet18_b1.json", context
+    ).measurements
     assert measured.platform == "jetson-orin-agx-64gb@50w"
 
 
@@ -169,33 +194,55 @@ def test_formats_alma_latency_per_configured_batch(fixtures, context):
     assert eager.median == pytest.approx(0.9749611100000948 * 1000 / 3)
     assert (eager.n_iterations, eager.batch_size, eager.method, eager.status) == (3, 4, "alma", "ok")
     assert eager.throughput_sps == pytest.approx(10.256819372004518)  # the file's own figure
-    assert (eager.model, eager.platform, eager.precision, eager.device) == ("resnet18", "intel-i7-12700k", "fp32", "cpu")
+    assert (eager.model, eager.platform, eager.precision, eager.device) == (
+        "resnet18",
+        "intel-i7-12700k",
+        "fp32",
+        "cpu",
+    )
 
 
 def test_formats_alma_failed_conversion_keeps_its_message(fixtures, context):
-    measurements = {m.conversion: m for m in
-                    _records(fixtures, "alma/alma_mobilenet_v3_small_cpu_b4.json", context).measurements}
+    measurements = {
+        m.conversion: m for m in _records(fixtures, "alma/alma_mobilenet_v3_small_cpu_b4.json", context).measurements
+    }
     failed = measurements["COMPILE_CUDAGRAPHS"]
     assert (failed.status, failed.median) == ("failed", None)
     assert failed.message.startswith("Found no NVIDIA driver on your system.")
     broken = measurements["BF16+EAGER"]  # Alma says success; it never called the model
-    assert (broken.precision, broken.status, broken.failure_kind, broken.median) == ("bf16", "failed", "known-broken", None)
+    assert (broken.precision, broken.status, broken.failure_kind, broken.median) == (
+        "bf16",
+        "failed",
+        "known-broken",
+        None,
+    )
     assert broken.message.startswith("Alma reported success, but this conversion is known broken in Alma 0.3.7")
 
 
 def test_formats_alma_batch_size_must_produce_the_last_batch(fixtures):
     path = fixtures / SAMPLES["alma-results"]  # 10 samples, last batch 2: batches of 4 (or 8), not 3
     with pytest.raises(InputError) as error:
-        _records(fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18", platform="h200", batch_size=3))
-    assert str(error.value) == (f"{path}: batch_size = 3: 10 samples in batches of 3 end with a batch of 1, "
-                                "but JIT_TRACE.batch_size (the last batch) is 2")
+        _records(
+            fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18", platform="h200", batch_size=3)
+        )
+    assert str(error.value) == (
+        f"{path}: batch_size = 3: 10 samples in batches of 3 end with a batch of 1, "
+        "but JIT_TRACE.batch_size (the last batch) is 2"
+    )
 
 
-@pytest.mark.parametrize("conversion, precision", [
-    ("EAGER", "fp32"), ("FP16+COMPILE_CUDAGRAPHS", "fp16"), ("BF16+EAGER", "bf16"),
-    ("EXPORT+AI8WI8_STATIC_QUANTIZED", "int8"), ("NATIVE_FAKE_QUANTIZED_AI8WI8_STATIC", "int8"),
-    ("OPTIMUM_QUANTO_AI8WI8", "int8"), ("ONNX_CPU", "fp32"),
-])
+@pytest.mark.parametrize(
+    "conversion, precision",
+    [
+        ("EAGER", "fp32"),
+        ("FP16+COMPILE_CUDAGRAPHS", "fp16"),
+        ("BF16+EAGER", "bf16"),
+        ("EXPORT+AI8WI8_STATIC_QUANTIZED", "int8"),
+        ("NATIVE_FAKE_QUANTIZED_AI8WI8_STATIC", "int8"),
+        ("OPTIMUM_QUANTO_AI8WI8", "int8"),
+        ("ONNX_CPU", "fp32"),
+    ],
+)
 def test_formats_alma_conversion_implies_precision(conversion, precision):
     assert precision_of(conversion) == precision
 
@@ -208,23 +255,40 @@ def _variant(fixtures: Path, tmp_path: Path, relative: str, old: str, new: str) 
     return path
 
 
-@pytest.mark.parametrize("old, new, message", [
-    ('"latency_ms": 8.242332550179507', '"latency_ms": -3.5',
-     "derived_metrics.latency_ms = -3.5: expected a positive number"),
-    ('"latency_ms": 8.242332550179507', '"latency_ms": NaN',
-     "derived_metrics.latency_ms = nan: expected a finite number"),
-    ('"latency_ms": 8.242332550179507', '"latency_ms": "8.24"',
-     "derived_metrics.latency_ms = '8.24': expected a number"),
-    ('"precision": "FP32"', '"precision": "FP8"',
-     "metadata.precision = 'FP8': unknown precision (expected one of fp32, fp16, bf16, int8, tf32)"),
-    ('"batch_size": 1', '"batch_size": 0', "metadata.batch_size = 0: expected a positive number"),
-    ('"batch_size": 1', '"batch_size": 1e99', "metadata.batch_size = 1e+99: expected an integer"),
-    ('"batch_size": 1', '"batch_size": 4294967296', "metadata.batch_size = 4294967296: too large"),
-    ('"timestamp": "2026-11-28T15:40:35.733800"', '"timestamp": "yesterday"',
-     "metadata.timestamp = 'yesterday': Invalid isoformat string: 'yesterday'"),
-    ('"hardware": "Jetson-Orin-AGX-64GB",', '',
-     "metadata.hardware = None: missing"),
-])
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (
+            '"latency_ms": 8.242332550179507',
+            '"latency_ms": -3.5',
+            "derived_metrics.latency_ms = -3.5: expected a positive number",
+        ),
+        (
+            '"latency_ms": 8.242332550179507',
+            '"latency_ms": NaN',
+            "derived_metrics.latency_ms = nan: expected a finite number",
+        ),
+        (
+            '"latency_ms": 8.242332550179507',
+            '"latency_ms": "8.24"',
+            "derived_metrics.latency_ms = '8.24': expected a number",
+        ),
+        (
+            '"precision": "FP32"',
+            '"precision": "FP8"',
+            "metadata.precision = 'FP8': unknown precision (expected one of fp32, fp16, bf16, int8, tf32)",
+        ),
+        ('"batch_size": 1', '"batch_size": 0', "metadata.batch_size = 0: expected a positive number"),
+        ('"batch_size": 1', '"batch_size": 1e99', "metadata.batch_size = 1e+99: expected an integer"),
+        ('"batch_size": 1', '"batch_size": 4294967296', "metadata.batch_size = 4294967296: too large"),
+        (
+            '"timestamp": "2026-11-28T15:40:35.733800"',
+            '"timestamp": "yesterday"',
+            "metadata.timestamp = 'yesterday': Invalid isoformat string: 'yesterday'",
+        ),
+        ('"hardware": "Jetson-Orin-AGX-64GB",', "", "metadata.hardware = None: missing"),
+    ],
+)
 def test_formats_bad_report_value_is_one_line_naming_field_and_value(fixtures, context, tmp_path, old, new, message):
     path = _variant(fixtures, tmp_path, REPORT, old, new)
     with pytest.raises(InputError) as caught:
@@ -246,15 +310,26 @@ def test_formats_bad_csv_cell_names_its_row(fixtures, context, tmp_path):
     assert str(caught.value) == f"{path}: row 3.latency_ms = 'fast': expected a number"
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "content = '': empty file"),
-    (b"  \n", "content = '': empty file"),
-    (b'{"metadata": {"model": "ResNet-18", ',
-     "JSON = 'line 1 column 36': truncated or invalid JSON (EOF while parsing a value)"),
-    (b'{"hello": 1}', "top-level keys = ['hello']: unknown format (not one of: " + ", ".join(m.NAME for m in FORMATS) + ")"),
-    (b"[1, 2]", "top-level value = 'list': unknown format (not one of: " + ", ".join(m.NAME for m in FORMATS) + ")"),
-    (b"\x89PNG\r\n\x1a\n\x00", "content = b'\\x89PNG\\r\\n\\x1a\\n\\x00': not UTF-8 text (binary file?)"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "content = '': empty file"),
+        (b"  \n", "content = '': empty file"),
+        (
+            b'{"metadata": {"model": "ResNet-18", ',
+            "JSON = 'line 1 column 36': truncated or invalid JSON (EOF while parsing a value)",
+        ),
+        (
+            b'{"hello": 1}',
+            "top-level keys = ['hello']: unknown format (not one of: " + ", ".join(m.NAME for m in FORMATS) + ")",
+        ),
+        (
+            b"[1, 2]",
+            "top-level value = 'list': unknown format (not one of: " + ", ".join(m.NAME for m in FORMATS) + ")",
+        ),
+        (b"\x89PNG\r\n\x1a\n\x00", "content = b'\\x89PNG\\r\\n\\x1a\\n\\x00': not UTF-8 text (binary file?)"),
+    ],
+)
 def test_formats_unreadable_content_is_one_line(tmp_path, content, message):
     path = tmp_path / "input.json"
     path.write_bytes(content)
@@ -267,20 +342,24 @@ def test_formats_alma_without_flags_is_refused_clearly(fixtures):
     path = fixtures / SAMPLES["alma-results"]
     with pytest.raises(InputError) as caught:
         _records(fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18"))
-    assert str(caught.value) == (f"{path}: platform = None: Alma results name no model, platform or batch size: "
-                                 "give all three")
+    assert str(caught.value) == (
+        f"{path}: platform = None: Alma results name no model, platform or batch size: give all three"
+    )
 
 
 def test_formats_alma_batch_size_must_be_positive(fixtures):
     path = fixtures / SAMPLES["alma-results"]
     with pytest.raises(InputError) as caught:
-        _records(fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18", platform="h200", batch_size=0))
+        _records(
+            fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18", platform="h200", batch_size=0)
+        )
     assert str(caught.value) == f"{path}: batch_size = 0: expected a positive number"
 
 
 def test_formats_alma_zero_time_names_the_conversion(fixtures, context, tmp_path):
-    path = _variant(fixtures, tmp_path, SAMPLES["alma-results"], '"total_inf_time": 0.9749611100000948',
-                    '"total_inf_time": 0')
+    path = _variant(
+        fixtures, tmp_path, SAMPLES["alma-results"], '"total_inf_time": 0.9749611100000948', '"total_inf_time": 0'
+    )
     with pytest.raises(InputError, match=r"EAGER\.total_inf_time = 0: expected a positive number$"):
         _records(tmp_path, path.name, context)
 
@@ -290,8 +369,10 @@ def test_formats_manifest_with_missing_file_names_the_entry(fixtures, context, t
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))  # its files are not beside this copy
     with pytest.raises(InputError) as caught:
         _records(tmp_path, "manifest.json", context)
-    assert str(caught.value) == (f"{tmp_path / 'manifest.json'}: measurements[0].file = "
-                                 "'measurements/bf16/efficientnet_b0_b1.json': no such file or directory")
+    assert str(caught.value) == (
+        f"{tmp_path / 'manifest.json'}: measurements[0].file = "
+        "'measurements/bf16/efficientnet_b0_b1.json': no such file or directory"
+    )
 
 
 def test_formats_document_is_parsed_once(fixtures):

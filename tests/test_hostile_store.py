@@ -1,5 +1,6 @@
 """Hostile database files through every command: a newer schema, a damaged file, a file another
 process holds, and Ctrl-C in the middle of a query. Real files, real second processes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -72,9 +73,13 @@ def digest(path: Path) -> str:
 
 NEWER_CHANGES = {
     "extra column": ["ALTER TABLE measurements ADD COLUMN future_figure DOUBLE"],
-    "renamed column": ["DROP VIEW IF EXISTS current_comparisons", "DROP VIEW IF EXISTS comparisons",
-                       "DROP VIEW IF EXISTS speedups", "DROP VIEW IF EXISTS latest",
-                       "ALTER TABLE measurements RENAME COLUMN median TO median_ms"],
+    "renamed column": [
+        "DROP VIEW IF EXISTS current_comparisons",
+        "DROP VIEW IF EXISTS comparisons",
+        "DROP VIEW IF EXISTS speedups",
+        "DROP VIEW IF EXISTS latest",
+        "ALTER TABLE measurements RENAME COLUMN median TO median_ms",
+    ],
 }
 
 
@@ -90,17 +95,19 @@ def make_newer(db: Path, change: list[str]) -> None:
 @pytest.mark.parametrize("change", NEWER_CHANGES, ids=str)
 @pytest.mark.parametrize("command", COMMANDS)
 def test_newer_schema_is_refused_by_every_command_and_nothing_is_written(
-        example_db, tmp_path, monkeypatch, capsys, command, change):
+    example_db, tmp_path, monkeypatch, capsys, command, change
+):
     make_newer(example_db, NEWER_CHANGES[change])
     before = digest(example_db)
     assert run_command(command, example_db, tmp_path, monkeypatch) == 2
     assert one_error_line(capsys, command).startswith(
-        f"{example_db}: written by a newer Parity: schema {KNOWN + 1}, this one knows {KNOWN}; "
-        "upgrade Parity to use it")
+        f"{example_db}: written by a newer Parity: schema {KNOWN + 1}, this one knows {KNOWN}; upgrade Parity to use it"
+    )
     assert digest(example_db) == before and not Path(f"{example_db}.wal").exists()
 
 
 # -- a damaged database ---------------------------------------------------------------------------
+
 
 def truncate(db: Path) -> None:
     """Half the file gone, as a full disk or a copy cut short leaves it; DuckDB still opens it."""
@@ -134,7 +141,8 @@ def test_truncated_database_is_one_line_in_every_command(example_db, tmp_path, m
 
 @pytest.mark.parametrize("command", ["ingest", "report", "compare", "query"])
 def test_corrupt_blocks_are_one_line_in_every_command_that_reads_them(
-        example_db, tmp_path, monkeypatch, capsys, command):
+    example_db, tmp_path, monkeypatch, capsys, command
+):
     scribble(example_db)
     assert run_command(command, example_db, tmp_path, monkeypatch) == 2
     assert_damaged(capsys, command, example_db)
@@ -145,9 +153,17 @@ def test_whole_files_pass_the_damage_check(tmp_path, capsys):
     are whole, and the check must say so (the WAL's rows are not in the file's blocks yet)."""
     fresh, killed = tmp_path / "fresh.duckdb", tmp_path / "killed.duckdb"
     assert main(["ingest", str(EXAMPLES / "predictions"), "--db", str(killed)]) == 0
-    subprocess.run([sys.executable, "-c", "import duckdb, os, sys; c = duckdb.connect(sys.argv[1]); "
-                    "c.execute('INSERT INTO proxies SELECT i::VARCHAR, i::VARCHAR FROM range(300000) t(i)'); "
-                    "os._exit(0)", str(killed)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, os, sys; c = duckdb.connect(sys.argv[1]); "
+            "c.execute('INSERT INTO proxies SELECT i::VARCHAR, i::VARCHAR FROM range(300000) t(i)'); "
+            "os._exit(0)",
+            str(killed),
+        ],
+        check=True,
+    )
     assert Path(f"{killed}.wal").stat().st_size > 0
     capsys.readouterr()
     assert main(["query", "SELECT count(*) AS n FROM proxies", "--db", str(killed), "--format", "csv"]) == 0
@@ -157,6 +173,7 @@ def test_whole_files_pass_the_damage_check(tmp_path, capsys):
 
 
 # -- a database another process holds ------------------------------------------------------------
+
 
 def test_writer_waits_for_the_lock_then_stores(tmp_path, capsys, locked):
     db = tmp_path / "parity.duckdb"
@@ -182,8 +199,10 @@ def test_writer_gives_up_after_its_wait_in_one_line(tmp_path, monkeypatch, capsy
     assert run_command(command, db, tmp_path, monkeypatch, "--wait", "1") == 2
     assert 1 <= time.monotonic() - started < 20
     error = one_error_line(capsys, command)
-    assert error.startswith(f"{db}: busy: another process (PID {holder.pid}) still has it open after 1 s; "
-                            "try again when it has finished, or pass a longer --wait")
+    assert error.startswith(
+        f"{db}: busy: another process (PID {holder.pid}) still has it open after 1 s; "
+        "try again when it has finished, or pass a longer --wait"
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -196,7 +215,8 @@ def test_wait_0_fails_at_once_and_readers_say_busy(example_db, tmp_path, monkeyp
     doing = "has it open" if writes else "is writing it"
     assert one_error_line(capsys, command).startswith(
         f"{example_db}: busy: another process (PID {holder.pid}) {doing}; "
-        "try again when it has finished, or pass --wait SECONDS")
+        "try again when it has finished, or pass --wait SECONDS"
+    )
 
 
 def test_writers_wait_60_s_by_default():
@@ -207,6 +227,7 @@ def test_writers_wait_60_s_by_default():
 
 
 # -- Ctrl-C while a command waits on DuckDB --------------------------------------------------------
+
 
 def slow_history_db(db: Path) -> None:
     """A database whose history query (the first thing `parity report` asks) takes seconds: a
@@ -227,8 +248,13 @@ def interrupt_in_a_query(arguments: list[str], db: Path) -> subprocess.Completed
     """Run `parity ARGUMENTS` in its own process and SIGINT it while DuckDB works on a query: once
     the database is open, as soon as threads besides the main one (DuckDB's workers, which run only
     inside a query) have run for 30 ms more."""
-    process = subprocess.Popen([sys.executable, "-m", "reporter.cli", *arguments, "--db", str(db)], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reporter.cli", *arguments, "--db", str(db)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_until(lambda: holds_open(process.pid, db), process)
         at_open = worker_ms(process.pid)
@@ -281,12 +307,17 @@ def test_ctrl_c_during_a_report_query_is_the_interrupted_line(tmp_path):
 
 # -- a reader that goes away: `parity … | head -1` -----------------------------------------------------
 
+
 @pytest.mark.parametrize("command", ["report", "compare", "query"])
 def test_closed_stdout_ends_every_command_quietly(example_db, tmp_path, command):
     arguments, _ = COMMANDS[command]
     out = ["--out", str(tmp_path / "site")] if command == "report" else []
-    process = subprocess.Popen([sys.executable, "-m", "reporter.cli", *arguments, *out, "--db", str(example_db)],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reporter.cli", *arguments, *out, "--db", str(example_db)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     process.stdout.close()  # before the command writes anything: its first write meets a closed pipe
     assert process.wait(timeout=120) == 128 + signal.SIGPIPE
     assert process.stderr.read() == b""

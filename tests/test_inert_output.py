@@ -1,5 +1,6 @@
 """User-supplied names in what Parity writes: inert Markdown for pull-request comments (no links,
 mentions, issue references or bidi tricks on GitHub) and HTML without control characters."""
+
 from __future__ import annotations
 
 import re
@@ -31,9 +32,19 @@ def _outside_code(markdown: str) -> str:
 
 def _measurement(model: str, conversion: str, centre: float) -> Measurement:
     values = tuple(centre * (1 + 0.001 * (i % 7)) for i in range(30))
-    return Measurement(model=model, platform=PLATFORM, precision="fp32", batch_size=1, conversion=conversion,
-                       device="cpu", method="synced-e2e", status="ok", measured_at="2026-11-28T02:00:00",
-                       median=sorted(values)[15], samples=values)
+    return Measurement(
+        model=model,
+        platform=PLATFORM,
+        precision="fp32",
+        batch_size=1,
+        conversion=conversion,
+        device="cpu",
+        method="synced-e2e",
+        status="ok",
+        measured_at="2026-11-28T02:00:00",
+        median=sorted(values)[15],
+        samples=values,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +52,23 @@ def hostile_db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("hostile") / "parity.duckdb"
     with Store.open(path) as store, store.atomic():
         for day, (run_id, scale) in enumerate((("r1", 1.0), ("r2", 1.5)), start=1):
-            store.add_run(RunInfo(run_id, "bench", f"2026-11-0{day}T02:00:00", f"2026-11-0{day}T03:00:00", "host",
-                                  PLATFORM, LABEL if run_id == "r2" else None, None,
-                                  {"torch_version": "https://evil.example/torch" if run_id == "r2" else "2.11"}))
+            store.add_run(
+                RunInfo(
+                    run_id,
+                    "bench",
+                    f"2026-11-0{day}T02:00:00",
+                    f"2026-11-0{day}T03:00:00",
+                    "host",
+                    PLATFORM,
+                    LABEL if run_id == "r2" else None,
+                    None,
+                    {"torch_version": "https://evil.example/torch" if run_id == "r2" else "2.11"},
+                )
+            )
             store.add_measurements([_measurement(MODEL, c, 10.0 * scale) for c in ("EAGER", "ONNX_CPU")], run_id, None)
-        store.add_predictions([prediction(model=MODEL, platform=PLATFORM, latency_ms=12.0,
-                                          predictor_version="@octocat 1.0")], "src")
+        store.add_predictions(
+            [prediction(model=MODEL, platform=PLATFORM, latency_ms=12.0, predictor_version="@octocat 1.0")], "src"
+        )
     return path
 
 
@@ -71,15 +93,18 @@ def test_compare_markdown_keeps_user_names_in_code_spans(hostile_db):
     assert len(pipes) == 1  # the pipe in the name is escaped: every row has as many cells as its header
 
 
-@pytest.mark.parametrize("value, code", [
-    ("plain", "`plain`"),
-    ("a`b", "``a`b``"),
-    ("`start", "`` `start ``"),
-    (" both ", "`  both  `"),
-    ("a|b", "`a|b`"),
-    ("line\nbreak", "`line break`"),
-    ("rtl\u202eoverride\x00", "`rtl\\u202eoverride\\u0000`"),
-])
+@pytest.mark.parametrize(
+    "value, code",
+    [
+        ("plain", "`plain`"),
+        ("a`b", "``a`b``"),
+        ("`start", "`` `start ``"),
+        (" both ", "`  both  `"),
+        ("a|b", "`a|b`"),
+        ("line\nbreak", "`line break`"),
+        ("rtl\u202eoverride\x00", "`rtl\\u202eoverride\\u0000`"),
+    ],
+)
 def test_markdown_code_is_one_code_span_showing_the_value(value, code):
     assert formatting.markdown_code(value) == code
 
@@ -90,8 +115,9 @@ def test_markdown_code_in_a_table_escapes_the_pipe():
 
 def test_html_report_shows_control_characters_as_escapes(tmp_path):
     with Store.open(tmp_path / "parity.duckdb") as store, store.atomic():
-        store.add_predictions([prediction(model="nul\x00model\u202ertl", platform="cpu",
-                                          predictor_version="v\x07")], "src")
+        store.add_predictions(
+            [prediction(model="nul\x00model\u202ertl", platform="cpu", predictor_version="v\x07")], "src"
+        )
     with Store.open(tmp_path / "parity.duckdb", read_only=True) as store:
         site = load_site(store)
     render_site(site, tmp_path / "site")

@@ -1,23 +1,19 @@
 """reporter.ingest on real graphs and Alma files into real DuckDB files: comparisons, idempotence,
-runs, bad files, --strict, manifests, platform maps and bundles that carry their own run."""
+runs, bad files, --strict, manifests and platform maps (files that carry their own run:
+tests/test_ingest_runs.py)."""
+
 from __future__ import annotations
 
 import json
 import shutil
-import types
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-import collectors.formats
-from collectors.bundle import write_bundle
-from collectors.formats import Document
 from collectors.names import Names
-from collectors.records import Records
 from reporter.ingest import ingest
 from reporter.store import Store
-from tests.builders import measurement, run_info
+from tests.conftest import db_rows, db_value
 
 ORIN_30W = "jetson-orin-agx-64gb@30w"
 REPORT = "graphs/predictions/resnet18__Jetson-Orin-AGX__fp32__b1.json"
@@ -33,58 +29,63 @@ def graphs_db(fixtures, tmp_path_factory) -> Path:
     return path
 
 
-def _rows(db: Path, sql: str, params=None) -> list[tuple]:
-    with Store.open(db, read_only=True) as store:
-        return store.execute(sql, params).rows
-
-
-def _value(db: Path, sql: str, params=None):
-    return _rows(db, sql, params)[0][0]
-
-
 def test_ingest_comparison_resnet18_orin_30w(graphs_db):
-    (row,) = _rows(graphs_db, """
+    (row,) = db_rows(
+        graphs_db,
+        """
         SELECT predicted_ms, measured_ms, measured_platform, method, conversion FROM comparisons
-        WHERE model = 'resnet18' AND platform = ? AND precision = 'fp32' AND batch_size = 1""", [ORIN_30W])
+        WHERE model = 'resnet18' AND platform = ? AND precision = 'fp32' AND batch_size = 1""",
+        [ORIN_30W],
+    )
     assert row[0] == pytest.approx(8.242, abs=5e-4)
     assert row[1] == pytest.approx(21.193, abs=5e-4)
     assert row[2:] == (ORIN_30W, "layerwise-sum", "EAGER")
 
 
 def test_ingest_every_prediction_with_a_measurement_is_compared(graphs_db):
-    expected = _value(graphs_db, """
+    expected = db_value(
+        graphs_db,
+        """
         SELECT count(*) FROM predictions p WHERE EXISTS (
             SELECT 1 FROM measurements m WHERE m.model = p.model AND m.platform = p.platform
-               AND m.precision = p.precision AND m.batch_size = p.batch_size AND m.status = 'ok')""")
+               AND m.precision = p.precision AND m.batch_size = p.batch_size AND m.status = 'ok')""",
+    )
     assert expected == 15 + 15 + 30  # Orin fp32 and fp16 at batch 1, every i7-12700K prediction
-    assert _value(graphs_db, "SELECT count(*) FROM comparisons") == expected
+    assert db_value(graphs_db, "SELECT count(*) FROM comparisons") == expected
 
 
 def test_ingest_50w_measurements_stay_unmatched(graphs_db):
-    assert _value(graphs_db, "SELECT count(*) FROM measurements WHERE platform = 'jetson-orin-agx-64gb@50w'") == 45
-    assert _value(graphs_db, "SELECT count(*) FROM comparisons WHERE measured_platform LIKE '%@50w'") == 0
+    assert db_value(graphs_db, "SELECT count(*) FROM measurements WHERE platform = 'jetson-orin-agx-64gb@50w'") == 45
+    assert db_value(graphs_db, "SELECT count(*) FROM comparisons WHERE measured_platform LIKE '%@50w'") == 0
 
 
 def test_ingest_h100_predictions_stay_unmatched(graphs_db):
-    assert _value(graphs_db, "SELECT count(*) FROM predictions WHERE platform = 'h100-sxm5-80gb'") == 25
-    assert _value(graphs_db, "SELECT count(*) FROM comparisons WHERE platform = 'h100-sxm5-80gb'") == 0
+    assert db_value(graphs_db, "SELECT count(*) FROM predictions WHERE platform = 'h100-sxm5-80gb'") == 25
+    assert db_value(graphs_db, "SELECT count(*) FROM comparisons WHERE platform = 'h100-sxm5-80gb'") == 0
 
 
 def test_ingest_orin_30w_fp32_error_is_about_56_percent(graphs_db):
-    count, median_ape, within_30 = _rows(graphs_db, """
+    count, median_ape, within_30 = db_rows(
+        graphs_db,
+        """
         SELECT count(*), median(abs_error_pct), count(*) FILTER (abs_error_pct <= 30) FROM comparisons
-        WHERE platform = ? AND precision = 'fp32' AND batch_size = 1""", [ORIN_30W])[0]
+        WHERE platform = ? AND precision = 'fp32' AND batch_size = 1""",
+        [ORIN_30W],
+    )[0]
     assert (count, within_30) == (15, 0)
     assert median_ape == pytest.approx(56.4, abs=0.1)
 
 
 def test_ingest_one_run_owns_sources_and_measurements(graphs_db):
-    ((run_id, kind, host, finished),) = _rows(graphs_db, "SELECT run_id, kind, host, finished_at FROM runs")
+    ((run_id, kind, host, finished),) = db_rows(graphs_db, "SELECT run_id, kind, host, finished_at FROM runs")
     assert run_id.startswith("ingest-") and kind == "ingest" and host and finished
-    assert _rows(graphs_db, "SELECT DISTINCT run_id FROM sources") == [(run_id,)]
-    assert _rows(graphs_db, "SELECT DISTINCT run_id FROM measurements") == [(run_id,)]
-    assert _rows(graphs_db, "SELECT format, count(*) FROM sources GROUP BY ALL ORDER BY ALL") == [
-        ("graphs-calibration", 175), ("graphs-calibration-manifest", 3), ("graphs-report", 85)]
+    assert db_rows(graphs_db, "SELECT DISTINCT run_id FROM sources") == [(run_id,)]
+    assert db_rows(graphs_db, "SELECT DISTINCT run_id FROM measurements") == [(run_id,)]
+    assert db_rows(graphs_db, "SELECT format, count(*) FROM sources GROUP BY ALL ORDER BY ALL") == [
+        ("graphs-calibration", 175),
+        ("graphs-calibration-manifest", 3),
+        ("graphs-report", 85),
+    ]
 
 
 def test_ingest_same_content_twice_is_stored_once(fixtures, db_path, tmp_path):
@@ -96,8 +97,8 @@ def test_ingest_same_content_twice_is_stored_once(fixtures, db_path, tmp_path):
         second = ingest(store, [fixtures / REPORT])
     assert (sum(first.stored_by_format.values()), first.duplicates) == (1, 1)
     assert (second.run_id, second.already_stored, sum(second.stored_by_format.values())) == (None, 1, 0)
-    assert _value(db_path, "SELECT count(*) FROM predictions") == 1
-    assert _value(db_path, "SELECT count(*) FROM runs") == 1  # nothing new: no empty ingest run
+    assert db_value(db_path, "SELECT count(*) FROM predictions") == 1
+    assert db_value(db_path, "SELECT count(*) FROM runs") == 1  # nothing new: no empty ingest run
 
 
 def test_ingest_folder_with_one_bad_file_stores_the_good_ones(fixtures, db_path, tmp_path):
@@ -106,7 +107,7 @@ def test_ingest_folder_with_one_bad_file_stores_the_good_ones(fixtures, db_path,
         report = ingest(store, [folder])
     assert [str(error) for error in report.errors] == [f"{folder / 'b_broken.json'}: content = '': empty file"]
     assert report.stored_by_format == {"graphs-report": 2}
-    assert _value(db_path, "SELECT count(*) FROM predictions") == 2
+    assert db_value(db_path, "SELECT count(*) FROM predictions") == 2
 
 
 def test_ingest_strict_with_one_bad_file_stores_nothing(fixtures, db_path, tmp_path):
@@ -115,7 +116,7 @@ def test_ingest_strict_with_one_bad_file_stores_nothing(fixtures, db_path, tmp_p
         report = ingest(store, [folder], strict=True)
     assert report.refused and len(report.errors) == 1
     for table in ("runs", "sources", "predictions"):
-        assert _value(db_path, f"SELECT count(*) FROM {table}") == 0
+        assert db_value(db_path, f"SELECT count(*) FROM {table}") == 0
 
 
 def _folder_with_bad_file(fixtures: Path, tmp_path: Path) -> Path:
@@ -151,7 +152,11 @@ def test_ingest_missing_path_is_a_bad_input(db_path, tmp_path):
         report = ingest(store, [tmp_path / "absent"])
     [error] = report.errors
     assert (error.path, error.field, error.value, error.reason) == (
-        str(tmp_path / "absent"), "path", str(tmp_path / "absent"), "no such file or directory")
+        str(tmp_path / "absent"),
+        "path",
+        str(tmp_path / "absent"),
+        "no such file or directory",
+    )
 
 
 def test_ingest_manifest_with_its_folder_stores_each_file_once(fixtures, db_path):
@@ -178,10 +183,18 @@ def test_ingest_stored_manifest_still_brings_in_files_that_were_bad(fixtures, db
 
 def test_ingest_alma_results_with_flags(fixtures, db_path):
     with Store.open(db_path) as store:
-        ingest(store, [fixtures / "alma/alma_resnet18_cpu_b4_n10.json"], model="ResNet-18",
-               platform="i7-12700K", batch_size=4)
-    rows = _rows(db_path, """SELECT conversion, model, platform, batch_size, method, median, n_iterations
-                             FROM measurements ORDER BY conversion""")
+        ingest(
+            store,
+            [fixtures / "alma/alma_resnet18_cpu_b4_n10.json"],
+            model="ResNet-18",
+            platform="i7-12700K",
+            batch_size=4,
+        )
+    rows = db_rows(
+        db_path,
+        """SELECT conversion, model, platform, batch_size, method, median, n_iterations
+                             FROM measurements ORDER BY conversion""",
+    )
     assert [row[0] for row in rows] == ["EAGER", "JIT_TRACE", "TORCH_SCRIPT"]
     assert rows[0][1:5] == ("resnet18", "intel-i7-12700k", 4, "alma")
     assert rows[0][5] == pytest.approx(0.97496111 * 1000 / 3)
@@ -194,126 +207,57 @@ def test_ingest_unknown_model_is_kept_as_given(fixtures, db_path, tmp_path):
     (tmp_path / "mine.json").write_text(json.dumps(document))
     with Store.open(db_path) as store:
         ingest(store, [tmp_path / "mine.json"])
-    assert _rows(db_path, "SELECT model FROM predictions") == [("MyNet-7",)]
+    assert db_rows(db_path, "SELECT model FROM predictions") == [("MyNet-7",)]
 
 
 def test_ingest_platform_map_adds_aliases_and_declared_proxies(fixtures, db_path, tmp_path):
     platform_map = tmp_path / "map.json"
-    platform_map.write_text(json.dumps({"aliases": {"lab-box-3": "nvidia-h200"},
-                                        "proxies": {"nvidia-h200": "h100-sxm5-80gb"}}))
+    platform_map.write_text(
+        json.dumps({"aliases": {"lab-box-3": "nvidia-h200"}, "proxies": {"nvidia-h200": "h100-sxm5-80gb"}})
+    )
     alma = tmp_path / "alma.json"  # one batch of one sample, measured on the lab box
-    alma.write_text(json.dumps({"EAGER": {"device": "cuda", "total_inf_time": 0.002, "total_samples": 1,
-                                          "batch_size": 1, "throughput": 500.0, "status": "success"}}))
+    alma.write_text(
+        json.dumps(
+            {
+                "EAGER": {
+                    "device": "cuda",
+                    "total_inf_time": 0.002,
+                    "total_samples": 1,
+                    "batch_size": 1,
+                    "throughput": 500.0,
+                    "status": "success",
+                }
+            }
+        )
+    )
     with Store.open(db_path) as store:
-        ingest(store, [fixtures / "graphs/predictions/resnet18__H100__fp32__b1.json", alma],
-               names=Names.load(platform_map), model="resnet18", platform="lab-box-3", batch_size=1)
-    assert _rows(db_path, "SELECT * FROM proxies") == [("nvidia-h200", "h100-sxm5-80gb")]
+        ingest(
+            store,
+            [fixtures / "graphs/predictions/resnet18__H100__fp32__b1.json", alma],
+            names=Names.load(platform_map),
+            model="resnet18",
+            platform="lab-box-3",
+            batch_size=1,
+        )
+    assert db_rows(db_path, "SELECT * FROM proxies") == [("nvidia-h200", "h100-sxm5-80gb")]
     # Alma's own figures are never scored (`comparisons` leaves them out); the pairing itself is:
-    pairs = ("SELECT platform, measured_platform, is_proxy FROM pair_latencies(predictions, latest) "
-             "WHERE conversion = 'EAGER'")
-    assert _rows(db_path, pairs) == [
-        ("h100-sxm5-80gb", "nvidia-h200", True)]
+    pairs = (
+        "SELECT platform, measured_platform, is_proxy FROM pair_latencies(predictions, latest) "
+        "WHERE conversion = 'EAGER'"
+    )
+    assert db_rows(db_path, pairs) == [("h100-sxm5-80gb", "nvidia-h200", True)]
 
 
 def test_ingest_failure_while_writing_leaves_the_database_as_it_was(fixtures, db_path, monkeypatch):
     with Store.open(db_path) as store:
         ingest(store, [fixtures / REPORT])
-        monkeypatch.setattr(store, "add_measurements", _explode)
+        monkeypatch.setattr(store, "add_measurements", _disk_full)
         with pytest.raises(RuntimeError):
             ingest(store, [fixtures / "graphs/calibration/jetson_orin_agx_30w"])
-    assert _value(db_path, "SELECT count(*) FROM sources") == 1
-    assert _value(db_path, "SELECT count(*) FROM subgraphs") == 0
-    assert _value(db_path, "SELECT count(*) FROM runs") == 1
+    assert db_value(db_path, "SELECT count(*) FROM sources") == 1
+    assert db_value(db_path, "SELECT count(*) FROM subgraphs") == 0
+    assert db_value(db_path, "SELECT count(*) FROM runs") == 1
 
 
-def _explode(*args, **kwargs):
+def _disk_full(*args, **kwargs):
     raise RuntimeError("disk full")
-
-
-# A stand-in for the bench engineer's Parity bundle format: a file that carries its own run.
-def _bundle_records(doc: Document, context) -> Records:
-    content = doc.json["fake_bundle"]
-    run = run_info(content["run_id"], finished_at="2026-11-28T10:05:00", host="orin-7", platform=ORIN_30W)
-    measured = measurement(platform=ORIN_30W, median=content["median"], samples=(content["median"],) * 3)
-    return Records(measurements=[measured], run=run)
-
-
-FAKE_BUNDLE = types.SimpleNamespace(
-    NAME="fake-bundle", recognise=lambda doc: "fake_bundle" in (doc.json_object() or {}), to_records=_bundle_records)
-
-
-def test_ingest_file_carrying_its_run_stores_that_run_once(db_path, tmp_path, monkeypatch):
-    monkeypatch.setattr(collectors.formats, "FORMATS", [FAKE_BUNDLE, *collectors.formats.FORMATS])
-    (tmp_path / "a.json").write_text(json.dumps({"fake_bundle": {"run_id": "bench-orin-1", "median": 20.0}}))
-    (tmp_path / "b.json").write_text(json.dumps({"fake_bundle": {"run_id": "bench-orin-1", "median": 99.0}}))
-    with Store.open(db_path) as store:
-        first = ingest(store, [tmp_path / "a.json"])
-        second = ingest(store, [tmp_path / "b.json"])  # other content, same run: the run is stored already
-    assert (first.stored_by_format, second.already_stored, second.run_id) == ({"fake-bundle": 1}, 1, None)
-    assert _rows(db_path, "SELECT run_id, kind, host FROM runs ORDER BY kind") == [
-        ("bench-orin-1", "bench", "orin-7"),
-        (first.run_id, "ingest", _value(db_path, "SELECT host FROM runs WHERE kind = 'ingest'"))]
-    assert _rows(db_path, "SELECT run_id, median FROM measurements") == [("bench-orin-1", 20.0)]
-    assert _rows(db_path, "SELECT run_id FROM sources") == [(first.run_id,)]
-    assert _value(db_path, "SELECT count(*) FROM samples") == 3
-
-
-def test_ingest_parity_bundle_keeps_its_run_and_samples(db_path, tmp_path):
-    run = run_info("bench-orin-2", host="orin-7", platform=ORIN_30W, environment={})
-    measured = measurement(platform=ORIN_30W, median=20.5, samples=(20.5, 20.4, 20.6))
-    bundle = write_bundle(run, [measured], tmp_path / "bundle.json")
-    with Store.open(db_path) as store:
-        first = ingest(store, [bundle])
-        again = ingest(store, [bundle])
-    assert (first.stored_by_format, again.already_stored) == ({"parity-bundle": 1}, 1)
-    assert _rows(db_path, "SELECT run_id, median FROM measurements") == [("bench-orin-2", 20.5)]
-    assert _value(db_path, "SELECT count(*) FROM samples") == 3
-
-
-def test_ingest_a_journal_is_an_incomplete_run_that_its_whole_run_replaces(tmp_path, db_path):
-    from collectors.journal import Journal
-
-    run = run_info("bench-killed", platform=ORIN_30W)
-    cells = [[measurement(platform=ORIN_30W, batch_size=b, median=float(b), samples=(float(b),) * 3)]
-             for b in (1, 2, 4)]
-    journal = Journal.create(tmp_path / "night.json.journal", run, out=tmp_path / "night.json")
-    for cell in cells[:2]:
-        journal.record(cell)
-    journal.close()
-    with open(journal.path, "ab") as handle:
-        handle.write(b'{"measurements":[{"model":"resn')  # the cell being written when the power went
-    whole = write_bundle(replace(run, finished_at="2026-11-28T11:00:00"), [m for c in cells for m in c],
-                         tmp_path / "night.json")
-    with Store.open(db_path) as store:
-        first = ingest(store, [journal.path])
-        assert (first.measurements, first.errors) == (2, [])
-        assert store.execute("SELECT finished_at FROM runs WHERE run_id = 'bench-killed'").single_value() is None
-        second = ingest(store, [whole])
-        assert (second.measurements, second.warnings) == (3, [])
-        assert store.execute("SELECT count(*), count(DISTINCT measurement_id) FROM measurements").first() == (3, 3)
-        assert store.execute("SELECT count(*) FROM samples").single_value() == 9
-        assert store.execute("SELECT finished_at IS NOT NULL FROM runs WHERE run_id = 'bench-killed'").rows == [(True,)]
-
-
-def test_ingest_bundle_names_and_times_are_normalised_like_every_format(db_path, tmp_path):
-    run = run_info("bench-raw", platform="NVIDIA H200", started_at="2026-11-28T02:00:00-08:00")
-    raw = measurement(platform="NVIDIA H200", precision="FP32 ", model="ResNet-18",
-                      measured_at="2026-11-28T02:30:00-08:00")
-    with Store.open(db_path) as store:
-        assert not ingest(store, [write_bundle(run, [raw], tmp_path / "bundle.json")]).errors
-    assert _rows(db_path, "SELECT model, platform, precision, measured_at::VARCHAR FROM measurements") == [
-        ("resnet18", "nvidia-h200", "fp32", "2026-11-28 10:30:00")]
-    assert _rows(db_path, "SELECT platform, started_at::VARCHAR FROM runs WHERE run_id = 'bench-raw'") == [
-        ("nvidia-h200", "2026-11-28 10:00:00")]
-
-
-@pytest.mark.parametrize("flag", ["--model", "--platform"])
-def test_ingest_alma_empty_flag_is_a_bad_file(fixtures, db_path, capsys, flag):
-    from reporter.cli import main
-
-    given = {"--model": "resnet18", "--platform": "intel-i7-12700k", flag: ""}
-    alma = fixtures / "alma/alma_resnet18_cpu_b4_n10.json"
-    assert main(["ingest", str(alma), "--batch-size", "4", "--db", str(db_path), *[a for item in given.items()
-                                                                                     for a in item]]) == 1
-    assert capsys.readouterr().err == (f"parity ingest: bad file: {alma}: {flag} = '': Alma results name no model, "
-                                       "platform or batch size: give all three\n")

@@ -2,6 +2,7 @@
 a link out of a folder, a FIFO, a symlink loop, JSON nested 100,000 deep, and values that pass a
 format's shape but that the store cannot take. Each bad file is one line naming the file, the
 field and the value; the good files of the same command are stored; nothing hangs."""
+
 from __future__ import annotations
 
 import json
@@ -53,11 +54,14 @@ def test_ingest_manifest_entry_outside_its_folder_is_refused_unread(fixtures, db
     _good(fixtures, calibration)
     entry = entry.format(outside=tmp_path / "outside")
     (calibration / "manifest.json").write_text(json.dumps({"measurements": [{"file": entry}]}))
-    code, out, err = _ingest(capsys, str(calibration / "manifest.json"), str(calibration / "good.json"),
-                             "--db", str(db_path))
+    code, out, err = _ingest(
+        capsys, str(calibration / "manifest.json"), str(calibration / "good.json"), "--db", str(db_path)
+    )
     assert code == 1
-    assert err == (f"parity ingest: bad file: {calibration / 'manifest.json'}: measurements[0].file = {short(entry)}: "
-                   "outside the manifest's folder and the folders given (name the file itself to ingest it)\n")
+    assert err == (
+        f"parity ingest: bad file: {calibration / 'manifest.json'}: measurements[0].file = {short(entry)}: "
+        "outside the manifest's folder and the folders given (name the file itself to ingest it)\n"
+    )
     assert SECRET not in out + err and "root:" not in out + err
     assert _count(db_path, "predictions") == 1
 
@@ -82,8 +86,10 @@ def test_ingest_link_in_a_folder_leading_outside_it_is_refused_unread(fixtures, 
     (folder / "x.json").symlink_to(tmp_path / "secret.txt")
     code, out, err = _ingest(capsys, str(folder), "--db", str(db_path))
     assert code == 1
-    assert err == (f"parity ingest: bad file: {folder / 'x.json'}: file = 'x.json': a link that leads outside "
-                   f"{folder} (name its target to ingest it)\n")
+    assert err == (
+        f"parity ingest: bad file: {folder / 'x.json'}: file = 'x.json': a link that leads outside "
+        f"{folder} (name its target to ingest it)\n"
+    )
     assert SECRET not in out + err and _count(db_path, "predictions") == 1
 
 
@@ -99,8 +105,13 @@ def test_ingest_unknown_text_shows_only_the_start_of_its_first_line(db_path, tmp
 
 def _ingest_process(*arguments: str) -> subprocess.CompletedProcess:
     """`parity ingest` in its own process, given two minutes: what could hang must not hang the tests."""
-    return subprocess.run([sys.executable, "-m", "reporter.cli", "ingest", *arguments], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "reporter.cli", "ingest", *arguments],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_ingest_fifo_in_a_folder_is_skipped_and_never_waited_on(fixtures, db_path, tmp_path):
@@ -118,8 +129,10 @@ def test_ingest_fifo_named_on_the_command_line_is_a_bad_input(fixtures, db_path,
     os.mkfifo(tmp_path / "pipe.json")
     done = _ingest_process(str(tmp_path / "pipe.json"), str(good), "--db", str(db_path))
     assert done.returncode == 1
-    assert done.stderr == (f"parity ingest: bad file: {tmp_path / 'pipe.json'}: path = "
-                           f"{short(str(tmp_path / 'pipe.json'))}: a FIFO, not a regular file\n")
+    assert done.stderr == (
+        f"parity ingest: bad file: {tmp_path / 'pipe.json'}: path = "
+        f"{short(str(tmp_path / 'pipe.json'))}: a FIFO, not a regular file\n"
+    )
     assert _count(db_path, "predictions") == 1
 
 
@@ -132,7 +145,8 @@ def test_ingest_symlink_loop_is_one_bad_file_and_the_good_ones_are_stored(fixtur
     assert code == 1
     assert err.splitlines() == [
         f"parity ingest: bad file: {folder / name}: file = {name!r}: cannot read: Too many levels of symbolic links"
-        for name in ("a.json", "b.json")]
+        for name in ("a.json", "b.json")
+    ]
     assert "stored 1 file(s): graphs-report 1" in out and _count(db_path, "predictions") == 1
 
 
@@ -142,15 +156,21 @@ def test_ingest_json_nested_100000_deep_is_one_bad_file(fixtures, db_path, tmp_p
     (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     code, out, err = _ingest(capsys, str(folder), "--db", str(db_path))
     assert code == 1
-    assert err == (f"parity ingest: bad file: {folder / 'deep.json'}: JSON = 'line 1 column 202': "
-                   "truncated or invalid JSON (recursion limit exceeded)\n")
+    assert err == (
+        f"parity ingest: bad file: {folder / 'deep.json'}: JSON = 'line 1 column 202': "
+        "truncated or invalid JSON (recursion limit exceeded)\n"
+    )
     assert _count(db_path, "predictions") == 1
 
 
 # -- values the store would refuse ----------------------------------------------------------------
 
-_BUNDLE = {"format": "parity-bundle", "version": 2, "run": record_fields(run_info("bench-hostile")),
-           "measurements": [record_fields(measurement())]}
+_BUNDLE = {
+    "format": "parity-bundle",
+    "version": 2,
+    "run": record_fields(run_info("bench-hostile")),
+    "measurements": [record_fields(measurement())],
+}
 
 
 def _report_with(fixtures: Path, path: Path, section: str, **values) -> Path:
@@ -170,31 +190,41 @@ def _bundle_with(path: Path, part: str, **values) -> Path:
 HOSTILE_VALUES = {
     "bundle start before year 1 in UTC": (
         lambda fixtures, path: _bundle_with(path, "run", started_at="0001-01-01T00:00:00+01:00"),
-        "run.started_at = '0001-01-01T00:00:00+01:00': out of range once in UTC"),
+        "run.started_at = '0001-01-01T00:00:00+01:00': out of range once in UTC",
+    ),
     "bundle message with a NUL": (
         lambda fixtures, path: _bundle_with(path, "measurement", message="a\x00b"),
-        "measurements[0].message = 'a\\x00b': contains a NUL character"),
+        "measurements[0].message = 'a\\x00b': contains a NUL character",
+    ),
     "bundle environment with NaN": (
         lambda fixtures, path: _written(path, json.dumps(_BUNDLE, default=list).replace('"2.11"', "NaN")),
-        "run.environment = {'torch': nan}: holds NaN or an infinity, which JSON cannot"),
+        "run.environment = {'torch': nan}: holds NaN or an infinity, which JSON cannot",
+    ),
     "model name with a lone surrogate": (
         lambda fixtures, path: _written(
-            path, (fixtures / REPORT).read_text().replace('"model": "ResNet-18"', '"model": "Res\\ud800"')),
-        "JSON = 'line 3 column 24': truncated or invalid JSON (unexpected end of hex escape)"),
+            path, (fixtures / REPORT).read_text().replace('"model": "ResNet-18"', '"model": "Res\\ud800"')
+        ),
+        "JSON = 'line 3 column 24': truncated or invalid JSON (unexpected end of hex escape)",
+    ),
     "model name with a NUL": (
         lambda fixtures, path: _report_with(fixtures, path, "metadata", model="Res\x00Net"),
-        "metadata.model = 'Res\\x00Net': contains a control character"),
+        "metadata.model = 'Res\\x00Net': contains a control character",
+    ),
     "energy per batch beyond a double": (
         lambda fixtures, path: _overflowing_energy(fixtures, path),
-        "predictions[0].energy_mj = inf: expected a finite number"),
+        "predictions[0].energy_mj = inf: expected a finite number",
+    ),
     "an integer of 5000 digits": (
         lambda fixtures, path: _written(
-            path, (fixtures / REPORT).read_text().replace('"batch_size": 1', '"batch_size": ' + "1" * 5000)),
-        "JSON = 'line 6 column 4320': truncated or invalid JSON (number out of range)"),
+            path, (fixtures / REPORT).read_text().replace('"batch_size": 1', '"batch_size": ' + "1" * 5000)
+        ),
+        "JSON = 'line 6 column 4320': truncated or invalid JSON (number out of range)",
+    ),
     "NaN outside the declared fields": (
         lambda fixtures, path: _report_with(fixtures, path, "metadata", note=float("nan")),
         "predictions[0].raw = {'derived_metrics': {'energy_per_inference_mj': 82.254629...: "
-        "holds NaN or an infinity, which JSON cannot"),
+        "holds NaN or an infinity, which JSON cannot",
+    ),
 }
 
 
@@ -214,7 +244,8 @@ def _overflowing_energy(fixtures: Path, path: Path) -> Path:
 
 @pytest.mark.parametrize("case", HOSTILE_VALUES)
 def test_ingest_value_the_store_cannot_take_is_a_bad_file_before_anything_is_written(
-        fixtures, db_path, tmp_path, capsys, case):
+    fixtures, db_path, tmp_path, capsys, case
+):
     build, message = HOSTILE_VALUES[case]
     folder = tmp_path / "inputs"
     good = _good(fixtures, folder)
@@ -230,15 +261,19 @@ def test_ingest_csv_field_beyond_the_csv_limit_is_a_bad_file(fixtures, db_path, 
     header = "model,hardware,batch_size,precision,latency_ms\n"
     (tmp_path / "big.csv").write_text(header + "x" * 200_000 + ",a,1,fp32,1\n")
     code, _, err = _ingest(capsys, str(good), str(tmp_path / "big.csv"), "--db", str(db_path))
-    assert (code, err) == (1, f"parity ingest: bad file: {tmp_path / 'big.csv'}: CSV = 'line 2': "
-                              "cannot read (field larger than field limit (131072))\n")
+    assert (code, err) == (
+        1,
+        f"parity ingest: bad file: {tmp_path / 'big.csv'}: CSV = 'line 2': "
+        "cannot read (field larger than field limit (131072))\n",
+    )
     assert _count(db_path, "predictions") == 1
 
 
 def test_ingest_alma_batch_size_beyond_integer_is_a_bad_flag(fixtures, db_path, capsys):
     alma = fixtures / "alma/alma_resnet18_cpu_b4_n10.json"
-    code, _, err = _ingest(capsys, str(alma), "--model", "resnet18", "--platform", "cpu", "--batch-size", str(2**31),
-                           "--db", str(db_path))
+    code, _, err = _ingest(
+        capsys, str(alma), "--model", "resnet18", "--platform", "cpu", "--batch-size", str(2**31), "--db", str(db_path)
+    )
     assert (code, err) == (1, f"parity ingest: bad file: {alma}: --batch-size = {2**31}: too large\n")
 
 
@@ -305,6 +340,8 @@ def test_ingest_ctrl_c_after_the_commit_says_what_was_stored(fixtures, db_path, 
     code, _, err = _ingest(capsys, str(fixtures / REPORT), "--db", str(db_path))
     monkeypatch.undo()
     assert code == 130
-    assert err.startswith("parity ingest: interrupted; the write had committed: stored 1 file(s) "
-                          "(1 predictions, 0 measurements, 0 subgraph rows, run ingest-")
+    assert err.startswith(
+        "parity ingest: interrupted; the write had committed: stored 1 file(s) "
+        "(1 predictions, 0 measurements, 0 subgraph rows, run ingest-"
+    )
     assert "nothing half-written" not in err and _count(db_path, "predictions") == 1

@@ -1,5 +1,6 @@
 """The chart registry (reporter.pages.CHARTS): every chart a page draws is placed in its HTML, with
 its figure in the page's script, and a template naming an unregistered chart fails loudly."""
+
 from __future__ import annotations
 
 import json
@@ -77,8 +78,10 @@ ADVERSARIAL = [
 def test_sitemap_distinct_names_get_distinct_files_and_anchors(first, second):
     one, two = SiteMap().model(*first), SiteMap().model(*second)
     assert one.path.casefold() != two.path.casefold() and one.anchor != two.anchor
-    assert SiteMap().platform(first[1]).path.casefold() != SiteMap().platform(second[1]).path.casefold() \
+    assert (
+        SiteMap().platform(first[1]).path.casefold() != SiteMap().platform(second[1]).path.casefold()
         or first[1] == second[1]
+    )
 
 
 def test_report_adversarial_names_each_get_a_page_and_unique_ids(tmp_path):
@@ -88,8 +91,15 @@ def test_report_adversarial_names_each_get_a_page_and_unique_ids(tmp_path):
     cells = sorted({cell for pair in ADVERSARIAL for cell in pair})
     with Store.open(tmp_path / "parity.duckdb") as store, store.atomic():
         store.add_run(run_info("run-1", finished_at="2026-11-28T11:00:00"))
-        store.add_measurements([measurement(model=m, platform=p, conversion=c, median=2.0)
-                                for m, p in cells for c in ("EAGER", "ONNX_CPU")], "run-1", None)
+        store.add_measurements(
+            [
+                measurement(model=m, platform=p, conversion=c, median=2.0)
+                for m, p in cells
+                for c in ("EAGER", "ONNX_CPU")
+            ],
+            "run-1",
+            None,
+        )
         store.add_predictions([prediction(model=m, platform=p, latency_ms=3.0) for m, p in cells], "src")
     with Store.open(tmp_path / "parity.duckdb", read_only=True) as store:
         site = load_site(store)

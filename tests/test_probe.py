@@ -1,4 +1,5 @@
 """parity probe: every conversion, runnable or unavailable with a precise reason and fix."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,15 @@ from reporter.cli import main
 class FakeHost(Host):
     """This machine's facts, with a few overridden for the case under test."""
 
-    def __init__(self, device: str = "cpu", *, missing: tuple[str, ...] = (), cuda: bool | None = None,
-                 providers: tuple[str, ...] | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        device: str = "cpu",
+        *,
+        missing: tuple[str, ...] = (),
+        cuda: bool | None = None,
+        providers: tuple[str, ...] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(device, **kwargs)
         self._found.update({name: False for name in missing})
         if cuda is not None:
@@ -34,8 +42,15 @@ def test_probe_covers_all_72_and_eager_runs_on_cpu() -> None:
     assert availability("EAGER", Host("cpu")).runnable
 
 
-@pytest.mark.parametrize("name", ["BF16+EAGER", "NATIVE_CONVERT_AI8WI8_STATIC_QUANTIZED",
-                                  "OPTIMIM_QUANTO_Wf8E5M2+COMPILE_CUDAGRAPHS", "COMPILE_OPENVINO"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "BF16+EAGER",
+        "NATIVE_CONVERT_AI8WI8_STATIC_QUANTIZED",
+        "OPTIMIM_QUANTO_Wf8E5M2+COMPILE_CUDAGRAPHS",
+        "COMPILE_OPENVINO",
+    ],
+)
 def test_known_broken_conversions_are_unavailable(name: str) -> None:
     result = availability(name, Host("cuda"))
     assert (result.runnable, result.category) == (False, "known-broken")
@@ -65,8 +80,10 @@ def test_removed_torch_api_names_the_api_and_the_version() -> None:
 
 
 def test_missing_package_gives_the_pip_command() -> None:
-    result = availability("COMPILE_TENSORRT", FakeHost("cuda", cuda=True, missing=("tensorrt", "torch_tensorrt"),
-                                                     system_site_glob="/nonexistent"))
+    result = availability(
+        "COMPILE_TENSORRT",
+        FakeHost("cuda", cuda=True, missing=("tensorrt", "torch_tensorrt"), system_site_glob="/nonexistent"),
+    )
     assert result.reason == "missing package: tensorrt, torch_tensorrt"
     assert result.fix == "pip install tensorrt torch-tensorrt"
 
@@ -74,8 +91,12 @@ def test_missing_package_gives_the_pip_command() -> None:
 def test_system_tensorrt_outside_the_venv_says_to_recreate_it(tmp_path: Path) -> None:
     site = tmp_path / "python3.10" / "dist-packages"
     (site / "tensorrt").mkdir(parents=True)
-    host = FakeHost("cuda", cuda=True, missing=("tensorrt", "torch_tensorrt"),
-                    system_site_glob=str(tmp_path / "python3*" / "dist-packages"))
+    host = FakeHost(
+        "cuda",
+        cuda=True,
+        missing=("tensorrt", "torch_tensorrt"),
+        system_site_glob=str(tmp_path / "python3*" / "dist-packages"),
+    )
     result = availability("COMPILE_TENSORRT", host)
     assert result.category == "not-in-venv" and str(site / "tensorrt") in result.reason
     assert "--system-site-packages" in result.fix
@@ -92,8 +113,15 @@ def test_onnx_gpu_without_the_cuda_provider_is_unavailable() -> None:
 def test_probe_json_lists_every_conversion(capsys) -> None:
     assert main(["probe", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert len(rows) == 72 and set(rows[0]) == {"alma_id", "conversion", "runnable", "category", "reason", "fix",
-                                                "runs_on"}
+    assert len(rows) == 72 and set(rows[0]) == {
+        "alma_id",
+        "conversion",
+        "runnable",
+        "category",
+        "reason",
+        "fix",
+        "runs_on",
+    }
     assert max(len(r["reason"] or "") for r in rows) > 100  # the full text; the table cuts it
 
 
@@ -108,8 +136,9 @@ def test_probe_count_agrees_with_the_status_column() -> None:
     host = FakeHost("cuda", cuda=False)
     results = [availability(name, host) for name in ("EAGER", "ONNX_CPU", "COMPILE_CUDAGRAPHS")]
     assert [_status(a, "cuda") for a in results] == ["unavailable", "runnable on cpu", "unavailable"]
-    assert count_line(results, "cuda") == ("0 of 3 conversions can run on cuda here; 1 more runs on the cpu "
-                                          "even with --device cuda (ONNX_CPU)")
+    assert count_line(results, "cuda") == (
+        "0 of 3 conversions can run on cuda here; 1 more runs on the cpu even with --device cuda (ONNX_CPU)"
+    )
     assert count_line([availability("EAGER", Host("cpu"))], "cpu") == "1 of 1 conversions can run on cpu here"
 
 

@@ -1,4 +1,5 @@
 """collectors.profiling: the attribution rules on hand-built events, and the real profiler on the CPU."""
+
 from __future__ import annotations
 
 import statistics
@@ -23,26 +24,45 @@ def span(name: str, start: float, end: float) -> pe.Span:
 
 # -- pure attribution, hand-built CUDA events -----------------------------------------------------------
 
+
 def test_busy_events_on_cuda_are_kernels_copies_and_memsets_only() -> None:
-    events = [pe.Event(pe.RANGE, "parity.call", 0, 100, 0), pe.Event(pe.OP, "aten::addmm", 1, 20, 19),
-              pe.Event(pe.MARK, "parity.call", 10, 60, 0), work("void gemm_kernel", 10, 5),
-              work("Memcpy HtoD (Pageable -> Device)", 30, 2), work("Memset (Device)", 40, 1)]
+    events = [
+        pe.Event(pe.RANGE, "parity.call", 0, 100, 0),
+        pe.Event(pe.OP, "aten::addmm", 1, 20, 19),
+        pe.Event(pe.MARK, "parity.call", 10, 60, 0),
+        work("void gemm_kernel", 10, 5),
+        work("Memcpy HtoD (Pageable -> Device)", 30, 2),
+        work("Memset (Device)", 40, 1),
+    ]
     assert [e.name for e in pe.busy_events(events, on_device=True)] == [
-        "void gemm_kernel", "Memcpy HtoD (Pageable -> Device)", "Memset (Device)"]
+        "void gemm_kernel",
+        "Memcpy HtoD (Pageable -> Device)",
+        "Memset (Device)",
+    ]
     assert [e.name for e in pe.busy_events(events, on_device=False)] == ["aten::addmm"]
 
 
 def test_spans_keep_their_prefix_only_and_put_the_outer_first_on_equal_starts() -> None:
-    events = [pe.Event(pe.RANGE, "parity.layer:b", 5, 6, 0), pe.Event(pe.RANGE, "parity.call", 0, 9, 0),
-              pe.Event(pe.MARK, "parity.layer:a", 1, 2, 0), pe.Event(pe.RANGE, "parity.layer:a", 5, 8, 0)]
+    events = [
+        pe.Event(pe.RANGE, "parity.layer:b", 5, 6, 0),
+        pe.Event(pe.RANGE, "parity.call", 0, 9, 0),
+        pe.Event(pe.MARK, "parity.layer:a", 1, 2, 0),
+        pe.Event(pe.RANGE, "parity.layer:a", 5, 8, 0),
+    ]
     assert pe.spans(events, "parity.layer:") == [span("a", 5, 8), span("b", 5, 6)]
     assert pe.spans(events, "parity.call") == [span("", 0, 9)]
 
 
 def test_per_call_sums_work_by_the_call_it_started_in() -> None:
     calls = [span("", 0, 100), span("", 200, 300)]
-    busy = [work("k1", 10, 5), work("Memcpy DtoH", 50, 2), work("stray", 150, 40),  # between calls: nobody's
-            work("k2", 210, 7), work("Memset", 250, 1), work("late", 99, 30)]  # started in call 0, ended after it
+    busy = [
+        work("k1", 10, 5),
+        work("Memcpy DtoH", 50, 2),
+        work("stray", 150, 40),  # between calls: nobody's
+        work("k2", 210, 7),
+        work("Memset", 250, 1),
+        work("late", 99, 30),
+    ]  # started in call 0, ended after it
     totals, counts = pe.per_call(busy, calls)
     assert totals == [5 + 2 + 30, 7 + 1]
     assert counts == [3, 2]
@@ -56,15 +76,34 @@ def test_per_call_counts_overlapping_work_in_full() -> None:
 
 def test_per_layer_gives_work_to_the_innermost_range_and_the_rest_to_nobody() -> None:
     calls = [span("", 0, 1000), span("", 2000, 3000)]
-    layers = sorted([span("conv", 100, 200), span("outer", 300, 600), span("inner", 350, 450),
-                     span("act", 700, 750), span("act", 800, 850), span("conv", 2100, 2200)],
-                    key=lambda s: (s.start_us, -s.end_us))
-    busy = [work("conv k", 110, 50), work("nested k", 360, 20), work("outer k", 500, 30),
-            work("act k", 710, 3), work("act k", 810, 4), work("residual add", 760, 6),
-            work("conv k", 2110, 50), work("outside every call", 1500, 99)]
+    layers = sorted(
+        [
+            span("conv", 100, 200),
+            span("outer", 300, 600),
+            span("inner", 350, 450),
+            span("act", 700, 750),
+            span("act", 800, 850),
+            span("conv", 2100, 2200),
+        ],
+        key=lambda s: (s.start_us, -s.end_us),
+    )
+    busy = [
+        work("conv k", 110, 50),
+        work("nested k", 360, 20),
+        work("outer k", 500, 30),
+        work("act k", 710, 3),
+        work("act k", 810, 4),
+        work("residual add", 760, 6),
+        work("conv k", 2110, 50),
+        work("outside every call", 1500, 99),
+    ]
     sums, unclaimed = pe.per_layer(busy, calls, layers)
-    assert sums == [pe.LayerSum("conv", 2, 100.0), pe.LayerSum("outer", 1, 30.0), pe.LayerSum("inner", 1, 20.0),
-                    pe.LayerSum("act", 2, 7.0)]
+    assert sums == [
+        pe.LayerSum("conv", 2, 100.0),
+        pe.LayerSum("outer", 1, 30.0),
+        pe.LayerSum("inner", 1, 20.0),
+        pe.LayerSum("act", 2, 7.0),
+    ]
     assert unclaimed == 6.0
 
 
@@ -81,6 +120,7 @@ def test_per_layer_lists_a_range_without_work_with_zero_time() -> None:
 
 
 # -- the real profiler on the CPU -----------------------------------------------------------------------
+
 
 def no_sync() -> None:
     return None
@@ -113,8 +153,10 @@ def leaf_modules(model: torch.nn.Module) -> dict[str, torch.nn.Module]:
 def first_execution_order(model: torch.nn.Module, data: torch.Tensor) -> list[str]:
     """Leaf paths in the order a plain forward first calls them, seen by hooks of the test's own."""
     seen: list[str] = []
-    handles = [module.register_forward_pre_hook(lambda *_, path=path: seen.append(path))
-               for path, module in leaf_modules(model).items()]
+    handles = [
+        module.register_forward_pre_hook(lambda *_, path=path: seen.append(path))
+        for path, module in leaf_modules(model).items()
+    ]
     with torch.no_grad():
         model(data)
     for handle in handles:
@@ -173,7 +215,9 @@ def test_layer_times_counts_a_module_used_twice_as_two_calls(one_thread) -> None
         result = layer_times(model, lambda: model(data), no_sync, "cpu", calls=3)
     assert isinstance(result, Layers)
     assert [(layer.path, layer.module_type, layer.calls) for layer in result.layers] == [
-        ("act", "ReLU", 2), ("linear", "Linear", 1)]
+        ("act", "ReLU", 2),
+        ("linear", "Linear", 1),
+    ]
     assert all(layer.device_ms > 0 for layer in result.layers)
 
 
@@ -185,15 +229,17 @@ def test_a_call_that_never_enters_torch_is_unavailable(one_thread) -> None:
 
     assert device_busy(onnx_runtime_like, no_sync, "cpu", calls=3) == Unavailable(
         "the profiler saw no operators: the call runs outside torch's dispatcher "
-        "(ONNX Runtime, a TensorRT engine or plain Python)")
+        "(ONNX Runtime, a TensorRT engine or plain Python)"
+    )
     result = layer_times(SharedActivation(), onnx_runtime_like, no_sync, "cpu", calls=2)
     assert isinstance(result, Unavailable)
     assert result.reason.startswith("no leaf module of the model ran as itself")
 
 
 def hooks_left(model: torch.nn.Module) -> int:
-    return sum(len(m._forward_pre_hooks) + len(m._forward_hooks) + len(m._forward_hooks_always_called)
-               for m in model.modules())
+    return sum(
+        len(m._forward_pre_hooks) + len(m._forward_hooks) + len(m._forward_hooks_always_called) for m in model.modules()
+    )
 
 
 class Boom(torch.nn.Module):

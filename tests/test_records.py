@@ -32,10 +32,16 @@ RECORDS = {"measurements": Measurement, "predictions": Prediction, "subgraphs": 
 @pytest.mark.parametrize("table", sorted(RECORDS))
 def test_records_every_field_is_a_column_and_every_column_a_field(db_path: Path, table: str) -> None:
     with Store.open(db_path) as store:
-        columns = {row[0] for row in store.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).rows}
+        columns = {
+            row[0]
+            for row in store.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+            ).rows
+        }
     record = RECORDS[table]
-    expected = {f.name for f in fields(record)} - set(SAMPLE_COLUMNS if record is Measurement else ()) | STORE_ONLY[table]
+    expected = {f.name for f in fields(record)} - set(SAMPLE_COLUMNS if record is Measurement else ()) | STORE_ONLY[
+        table
+    ]
     assert columns == expected
 
 
@@ -66,10 +72,17 @@ def test_records_a_measurement_with_every_field_set_survives_a_bundle(tmp_path: 
 @pytest.mark.parametrize("command", ["", *[m.__name__.rsplit(".", 1)[-1] for m in command_modules()]])
 def test_records_help_imports_no_heavy_library(command: str) -> None:
     """`parity COMMAND --help` stays instant: no DuckDB, Arrow, pandas or torch import behind it."""
-    script = ("import sys; from reporter.cli import main\n"
-              "try: main([*sys.argv[1:], '--help'])\n"
-              "except SystemExit: pass\n"
-              "print(sorted(m for m in ('duckdb', 'pyarrow', 'pandas', 'torch') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", script, *([command] if command else [])], cwd=REPO,
-                          capture_output=True, text=True, check=True)
+    script = (
+        "import sys; from reporter.cli import main\n"
+        "try: main([*sys.argv[1:], '--help'])\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in ('duckdb', 'pyarrow', 'pandas', 'torch') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *([command] if command else [])],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -1,5 +1,6 @@
 """parity report: contexts, figures, escaping, safe file names, determinism, single file, summary.md,
 and the real graphs fixtures (Jetson Orin AGX 30W, fp32, batch 1)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,9 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from reporter import charts
+from reporter import history_chart
 from reporter.analysis import Marker, load_site
-from reporter.formatting import predictor_label
 from reporter.ingest import ingest
 from reporter.nightly import history_change_points
 from reporter.pages import SiteMap, slug, views
@@ -22,26 +22,15 @@ from reporter.site_files import PLOTLY_JS
 from reporter.store import Store
 from reporter.templating import GENERATED_LINE
 from tests.builders import measurement, run_info
+from tests.conftest import site_pages
 from tests.report_db import CPU, HOSTILE_MODEL, TRAVERSAL_MODEL
 
 ORIN_30W = "jetson-orin-agx-64gb@30w"
 MAX_PAGE_BYTES = 2 * 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def site_dir(site, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    render_site(site, out)
-    return out
-
-
-def _pages(folder: Path) -> dict[str, str]:
-    return {path.relative_to(folder).as_posix(): path.read_text(encoding="utf-8")
-            for path in sorted(folder.rglob("*.html"))}
-
-
 def test_report_escapes_hostile_names_everywhere(site_dir):
-    pages = _pages(site_dir)
+    pages = site_pages(site_dir)
     model_page = pages[SiteMap().model(HOSTILE_MODEL, CPU).path]
     assert "&lt;img src=x onerror=alert(1)&gt;" in model_page  # shown as text in the page
     # In figures (hover, tick labels) the name is escaped for Plotly's HTML-ish labels, then for
@@ -77,7 +66,7 @@ def test_report_same_database_renders_same_bytes_bar_the_timestamp(report_db, tm
     with Store.open(report_db, read_only=True) as store:
         write_report(store, first, generated_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
         write_report(store, second, generated_at=dt.datetime(2027, 6, 6, tzinfo=dt.timezone.utc))
-    one, two = _pages(first), _pages(second)
+    one, two = site_pages(first), site_pages(second)
     assert one.keys() == two.keys()
     for name in one:
         assert one[name] != two[name], "the generated-at line should differ"
@@ -89,7 +78,7 @@ def test_report_same_database_renders_same_bytes_bar_the_timestamp(report_db, tm
 def test_report_site_writes_plotly_once_and_loads_nothing_remote(site_dir):
     assert (site_dir / "assets" / "plotly.min.js").read_bytes() == PLOTLY_JS.read_bytes()
     plotly_start = PLOTLY_JS.read_text(encoding="utf-8")[:200]
-    for name, text in _pages(site_dir).items():
+    for name, text in site_pages(site_dir).items():
         assert plotly_start not in text, name
         assert text.count("assets/plotly.min.js") == 1, name
         assert not re.search(r"""(src|href)="(https?:)?//""", text), name
@@ -116,11 +105,14 @@ def test_report_charts_are_valid_plotly_figures(site):
 def test_report_model_page_has_every_section(site):
     resnet18 = next(m for m in site.models if (m.model, m.platform) == ("resnet18", CPU))
     view = next(v for v in views(site, SiteMap()) if v.context is resnet18)
-    assert set(view.figures) == {f"{view.page.anchor}--{name}" for name in ("latency", "split--fp32-b1", "speedups",
-                                                                           "history", "subgraphs--fp32-b1-graphs-calibration")}
+    assert set(view.figures) == {
+        f"{view.page.anchor}--{name}"
+        for name in ("latency", "split--fp32-b1", "speedups", "history", "subgraphs--fp32-b1-graphs-calibration")
+    }
     # The device-busy twin of the timed EAGER cell splits its caller latency: 13 ms = 6 ms device + 7 host.
     assert resnet18.split[["conversion", "caller_ms", "device_ms", "host_ms"]].values.tolist() == [
-        ["EAGER", 13.0, 6.0, 7.0]]
+        ["EAGER", 13.0, 6.0, 7.0]
+    ]
     assert resnet18.alma_vs_parity[["alma_ms", "parity_ms"]].values.tolist() == [[pytest.approx(11.7), 13.0]]
     assert ("cpu.cores", "2") in resnet18.environment and resnet18.run_id == "run-3"
     assert resnet18.subgraphs["measured_ms"].tolist() == [1.5, 2.5, 2.0]
@@ -130,8 +122,11 @@ def test_report_history_marks_change_points_and_stays_bucketed(report_db):
     marker = Marker(at=dt.datetime(2026, 11, 22, 2, 30), label="+10 % <b>", series="EAGER")
     with Store.open(report_db, read_only=True) as store:
         site = load_site(store, change_points={("resnet18", CPU): [marker]})
-    view = next(v for v in views(site, SiteMap()) if getattr(v.context, "model", None) == "resnet18"
-                and v.context.platform == CPU)
+    view = next(
+        v
+        for v in views(site, SiteMap())
+        if getattr(v.context, "model", None) == "resnet18" and v.context.platform == CPU
+    )
     layout = view.figures[f"{view.page.anchor}--history"]["layout"]
     assert layout["shapes"][0]["x0"] == "2026-11-22T02:30:00"
     assert layout["annotations"][0]["hovertext"] == "EAGER: +10 % &lt;b&gt;"
@@ -141,12 +136,22 @@ def test_report_long_history_is_bucketed_in_sql(db_path):
     nights = 3 * HISTORY_POINTS + 7
     with Store.open(db_path) as store, store.atomic():
         store.execute("INSERT INTO runs (run_id, kind, started_at) VALUES ('r', 'bench', '2026-01-01')")
-        store.insert_columns("measurements", {
-            "measurement_id": list(range(nights)), "model": ["m"] * nights, "platform": ["p"] * nights,
-            "precision": ["fp32"] * nights, "batch_size": [1] * nights, "conversion": ["EAGER"] * nights,
-            "method": ["synced-e2e"] * nights, "status": ["ok"] * nights, "median": [1.0 + i for i in range(nights)],
-            "measured_at": [dt.datetime(2026, 1, 1) + dt.timedelta(days=i) for i in range(nights)],
-            "run_id": ["r"] * nights})
+        store.insert_columns(
+            "measurements",
+            {
+                "measurement_id": list(range(nights)),
+                "model": ["m"] * nights,
+                "platform": ["p"] * nights,
+                "precision": ["fp32"] * nights,
+                "batch_size": [1] * nights,
+                "conversion": ["EAGER"] * nights,
+                "method": ["synced-e2e"] * nights,
+                "status": ["ok"] * nights,
+                "median": [1.0 + i for i in range(nights)],
+                "measured_at": [dt.datetime(2026, 1, 1) + dt.timedelta(days=i) for i in range(nights)],
+                "run_id": ["r"] * nights,
+            },
+        )
     with Store.open(db_path, read_only=True) as store:
         history = load_site(store).models[0].history
     assert len(history) == HISTORY_POINTS and history["runs"].sum() == nights
@@ -162,36 +167,55 @@ def test_report_history_keeps_one_series_per_device(db_path):
             at = start + dt.timedelta(days=night)
             store.add_run(run_info(f"run-{night}", started_at=at.isoformat(), environment={}))
             cpu, cuda = 10.0 if night < 20 else 12.0, 1.0 if night < 15 else 0.5  # each steps on its own night
-            store.add_measurements([measurement(device="cpu", median=cpu, measured_at=at.isoformat()),
-                                    measurement(device="cuda", median=cuda, measured_at=at.isoformat())],
-                                   f"run-{night}", None)
+            store.add_measurements(
+                [
+                    measurement(device="cpu", median=cpu, measured_at=at.isoformat()),
+                    measurement(device="cuda", median=cuda, measured_at=at.isoformat()),
+                ],
+                f"run-{night}",
+                None,
+            )
         markers = history_change_points(store)
     with Store.open(db_path, read_only=True) as store:
         [page] = load_site(store, change_points=markers).models
     assert len(page.history) == 2 * 30  # one point per night and device, not one per night
-    history = {device: (series["median"].tolist(), series["runs"].tolist())
-               for device, series in page.history.groupby("device")}
+    history = {
+        device: (series["median"].tolist(), series["runs"].tolist())
+        for device, series in page.history.groupby("device")
+    }
     assert history == {"cpu": ([10.0] * 20 + [12.0] * 10, [1] * 30), "cuda": ([1.0] * 15 + [0.5] * 15, [1] * 30)}
     assert [(marker.at, marker.label) for marker in page.change_points] == [
         (start + dt.timedelta(days=15), "fp32 b1: -50 % (1 ms → 500 µs)"),
-        (start + dt.timedelta(days=20), "fp32 b1: +20 % (10 ms → 12 ms)")]
-    drawn = charts.history_chart(measured=page.history, predicted=page.predicted_history)["data"]
-    assert [trace["name"] for trace in drawn] == ["EAGER · fp32 · b1 · synced-e2e · cpu",
-                                                  "EAGER · fp32 · b1 · synced-e2e · cuda"]
+        (start + dt.timedelta(days=20), "fp32 b1: +20 % (10 ms → 12 ms)"),
+    ]
+    drawn = history_chart.history_chart(measured=page.history, predicted=page.predicted_history)["data"]
+    assert [trace["name"] for trace in drawn] == [
+        "EAGER · fp32 · b1 · synced-e2e · cpu",
+        "EAGER · fp32 · b1 · synced-e2e · cuda",
+    ]
 
 
 def test_summary_markdown_has_headline_worst_comparisons_and_escapes(site):
     text = summary_markdown(site)
     # One score per quantity and measured figure; the proxy one is a row of its own, said so.
-    assert ("| latency | caller latency | this platform | 11 | 25.0 % (passes the ≤ 30 % gate) | 36.4 % | 63.6 % "
-            "| 1.28 (pessimistic) |") in text
-    assert ("| latency | device time | this platform | 1 | 116.7 % (fails the ≤ 30 % gate) | 0.0 % | 0.0 % "
-            "| 2.17 (pessimistic) |") in text
-    assert ("| latency | caller latency | proxy | 1 | 25.0 % (passes the ≤ 30 % gate) | 0.0 % | 100.0 % "
-            "| 1.25 (pessimistic) |") in text
+    assert (
+        "| latency | caller latency | this platform | 11 | 25.0 % (passes the ≤ 30 % gate) | 36.4 % | 63.6 % "
+        "| 1.28 (pessimistic) |"
+    ) in text
+    assert (
+        "| latency | device time | this platform | 1 | 116.7 % (fails the ≤ 30 % gate) | 0.0 % | 0.0 % "
+        "| 2.17 (pessimistic) |"
+    ) in text
+    assert (
+        "| latency | caller latency | proxy | 1 | 25.0 % (passes the ≤ 30 % gate) | 0.0 % | 100.0 % "
+        "| 1.25 (pessimistic) |"
+    ) in text
     assert "never mixed with direct ones" in text
     assert f"| `{CPU}` | latency | `synced-e2e` | `fp32` | 1 | 11 | 25.0 % |" in text
-    assert "| `h100-sxm5-80gb (proxy: measured on nvidia-h200)` | latency | `synced-e2e` | `fp32` | 1 | 1 | 25.0 % |" in text
+    assert (
+        "| `h100-sxm5-80gb (proxy: measured on nvidia-h200)` | latency | `synced-e2e` | `fp32` | 1 | 1 | 25.0 % |"
+        in text
+    )
     worst = text.split("### Worst 10 latency comparisons")[1].splitlines()[5]
     # A user's string is a code span: GitHub shows `<img ...>` as text there, and runs nothing.
     assert worst.startswith("| `<img src=x onerror=alert(1)>` |") and worst.endswith("| +66.7 % |")
@@ -243,8 +267,17 @@ def test_report_comparisons_agree_with_the_comparisons_view(database, request):
     with Store.open(request.getfixturevalue(database), read_only=True) as store:
         ours = load_site(store).comparisons
         expected = store.frame(SCORED_FROM_VIEW)
-    keys = ["quantity", "model", "platform", "measured_platform", "precision", "batch_size", "conversion", "method",
-            "predictor"]
+    keys = [
+        "quantity",
+        "model",
+        "platform",
+        "measured_platform",
+        "precision",
+        "batch_size",
+        "conversion",
+        "method",
+        "predictor",
+    ]
     expected = expected.sort_values(keys, kind="mergesort").reset_index(drop=True)
     assert len(ours) > 10
     pd.testing.assert_frame_equal(ours.sort_values(keys, kind="mergesort").reset_index(drop=True), expected)
@@ -266,85 +299,4 @@ def test_report_real_fixtures_show_coverage_and_subgraphs(graphs_site, tmp_path)
     with_subgraphs = {(m.model, m.platform) for m in graphs_site.models if len(m.subgraphs)}
     assert with_subgraphs == {("resnet18", ORIN_30W), ("resnet50", ORIN_30W)}
     render_site(graphs_site, tmp_path)
-    assert max(len(text.encode()) for text in _pages(tmp_path).values()) < MAX_PAGE_BYTES
-
-
-# -- proxies, labels, ticks --------------------------------------------------------------------
-
-
-def test_report_index_labels_proxy_platform_rows_and_scores_them_apart(site, site_dir):
-    assert [(s.method, s.is_proxy, s.stats.count) for s in site.index.headline.scores] == [
-        ("synced-e2e", False, 11), ("device-busy", False, 1), ("synced-e2e", True, 1)]
-    index = _pages(site_dir)["index.html"]
-    platforms = index.split('id="platforms"')[1].split("</table>")[0]
-    row = next(line for line in platforms.splitlines() if "h100-sxm5-80gb</a>" in line)
-    assert "proxy: nvidia-h200" in row and "measured on nvidia-h200" in row
-    assert "never mixed with direct ones" in index and 'class="badge proxy"' in index
-    matrix = index.split('id="matrix"')[1].split("<table")[0]
-    assert "device time is scored apart), pooled over batch sizes and conversions" in matrix
-
-
-def test_report_proxied_model_page_shows_the_proxy_measurements(site, site_dir):
-    page = next(m for m in site.models if (m.model, m.platform) == ("resnet18", "h100-sxm5-80gb"))
-    assert page.proxies == ("nvidia-h200",) and set(page.latencies["platform"]) == {"nvidia-h200"}
-    assert page.run_platform == "nvidia-h200" and ("cpu.cores", "2") in page.environment
-    view = next(v for v in views(site, SiteMap()) if v.context is page)
-    assert {f"{view.page.anchor}--latency", f"{view.page.anchor}--history"} <= set(view.figures)
-    names = [trace["name"] for trace in view.figures[f"{view.page.anchor}--latency"]["data"]]
-    assert names == ["fp32 · b1 · synced-e2e (proxy: nvidia-h200)"]
-    html = _pages(site_dir)[SiteMap().model("resnet18", "h100-sxm5-80gb").path]
-    assert "No environment recorded" not in html and "the declared proxy" in html
-    assert 'href="../models/nvidia-h200--resnet18.html"' in html
-
-
-def test_report_proxy_platform_model_page_links_the_page_it_stands_in_for(site, site_dir):
-    page = next(m for m in site.models if (m.model, m.platform) == ("resnet18", "nvidia-h200"))
-    assert page.proxy_for == ("h100-sxm5-80gb",)
-    html = _pages(site_dir)[SiteMap().model("resnet18", "nvidia-h200").path]
-    assert "Measured, but no prediction" not in html
-    assert 'it is a declared proxy' in html and 'href="../models/h100-sxm5-80gb--resnet18.html"' in html
-
-
-def test_report_model_page_names_predictor_and_measured_platform(site_dir):
-    html = _pages(site_dir)[SiteMap().model("resnet18", CPU).path]
-    table = html.split("Predictions against measurements")[1].split("</table>")[0]
-    assert "<td>graphs 1.1</td>" in table and ">here<" not in table
-    assert f'measured on the predicted platform itself">{CPU}</span>' in table
-
-
-@pytest.mark.parametrize("version, label", [("1.1", "graphs 1.1"), ("graphs 1.1", "graphs 1.1"), (None, "graphs"),
-                                            (float("nan"), "graphs")])
-def test_predictor_label(version, label):
-    assert predictor_label("graphs", version) == label
-
-
-def test_parity_plot_log_ticks_are_full_values(site):
-    figure = next(v for v in views(site, SiteMap()) if v.page == SiteMap().platform(CPU)).figures
-    axis = figure[f"platform-{CPU}--parity--latency"]["layout"]["xaxis"]
-    assert axis["tickmode"] == "array" and len(axis["tickvals"]) >= 2
-    for value, text in zip(axis["tickvals"], axis["ticktext"], strict=True):
-        assert float(text) == value and f"{value:e}"[0] in "125"
-
-
-@pytest.mark.parametrize("low, high, expected", [
-    (0.3, 12.0, ["0.5", "1", "2", "5", "10"]),
-    (0.002, 90.0, ["0.01", "0.1", "1", "10"]),  # more than three decades: decades only
-    (4.0, 4.5, None),  # no two ticks fit: Plotly's own
-])
-def test_log_ticks(low, high, expected):
-    ticks = charts.log_ticks(low, high)
-    assert ticks.get("ticktext") == expected
-
-
-def test_model_charts_keep_one_series_per_device():
-    # A GPU host benches --device cpu and --device cuda under one platform slug.
-    row = dict(model="resnet18", platform="nvidia-h200", precision="fp32", batch_size=1, method="synced-e2e",
-               conversion="COMPILE_INDUCTOR", median=2.0, p05=1.9, p95=2.2, speedup=3.0)
-    frame = pd.DataFrame([{**row, "device": "cuda"},
-                          {**row, "device": "cpu", "median": 40.0, "p05": 39.0, "p95": 41.0, "speedup": 1.5}])
-    no_predictions = pd.DataFrame(columns=["precision", "batch_size", "latency_ms"])
-    latency = charts.latency_chart(latencies=frame, predictions=no_predictions, platform="nvidia-h200")
-    speedups = charts.speedup_bars(speedups=frame, platform="nvidia-h200")
-    names = ["fp32 · b1 · synced-e2e · cpu", "fp32 · b1 · synced-e2e · cuda"]
-    assert [(trace["name"], trace["y"][0]) for trace in latency["data"]] == list(zip(names, [40.0, 2.0], strict=True))
-    assert [(trace["name"], trace["y"][0]) for trace in speedups["data"]] == list(zip(names, [1.5, 3.0], strict=True))
+    assert max(len(text.encode()) for text in site_pages(tmp_path).values()) < MAX_PAGE_BYTES

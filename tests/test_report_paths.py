@@ -2,6 +2,7 @@
 created, never a file where a folder is, one of --out and --single-file, one line for a path it
 cannot use; all or nothing (an error or Ctrl-C keeps the previous site or file); and what a killed
 report left behind is cleared by the next one."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,8 +29,11 @@ def test_report_refuses_a_non_empty_folder_no_report_created(report_db, tmp_path
     home.mkdir()
     (home / "notes.txt").write_text("mine")
     code, err = _report(capsys, "--db", str(report_db), "--out", str(home))
-    assert (code, err) == (2, f"parity report: error: {home}: a folder with other files that no report created; "
-                              "pass --out a new or empty folder, or one an earlier report wrote\n")
+    assert (code, err) == (
+        2,
+        f"parity report: error: {home}: a folder with other files that no report created; "
+        "pass --out a new or empty folder, or one an earlier report wrote\n",
+    )
     assert sorted(path.name for path in home.iterdir()) == ["notes.txt"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["home"]
 
@@ -47,16 +51,21 @@ def test_report_writes_into_an_empty_folder_and_then_keeps_others_files_there(re
 def test_report_single_file_onto_a_folder_is_one_line(report_db, tmp_path, monkeypatch, capsys, target):
     monkeypatch.chdir(tmp_path)
     code, err = _report(capsys, "--db", str(report_db), "--single-file", target)
-    assert (code, err) == (2, f"parity report: error: {target}: is a folder; --single-file takes the path of "
-                              "an HTML file\n")
+    assert (code, err) == (
+        2,
+        f"parity report: error: {target}: is a folder; --single-file takes the path of an HTML file\n",
+    )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_report_refuses_out_and_single_file_together(report_db, tmp_path, capsys):
-    code, err = _report(capsys, "--db", str(report_db), "--out", str(tmp_path / "site"),
-                        "--single-file", str(tmp_path / "one.html"))
-    assert (code, err) == (2, "parity report: error: --out and --single-file: give one (a folder of pages, "
-                              "or one self-contained file)\n")
+    code, err = _report(
+        capsys, "--db", str(report_db), "--out", str(tmp_path / "site"), "--single-file", str(tmp_path / "one.html")
+    )
+    assert (code, err) == (
+        2,
+        "parity report: error: --out and --single-file: give one (a folder of pages, or one self-contained file)\n",
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -90,8 +99,10 @@ def test_report_refuses_a_folder_whose_assets_it_did_not_write(report_db, tmp_pa
     (notes / "assets").mkdir(parents=True)
     (notes / "assets" / "logo.png").write_bytes(b"mine")
     assert main(["report", "--db", str(report_db), "--out", str(notes)]) == 2
-    assert capsys.readouterr().err == (f"parity report: error: {notes}: a folder with other files that no report "
-                                       "created; pass --out a new or empty folder, or one an earlier report wrote\n")
+    assert capsys.readouterr().err == (
+        f"parity report: error: {notes}: a folder with other files that no report "
+        "created; pass --out a new or empty folder, or one an earlier report wrote\n"
+    )
     assert (notes / "assets" / "logo.png").read_bytes() == b"mine" and not (notes / "index.html").exists()
 
 
@@ -115,8 +126,9 @@ def test_report_command_without_database_is_one_line(tmp_path, capsys):
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
-    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
-            if path.is_file()}
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()
+    }
 
 
 @pytest.mark.parametrize("failure", [RuntimeError("disk full"), KeyboardInterrupt()])

@@ -1,16 +1,12 @@
 """Pure statistics: Mann–Whitney U (checked against hand-worked and scipy values), CI fallback."""
+
 from __future__ import annotations
 
 import random
 
 import pytest
 
-from reporter.significance import (
-    average_ranks,
-    intervals_overlap,
-    mann_whitney_u,
-    significance,
-)
+from reporter.significance import average_ranks, intervals_overlap, mann_whitney_u, significance
 
 
 def test_significance_ties_share_their_average_rank():
@@ -73,12 +69,15 @@ def test_significance_one_sample_and_a_degenerate_interval_is_not_tested():
     assert result.note == "too little data (base 1 sample(s), fewer than 6): change not tested"
 
 
-@pytest.mark.parametrize("base_samples,base_ci,base_count,why", [
-    ([1.0, 1.1], (1.0, 1.1), None, "base 2 sample(s), fewer than 6"),  # an interval, but not a 95 % one
-    ([], (1.0, 1.1), 5, "base 5 sample(s), fewer than 6"),  # summary only, counted
-    ([], (1.2, 1.2), None, "base a degenerate CI (1.2, 1.2)"),  # low == high never counts
-    ([], (None, None), 16, "base no samples or CI"),
-])
+@pytest.mark.parametrize(
+    "base_samples,base_ci,base_count,why",
+    [
+        ([1.0, 1.1], (1.0, 1.1), None, "base 2 sample(s), fewer than 6"),  # an interval, but not a 95 % one
+        ([], (1.0, 1.1), 5, "base 5 sample(s), fewer than 6"),  # summary only, counted
+        ([], (1.2, 1.2), None, "base a degenerate CI (1.2, 1.2)"),  # low == high never counts
+        ([], (None, None), 16, "base no samples or CI"),
+    ],
+)
 def test_significance_ci_fallback_needs_real_intervals(base_samples, base_ci, base_count, why):
     result = significance(base_samples, [], base_ci, (5.0, 5.5), base_count=base_count, head_count=30)
     assert not result.significant and result.test == "none" and why in result.note

@@ -1,4 +1,5 @@
 """collectors.stats with hand-picked numbers: all-equal, single, empty, and known order statistics."""
+
 from __future__ import annotations
 
 import math
@@ -93,7 +94,7 @@ def check_counts(first: int = 20, last: int = 400) -> list[int]:
 
 def first_plateau(history: list[tuple[int, float]]) -> int | None:
     """The sample count of the first check at which ci_plateaued holds, None if none."""
-    return next((n for i, (n, _) in enumerate(history) if stats.ci_plateaued(history[:i + 1])), None)
+    return next((n for i, (n, _) in enumerate(history) if stats.ci_plateaued(history[: i + 1])), None)
 
 
 def test_ci_plateaued_never_holds_while_the_halfwidth_shrinks_like_independent_samples() -> None:

@@ -1,4 +1,5 @@
 """The store: schema, migrations, transactions and the read-only query path, on real DuckDB files."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,18 @@ RUN = run_info()
 def test_store_new_file_has_every_contract_table(db_path):
     with Store.open(db_path) as store:
         names = {row[0] for row in store.execute("SELECT table_name FROM information_schema.tables").rows}
-        assert {"runs", "sources", "predictions", "measurements", "samples", "schema_version",
-                "comparisons", "speedups", "latest", "subgraphs"} <= names
+        assert {
+            "runs",
+            "sources",
+            "predictions",
+            "measurements",
+            "samples",
+            "schema_version",
+            "comparisons",
+            "speedups",
+            "latest",
+            "subgraphs",
+        } <= names
         assert store.schema_version() == MIGRATIONS[-1][0]
 
 
@@ -36,11 +47,10 @@ def test_store_old_file_is_migrated_forward_keeping_its_rows(db_path):
 
 def test_store_failed_transaction_leaves_nothing(db_path):
     with Store.open(db_path) as store:
-        with pytest.raises(RuntimeError):
-            with store.atomic():
-                store.add_run(RUN)
-                store.add_measurements([measurement(median=2.0, samples=(2.0, 2.1))], RUN.run_id, None)
-                raise RuntimeError("killed half-way")
+        with pytest.raises(RuntimeError), store.atomic():
+            store.add_run(RUN)
+            store.add_measurements([measurement(median=2.0, samples=(2.0, 2.1))], RUN.run_id, None)
+            raise RuntimeError("killed half-way")
         assert store.execute("SELECT count(*) FROM runs").single_value() == 0
         assert store.execute("SELECT count(*) FROM measurements").single_value() == 0
         assert store.execute("SELECT count(*) FROM samples").single_value() == 0
@@ -50,11 +60,17 @@ def test_store_measurements_keep_samples_and_speedups(db_path):
     with Store.open(db_path) as store, store.atomic():
         store.add_run(RUN)
         ids = store.add_measurements(
-            [measurement(median=4.0, samples=(4.0, 4.2, 3.9)), measurement(conversion="COMPILE_CUDAGRAPHS", median=1.0)],
-            RUN.run_id, None)
+            [
+                measurement(median=4.0, samples=(4.0, 4.2, 3.9)),
+                measurement(conversion="COMPILE_CUDAGRAPHS", median=1.0),
+            ],
+            RUN.run_id,
+            None,
+        )
     with Store.open(db_path) as store:
-        assert store.execute("SELECT latency_ms FROM samples WHERE measurement_id = ? ORDER BY iteration",
-                             [ids[0]]).rows == [(4.0,), (4.2,), (3.9,)]
+        assert store.execute(
+            "SELECT latency_ms FROM samples WHERE measurement_id = ? ORDER BY iteration", [ids[0]]
+        ).rows == [(4.0,), (4.2,), (3.9,)]
         speedup = store.execute("SELECT speedup FROM speedups WHERE conversion = 'COMPILE_CUDAGRAPHS'").single_value()
         assert speedup == pytest.approx(4.0)
         assert json.loads(store.execute("SELECT environment FROM runs").single_value()) == {"torch": "2.11"}
@@ -72,24 +88,26 @@ def test_store_comparisons_match_power_mode_and_declared_proxies(db_path):
         assert row == [{"is_proxy": True, "ratio": 0.5, "signed_error_pct": -50.0, "abs_error_pct": 50.0}]
 
 
-@pytest.mark.parametrize("sql", [
-    "DELETE FROM runs",
-    "INSERT INTO runs (run_id, kind, started_at) VALUES ('x', 'y', now())",
-    "DROP TABLE runs",
-    "CREATE TABLE t AS SELECT 1",
-    "SELECT 1; DELETE FROM runs",
-    "COPY runs TO '/tmp/parity-leak.csv'",
-    "ATTACH '/tmp/other.duckdb'",
-    "EXPLAIN ANALYZE COPY runs TO '/tmp/parity-leak.csv'",  # EXPLAIN ANALYZE runs what it explains
-    "EXPLAIN ANALYSE DELETE FROM runs",
-    "PRAGMA import_database('/tmp/parity-dump')",  # runs the COPY statements of the folder's load.sql
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM runs",
+        "INSERT INTO runs (run_id, kind, started_at) VALUES ('x', 'y', now())",
+        "DROP TABLE runs",
+        "CREATE TABLE t AS SELECT 1",
+        "SELECT 1; DELETE FROM runs",
+        "COPY runs TO '/tmp/parity-leak.csv'",
+        "ATTACH '/tmp/other.duckdb'",
+        "EXPLAIN ANALYZE COPY runs TO '/tmp/parity-leak.csv'",  # EXPLAIN ANALYZE runs what it explains
+        "EXPLAIN ANALYSE DELETE FROM runs",
+        "PRAGMA import_database('/tmp/parity-dump')",  # runs the COPY statements of the folder's load.sql
+    ],
+)
 def test_store_query_refuses_writes(db_path, sql):
     with Store.open(db_path) as store, store.atomic():
         store.add_run(RUN)
-    with Store.open(db_path, read_only=True) as store:
-        with pytest.raises(StoreError):
-            store.query_readonly(sql)
+    with Store.open(db_path, read_only=True) as store, pytest.raises(StoreError):
+        store.query_readonly(sql)
     with Store.open(db_path) as store:
         assert store.execute("SELECT count(*) FROM runs").single_value() == 1
 
@@ -121,22 +139,50 @@ def test_store_every_quantity_is_compared_with_its_measured_figure(fixtures, db_
     document = json.loads(path.read_text())
     energy, memory = document["derived_metrics"]["total_energy_mj"], document["derived_metrics"]["peak_memory_mb"]
     latency = document["derived_metrics"]["latency_ms"]
-    measured = measurement(model="resnet50", platform="h100-sxm5-80gb", batch_size=32, median=5.0,
-                           energy_mj=2863.0, peak_memory_mb=400.0)
+    measured = measurement(
+        model="resnet50", platform="h100-sxm5-80gb", batch_size=32, median=5.0, energy_mj=2863.0, peak_memory_mb=400.0
+    )
     with Store.open(db_path) as store:
         ingest(store, [path])
-        store.add_measurements([measured, measurement(model="resnet50", platform="h100-sxm5-80gb", batch_size=32,
-                                                      method="alma", median=1.0)], RUN.run_id, None)
+        store.add_measurements(
+            [
+                measured,
+                measurement(model="resnet50", platform="h100-sxm5-80gb", batch_size=32, method="alma", median=1.0),
+            ],
+            RUN.run_id,
+            None,
+        )
         rows = store.execute("""SELECT quantity, unit, predicted, measured, ratio, signed_error_pct, abs_error_pct
                                 FROM current_quantity_comparisons ORDER BY quantity""").rows
         latencies = store.execute("SELECT predicted_ms, measured_ms FROM current_comparisons").rows
     assert rows == [
-        ("energy", "mJ per batch", energy, 2863.0, energy / 2863.0, (energy - 2863.0) / 2863.0 * 100,
-         abs(energy - 2863.0) / 2863.0 * 100),
-        ("latency", "ms per batch", latency, 5.0, latency / 5.0, (latency - 5.0) / 5.0 * 100,
-         abs(latency - 5.0) / 5.0 * 100),
-        ("memory", "MB peak", memory, 400.0, memory / 400.0, (memory - 400.0) / 400.0 * 100,
-         abs(memory - 400.0) / 400.0 * 100),
+        (
+            "energy",
+            "mJ per batch",
+            energy,
+            2863.0,
+            energy / 2863.0,
+            (energy - 2863.0) / 2863.0 * 100,
+            abs(energy - 2863.0) / 2863.0 * 100,
+        ),
+        (
+            "latency",
+            "ms per batch",
+            latency,
+            5.0,
+            latency / 5.0,
+            (latency - 5.0) / 5.0 * 100,
+            abs(latency - 5.0) / 5.0 * 100,
+        ),
+        (
+            "memory",
+            "MB peak",
+            memory,
+            400.0,
+            memory / 400.0,
+            (memory - 400.0) / 400.0 * 100,
+            abs(memory - 400.0) / 400.0 * 100,
+        ),
     ]  # Alma's own loop is never scored
     assert latencies == [(latency, 5.0)]
 
@@ -151,8 +197,12 @@ def test_store_operation_errors_agree_with_the_raw_jetson_files(fixtures, db_pat
     from reporter.ingest import ingest
 
     calibration = fixtures / "graphs/calibration/jetson_orin_agx_30w/measurements/fp32"
-    files = [calibration / "resnet18_b1.json", calibration / "resnet50_b1.json",
-             fixtures / "graphs/csv/resnet18_orin_sg.csv", fixtures / "graphs/csv/resnet50_orin_sg.csv"]
+    files = [
+        calibration / "resnet18_b1.json",
+        calibration / "resnet50_b1.json",
+        fixtures / "graphs/csv/resnet18_orin_sg.csv",
+        fixtures / "graphs/csv/resnet50_orin_sg.csv",
+    ]
     predicted, expected = {}, defaultdict(lambda: [0.0, 0.0, 0])
     for path in files[2:]:
         for row in csv.DictReader(path.open()):
@@ -168,7 +218,8 @@ def test_store_operation_errors_agree_with_the_raw_jetson_files(fixtures, db_pat
                 sums[2] += 1
     with Store.open(db_path) as store:
         assert not ingest(store, files).errors
-        rows = store.execute("""SELECT operation_type, predicted_ms, measured_ms, subgraphs, missing_ms, share_of_missing
+        rows = store.execute("""SELECT operation_type, predicted_ms, measured_ms, subgraphs, missing_ms,
+                                       share_of_missing
                                 FROM operation_errors WHERE platform = 'jetson-orin-agx-64gb@30w'
                                 AND precision = 'fp32' AND measured_by = 'graphs calibration'""").rows
     assert sorted(row[0] for row in rows) == sorted(expected) and len(rows) == 3
@@ -181,24 +232,67 @@ def test_store_operation_errors_agree_with_the_raw_jetson_files(fixtures, db_pat
 def test_store_subgraph_pairs_match_parity_layers_by_node_names_then_by_operation_type(db_path):
     from tests.builders import subgraph
 
-    layer = dict(side="measured", method="device-busy", conversion="EAGER", run_id="run-1", ops="Conv2d", flops=None,
-                 bytes=None)
+    layer = dict(
+        side="measured", method="device-busy", conversion="EAGER", run_id="run-1", ops="Conv2d", flops=None, bytes=None
+    )
     orin = dict(platform="jetson-orin-agx-64gb@30w")
     with Store.open(db_path) as store, store.atomic():
-        store.add_subgraphs([subgraph(**orin, subgraph_id="0", ops="conv2d+batchnorm+relu", latency_ms=0.4,
-                                      operation_type="conv2d")], "verdict")
-        store.add_subgraphs([subgraph(**orin, side="measured", subgraph_id="0", ops="Conv2d_BatchNorm2d_ReLU",
-                                      operation_type="conv2d_batchnorm", node_names=("conv1", "bn1", "relu"),
-                                      latency_ms=1.2)], "calibration")
-        store.add_subgraphs([subgraph(**orin, **layer, subgraph_id=path, node_names=(path,), latency_ms=ms,
-                                      operation_type=kind)
-                             for path, ms, kind in (("conv1", 0.5, "conv2d"), ("bn1", 0.2, "batchnorm"),
-                                                    ("relu", 0.1, "relu"), ("fc", 0.3, "linear"))], None)
+        store.add_subgraphs(
+            [subgraph(**orin, subgraph_id="0", ops="conv2d+batchnorm+relu", latency_ms=0.4, operation_type="conv2d")],
+            "verdict",
+        )
+        store.add_subgraphs(
+            [
+                subgraph(
+                    **orin,
+                    side="measured",
+                    subgraph_id="0",
+                    ops="Conv2d_BatchNorm2d_ReLU",
+                    operation_type="conv2d_batchnorm",
+                    node_names=("conv1", "bn1", "relu"),
+                    latency_ms=1.2,
+                )
+            ],
+            "calibration",
+        )
+        store.add_subgraphs(
+            [
+                subgraph(**orin, **layer, subgraph_id=path, node_names=(path,), latency_ms=ms, operation_type=kind)
+                for path, ms, kind in (
+                    ("conv1", 0.5, "conv2d"),
+                    ("bn1", 0.2, "batchnorm"),
+                    ("relu", 0.1, "relu"),
+                    ("fc", 0.3, "linear"),
+                )
+            ],
+            None,
+        )
         # An H200 cell with layers but no calibration: matched by operation type only.
-        store.add_subgraphs([subgraph(subgraph_id="0", ops="conv2d+batchnorm+relu", operation_type="conv2d",
-                                      latency_ms=0.05, model="resnet50")], "verdict-h200")
-        store.add_subgraphs([subgraph(**layer, model="resnet50", subgraph_id="conv1", node_names=("conv1",),
-                                      operation_type="conv2d", latency_ms=0.08)], None)
+        store.add_subgraphs(
+            [
+                subgraph(
+                    subgraph_id="0",
+                    ops="conv2d+batchnorm+relu",
+                    operation_type="conv2d",
+                    latency_ms=0.05,
+                    model="resnet50",
+                )
+            ],
+            "verdict-h200",
+        )
+        store.add_subgraphs(
+            [
+                subgraph(
+                    **layer,
+                    model="resnet50",
+                    subgraph_id="conv1",
+                    node_names=("conv1",),
+                    operation_type="conv2d",
+                    latency_ms=0.08,
+                )
+            ],
+            None,
+        )
         rows = store.execute("""SELECT model, subgraph_id, operation_type, predicted_ms, measured_ms, measured_by,
                                        matched_by FROM subgraph_pairs ORDER BY ALL""").rows
     assert rows == [

@@ -1,4 +1,5 @@
 """collectors.timer with a fake clock: adaptive stopping, warm-up, what it keeps, and its window hook."""
+
 from __future__ import annotations
 
 import collections
@@ -64,8 +65,9 @@ def test_stops_at_max_seconds_when_the_check_never_runs() -> None:
 def stationary(seed: int, clock: FakeClock, settings: TimerSettings) -> Timing:
     """Lognormal noise of 2 % around 1 ms: independent samples, a level that holds still."""
     noise = random.Random(seed)
-    return time_calls(clock.runner(noise.lognormvariate(0, 0.02) for _ in itertools.count()), no_sync, settings,
-                      clock=clock)
+    return time_calls(
+        clock.runner(noise.lognormvariate(0, 0.02) for _ in itertools.count()), no_sync, settings, clock=clock
+    )
 
 
 def test_stationary_noise_stops_by_the_ci_target_not_by_plateau() -> None:
@@ -115,7 +117,7 @@ def test_a_drifting_level_stops_by_plateau_well_before_max_seconds(seed: int) ->
     assert timing.stopped_by == "plateau"
     assert clock.now < settings.max_seconds / 3
     # What is kept is every timed latency, so its median is a median of what the host did.
-    assert timing.samples == pytest.approx(seen[timing.warmup_iterations:])
+    assert timing.samples == pytest.approx(seen[timing.warmup_iterations :])
     assert min(seen) < stats.median(timing.samples) < max(seen)
 
 
@@ -151,14 +153,14 @@ def test_timed_window_sees_the_timed_iterations_only_and_adds_nothing_to_them() 
     assert window.events[0] == ("begin", timing.warmup_iterations, pytest.approx(calls[timing.warmup_iterations]))
     ticks = window.events[1:-1]
     assert [(kind, iterations) for kind, iterations, _ in ticks] == [("tick", i) for i in range(1, n + 1)]
-    assert [now for _, _, now in ticks] == pytest.approx([at + 0.002 for at in calls[timing.warmup_iterations:]])
+    assert [now for _, _, now in ticks] == pytest.approx([at + 0.002 for at in calls[timing.warmup_iterations :]])
     assert window.events[-1] == ("end", n, pytest.approx(clock.now))
 
 
 def test_warm_up_runs_until_the_samples_are_stable() -> None:
     clock = FakeClock()
     # A cold start: latencies decay towards 1 ms, as caches fill and clocks ramp up.
-    latencies = itertools.chain([1 + 49 * 0.7 ** i for i in range(40)], itertools.repeat(1.0))
+    latencies = itertools.chain([1 + 49 * 0.7**i for i in range(40)], itertools.repeat(1.0))
     timing = time_calls(clock.runner(latencies), no_sync, TimerSettings(**QUICK), clock=clock)
     assert timing.warmup_iterations >= 15
     assert max(timing.samples) < 1.05

@@ -14,6 +14,7 @@ ingest then follows the list even when the listing file itself is stored already
 a format is one new module and one line here. `read` is how a file becomes records: its format
 detected, then every record checked against what the store takes, whatever the format.
 """
+
 from __future__ import annotations
 
 from types import ModuleType

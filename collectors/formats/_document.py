@@ -1,4 +1,5 @@
 """One input file, parsed at most once, and the context a format needs beyond the file itself."""
+
 from __future__ import annotations
 
 import csv
@@ -85,8 +86,9 @@ class Document:
         """Every data row as {column: text}, empty cells left out (so they read as absent, not as
         a bad number); the header is `csv_header`."""
         reader = csv.DictReader(io.StringIO(self.text.lstrip()), skipinitialspace=True)
-        return self._csv(lambda: [{key: value for key, value in row.items() if key and value} for row in reader],
-                         reader.reader)
+        return self._csv(
+            lambda: [{key: value for key, value in row.items() if key and value} for row in reader], reader.reader
+        )
 
     def _csv(self, parse: Callable[[], Any], reader: Any) -> Any:
         """`parse()`, with the csv module's error (a field over its 128 KiB limit) as an InputError

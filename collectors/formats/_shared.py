@@ -46,8 +46,11 @@ def validate(shape: type[ShapeT], data: Any, path: Path, *, prefix: str = "", st
         raise InputError(path, field_path(prefix, *location), value, reason) from None
 
 
-_RECORDS = {"predictions": TypeAdapter(Prediction), "measurements": TypeAdapter(Measurement),
-            "subgraphs": TypeAdapter(Subgraph)}
+_RECORDS = {
+    "predictions": TypeAdapter(Prediction),
+    "measurements": TypeAdapter(Measurement),
+    "subgraphs": TypeAdapter(Subgraph),
+}
 _RUN = TypeAdapter(RunInfo)
 
 
@@ -78,8 +81,16 @@ def normalised_platform(context: Context, path: Path, field: str, name: str, pow
         raise InputError(path, field, name, str(error)) from None
 
 
-def canonical(record: RecordT, context: Context, path: Path, where: str = "", *, platform_field: str = "platform",
-              precision_field: str = "precision", power_mode: str | None = None) -> RecordT:
+def canonical(
+    record: RecordT,
+    context: Context,
+    path: Path,
+    where: str = "",
+    *,
+    platform_field: str = "platform",
+    precision_field: str = "precision",
+    power_mode: str | None = None,
+) -> RecordT:
     """`record` (a Measurement, Subgraph or Prediction) with canonical model, platform and
     precision names. For error messages: `where` is the record's field path in the file, and the
     two fields are named as the file names them."""
@@ -98,8 +109,18 @@ def canonical_run(run: RunInfo, context: Context, path: Path, where: str = "run"
     return replace(run, platform=normalised_platform(context, path, field_path(where, "platform"), run.platform))
 
 
-def prediction(context: Context, path: Path, *, hardware_field: str, precision_field: str, model: str,
-               hardware: str, precision: str, predictor: str = "graphs", **fields: Any) -> Prediction:
+def prediction(
+    context: Context,
+    path: Path,
+    *,
+    hardware_field: str,
+    precision_field: str,
+    model: str,
+    hardware: str,
+    precision: str,
+    predictor: str = "graphs",
+    **fields: Any,
+) -> Prediction:
     """A graphs prediction with canonical model, platform and precision names.
 
     hardware_field, precision_field: where those two came from in the file, for error messages.
@@ -112,7 +133,8 @@ def prediction(context: Context, path: Path, *, hardware_field: str, precision_f
         model=context.names.model(model),
         platform=normalised_platform(context, path, hardware_field, hardware),
         precision=normalised_precision(path, precision_field, precision),
-        predictor=predictor, **fields,
+        predictor=predictor,
+        **fields,
     )
 
 
@@ -133,17 +155,29 @@ class FlatPrediction(Shape):
     throughput_fps: OptionalAmount
     energy_mj: OptionalAmount  # whole batch; the CSV has it, batch verdicts do not
     energy_per_inference_mj: OptionalAmount = Field(
-        default=None, validation_alias=AliasChoices("energy_per_inference_mj", "energy_per_inf_mj"))
+        default=None, validation_alias=AliasChoices("energy_per_inference_mj", "energy_per_inf_mj")
+    )
     peak_memory_mb: OptionalAmount = Field(default=None, validation_alias=AliasChoices("peak_memory_mb", "peak_mem_mb"))
 
 
-def flat_prediction(context: Context, path: Path, data: dict[str, Any], *, where: str,
-                    strict: bool = True) -> Prediction:
+def flat_prediction(
+    context: Context, path: Path, data: dict[str, Any], *, where: str, strict: bool = True
+) -> Prediction:
     """A prediction from one flat record found at field path `where` ("configs[2]", "row 3")."""
     row = validate(FlatPrediction, data, path, prefix=where, strict=strict)
     return prediction(
-        context, path, hardware_field=field_path(where, "hardware"), precision_field=field_path(where, "precision"),
-        model=row.model, hardware=row.hardware, precision=row.precision, batch_size=row.batch_size,
-        latency_ms=row.latency_ms, raw=data, throughput_fps=row.throughput_fps, energy_mj=row.energy_mj,
-        energy_per_inference_mj=row.energy_per_inference_mj, peak_memory_mb=row.peak_memory_mb,
+        context,
+        path,
+        hardware_field=field_path(where, "hardware"),
+        precision_field=field_path(where, "precision"),
+        model=row.model,
+        hardware=row.hardware,
+        precision=row.precision,
+        batch_size=row.batch_size,
+        latency_ms=row.latency_ms,
+        raw=data,
+        throughput_fps=row.throughput_fps,
+        energy_mj=row.energy_mj,
+        energy_per_inference_mj=row.energy_per_inference_mj,
+        peak_memory_mb=row.peak_memory_mb,
     )

@@ -3,6 +3,7 @@
 Without a constraint the configs are in `configs`; with one (`--max-latency` ...) graphs splits
 them into `passing_configs` and `failing_configs` instead.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,13 +29,19 @@ class BatchVerdict(Shape):
 
 def recognise(doc: Document) -> bool:
     document = doc.json_object()
-    return document is not None and "verdict" in document and any(
-        isinstance(document.get(key), list) for key in CONFIG_LISTS)
+    return (
+        document is not None
+        and "verdict" in document
+        and any(isinstance(document.get(key), list) for key in CONFIG_LISTS)
+    )
 
 
 def to_records(doc: Document, context: Context) -> Records:
     verdict = validate(BatchVerdict, doc.json, doc.path)
-    return Records(predictions=[
-        flat_prediction(context, doc.path, config, where=field_path(key, index))
-        for key in CONFIG_LISTS for index, config in enumerate(getattr(verdict, key))
-    ])
+    return Records(
+        predictions=[
+            flat_prediction(context, doc.path, config, where=field_path(key, index))
+            for key in CONFIG_LISTS
+            for index, config in enumerate(getattr(verdict, key))
+        ]
+    )

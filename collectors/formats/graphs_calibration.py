@@ -5,6 +5,7 @@ per-subgraph timings, each subgraph timed alone, so the measurement's method is 
 graphs ran the model as plain PyTorch, hence conversion "EAGER". The power mode comes from
 `thermal_profile`, so a 50W run never meets a 30W prediction.
 """
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -65,10 +66,18 @@ def to_records(doc: Document, context: Context) -> Records:
 def _measurement(calibration: Calibration, doc: Document, context: Context) -> Measurement:
     summary = calibration.model_summary
     measured = Measurement(
-        model=calibration.model, platform=calibration.hardware_id, precision=calibration.precision,
-        batch_size=calibration.batch_size, conversion=EAGER, device=calibration.device, method=LAYERWISE_SUM,
-        status=OK, measured_at=calibration.measurement_date, median=summary.total_latency_ms,
-        std=summary.total_latency_std_ms, throughput_sps=summary.throughput_fps,
+        model=calibration.model,
+        platform=calibration.hardware_id,
+        precision=calibration.precision,
+        batch_size=calibration.batch_size,
+        conversion=EAGER,
+        device=calibration.device,
+        method=LAYERWISE_SUM,
+        status=OK,
+        measured_at=calibration.measurement_date,
+        median=summary.total_latency_ms,
+        std=summary.total_latency_std_ms,
+        throughput_sps=summary.throughput_fps,
     )
     # The hardware id is read as the platform; the power mode comes from thermal_profile.
     return canonical(measured, context, doc.path, platform_field="hardware_id", power_mode=calibration.thermal_profile)
@@ -76,8 +85,17 @@ def _measurement(calibration: Calibration, doc: Document, context: Context) -> M
 
 def _subgraph(row: CalibrationSubgraph, of: Measurement) -> Subgraph:
     return Subgraph(
-        side=MEASURED, model=of.model, platform=of.platform, precision=of.precision, batch_size=of.batch_size,
-        subgraph_id=subgraph_id(row.subgraph_id), ops=row.fusion_pattern, flops=row.flops, bytes=row.total_bytes,
-        latency_ms=row.measured_latency.mean, latency_std_ms=row.measured_latency.std,
-        operation_type=row.operation_type, node_names=tuple(row.node_names),
+        side=MEASURED,
+        model=of.model,
+        platform=of.platform,
+        precision=of.precision,
+        batch_size=of.batch_size,
+        subgraph_id=subgraph_id(row.subgraph_id),
+        ops=row.fusion_pattern,
+        flops=row.flops,
+        bytes=row.total_bytes,
+        latency_ms=row.measured_latency.mean,
+        latency_std_ms=row.measured_latency.std,
+        operation_type=row.operation_type,
+        node_names=tuple(row.node_names),
     )

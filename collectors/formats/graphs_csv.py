@@ -2,6 +2,7 @@
 
 Recognised by its header; the batch CSV adds a `name` column. Values are rounded by graphs.
 """
+
 from __future__ import annotations
 
 from collectors.formats._document import Context, Document
@@ -18,7 +19,9 @@ def recognise(doc: Document) -> bool:
 
 
 def to_records(doc: Document, context: Context) -> Records:
-    return Records(predictions=[
-        flat_prediction(context, doc.path, row, where=f"row {number}", strict=False)
-        for number, row in enumerate(doc.csv_rows(), start=2)  # numbered as a spreadsheet shows them
-    ])
+    return Records(
+        predictions=[
+            flat_prediction(context, doc.path, row, where=f"row {number}", strict=False)
+            for number, row in enumerate(doc.csv_rows(), start=2)  # numbered as a spreadsheet shows them
+        ]
+    )

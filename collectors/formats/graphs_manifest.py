@@ -5,6 +5,7 @@ resolved relative to the manifest, and detects their format like any other file.
 must lie under the manifest's folder or a folder named on the command line, links followed: an
 entry such as "../../../etc/passwd" is refused by its name, the file never opened.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,8 +32,11 @@ class Manifest(Shape):
 def recognise(doc: Document) -> bool:
     document = doc.json_object()
     entries = document.get("measurements") if document else None
-    return isinstance(entries, list) and bool(entries) and all(
-        isinstance(entry, dict) and "file" in entry for entry in entries)
+    return (
+        isinstance(entries, list)
+        and bool(entries)
+        and all(isinstance(entry, dict) and "file" in entry for entry in entries)
+    )
 
 
 def to_records(doc: Document, context: Context) -> Records:

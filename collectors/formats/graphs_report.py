@@ -3,6 +3,7 @@
 Recognised by `metadata` + `derived_metrics`. `latency_ms` and `total_energy_mj` are per batch;
 the file carries no power mode (the device's default applies) and no schema version.
 """
+
 from __future__ import annotations
 
 from collectors.formats._document import Context, Document
@@ -45,11 +46,26 @@ def to_records(doc: Document, context: Context) -> Records:
     report = validate(Report, doc.json, doc.path)
     meta, metrics = report.metadata, report.derived_metrics
     raw = {key: doc.json[key] for key in ("metadata", "derived_metrics")}
-    return Records(predictions=[prediction(
-        context, doc.path, hardware_field="metadata.hardware", precision_field="metadata.precision",
-        model=meta.model, hardware=meta.hardware, precision=meta.precision, batch_size=meta.batch_size,
-        latency_ms=metrics.latency_ms, raw=raw, predictor=meta.predictor,
-        predictor_version=meta.predictor_version, predicted_at=meta.timestamp,
-        throughput_fps=metrics.throughput_fps, energy_mj=metrics.total_energy_mj,
-        energy_per_inference_mj=metrics.energy_per_inference_mj, peak_memory_mb=metrics.peak_memory_mb,
-    )])
+    return Records(
+        predictions=[
+            prediction(
+                context,
+                doc.path,
+                hardware_field="metadata.hardware",
+                precision_field="metadata.precision",
+                model=meta.model,
+                hardware=meta.hardware,
+                precision=meta.precision,
+                batch_size=meta.batch_size,
+                latency_ms=metrics.latency_ms,
+                raw=raw,
+                predictor=meta.predictor,
+                predictor_version=meta.predictor_version,
+                predicted_at=meta.timestamp,
+                throughput_fps=metrics.throughput_fps,
+                energy_mj=metrics.total_energy_mj,
+                energy_per_inference_mj=metrics.energy_per_inference_mj,
+                peak_memory_mb=metrics.peak_memory_mb,
+            )
+        ]
+    )

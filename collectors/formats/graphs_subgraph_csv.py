@@ -3,6 +3,7 @@
 Recognised by a header with `subgraph_id`. The file has no whole-model latency, so it adds no
 prediction, only Subgraph rows (side "predicted").
 """
+
 from __future__ import annotations
 
 from collectors.formats._document import Context, Document
@@ -33,16 +34,24 @@ def recognise(doc: Document) -> bool:
 
 
 def to_records(doc: Document, context: Context) -> Records:
-    return Records(subgraphs=[
-        _subgraph(doc, context, row, f"row {number}") for number, row in enumerate(doc.csv_rows(), start=2)
-    ])
+    return Records(
+        subgraphs=[_subgraph(doc, context, row, f"row {number}") for number, row in enumerate(doc.csv_rows(), start=2)]
+    )
 
 
 def _subgraph(doc: Document, context: Context, data: dict[str, str], where: str) -> Subgraph:
     row = validate(SubgraphRow, data, doc.path, prefix=where, strict=False)
     subgraph = Subgraph(
-        side=PREDICTED, model=row.model, platform=row.hardware, precision=row.precision,
-        batch_size=row.batch_size, subgraph_id=subgraph_id(row.subgraph_id), ops=None, flops=row.flops,
-        bytes=row.memory_bytes, latency_ms=row.latency_ms, energy_mj=row.energy_mj,
+        side=PREDICTED,
+        model=row.model,
+        platform=row.hardware,
+        precision=row.precision,
+        batch_size=row.batch_size,
+        subgraph_id=subgraph_id(row.subgraph_id),
+        ops=None,
+        flops=row.flops,
+        bytes=row.memory_bytes,
+        latency_ms=row.latency_ms,
+        energy_mj=row.energy_mj,
     )
     return canonical(subgraph, context, doc.path, where, platform_field="hardware")

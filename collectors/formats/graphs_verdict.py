@@ -3,6 +3,7 @@
 Recognised by `verdict` + `analyzer_version`; precision is lowercase here. Subgraph rows are
 stored with side "predicted", to sit beside a calibration file's measured ones.
 """
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -59,19 +60,38 @@ def to_records(doc: Document, context: Context) -> Records:
 def _prediction(verdict: Verdict, doc: Document, context: Context) -> Prediction:
     raw = {key: value for key, value in doc.json.items() if key != "subgraphs"}  # those get their own rows
     return prediction(
-        context, doc.path, hardware_field="hardware_id", precision_field="precision",
-        model=verdict.model_id, hardware=verdict.hardware_id, precision=verdict.precision,
-        batch_size=verdict.batch_size, latency_ms=verdict.latency_ms, raw=raw, predictor=verdict.predictor,
-        predictor_version=verdict.analyzer_version, predicted_at=verdict.timestamp,
-        throughput_fps=verdict.throughput_fps, energy_mj=verdict.energy.total_energy_mj if verdict.energy else None,
-        energy_per_inference_mj=verdict.energy_per_inference_mj, peak_memory_mb=verdict.peak_memory_mb,
+        context,
+        doc.path,
+        hardware_field="hardware_id",
+        precision_field="precision",
+        model=verdict.model_id,
+        hardware=verdict.hardware_id,
+        precision=verdict.precision,
+        batch_size=verdict.batch_size,
+        latency_ms=verdict.latency_ms,
+        raw=raw,
+        predictor=verdict.predictor,
+        predictor_version=verdict.analyzer_version,
+        predicted_at=verdict.timestamp,
+        throughput_fps=verdict.throughput_fps,
+        energy_mj=verdict.energy.total_energy_mj if verdict.energy else None,
+        energy_per_inference_mj=verdict.energy_per_inference_mj,
+        peak_memory_mb=verdict.peak_memory_mb,
     )
 
 
 def _subgraph(row: VerdictSubgraph, of: Prediction) -> Subgraph:
     return Subgraph(
-        side=PREDICTED, model=of.model, platform=of.platform, precision=of.precision,
-        batch_size=of.batch_size, subgraph_id=subgraph_id(row.subgraph_id), ops="+".join(row.op_types) or None,
+        side=PREDICTED,
+        model=of.model,
+        platform=of.platform,
+        precision=of.precision,
+        batch_size=of.batch_size,
+        subgraph_id=subgraph_id(row.subgraph_id),
+        ops="+".join(row.op_types) or None,
         operation_type=row.op_types[0] if row.op_types else None,
-        flops=row.flops, bytes=row.bytes_transferred, latency_ms=row.latency_ms, energy_mj=row.energy_mj,
+        flops=row.flops,
+        bytes=row.bytes_transferred,
+        latency_ms=row.latency_ms,
+        energy_mj=row.energy_mj,
     )

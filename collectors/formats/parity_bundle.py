@@ -23,7 +23,10 @@ def recognise(doc: Document) -> bool:
 
 def to_records(doc: Document, context: Context) -> Records:
     run, measurements, subgraphs = read_bundle(doc.bytes, doc.path)
-    return Records(measurements=[canonical(m, context, doc.path, f"measurements[{index}]")
-                                 for index, m in enumerate(measurements)],
-                   subgraphs=[canonical(s, context, doc.path, f"subgraphs[{index}]") for index, s in enumerate(subgraphs)],
-                   run=canonical_run(run, context, doc.path))
+    return Records(
+        measurements=[
+            canonical(m, context, doc.path, f"measurements[{index}]") for index, m in enumerate(measurements)
+        ],
+        subgraphs=[canonical(s, context, doc.path, f"subgraphs[{index}]") for index, s in enumerate(subgraphs)],
+        run=canonical_run(run, context, doc.path),
+    )

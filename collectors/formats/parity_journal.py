@@ -22,8 +22,12 @@ def recognise(doc: Document) -> bool:
 
 def to_records(doc: Document, context: Context) -> Records:
     content = read_journal(doc.bytes, doc.path)
-    measurements = [canonical(m, context, doc.path, f"cell {number}")
-                    for number, cell in enumerate(content.cells, start=1) for m in cell]
+    measurements = [
+        canonical(m, context, doc.path, f"cell {number}")
+        for number, cell in enumerate(content.cells, start=1)
+        for m in cell
+    ]
     subgraphs = [canonical(s, context, doc.path, "subgraphs") for s in content.subgraphs]
-    return Records(measurements=measurements, subgraphs=subgraphs,
-                   run=canonical_run(content.run, context, doc.path, "line 1.run"))
+    return Records(
+        measurements=measurements, subgraphs=subgraphs, run=canonical_run(content.run, context, doc.path, "line 1.run")
+    )

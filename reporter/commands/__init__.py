@@ -1,4 +1,5 @@
 """One module per `parity` command; options shared by several commands live here."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,13 @@ class ListOption(argparse.Action):
         self.convert = convert
         super().__init__(*args, **kwargs)
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
         items = list(getattr(namespace, self.dest, None) or [])
         for part in str(values).split(","):
             if part.strip():
@@ -30,8 +36,7 @@ class ListOption(argparse.Action):
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", type=Path, default=None,
-        help=f"DuckDB file (default: $PARITY_DB, else {default_db_path()})",
+        "--db", type=Path, default=None, help=f"DuckDB file (default: $PARITY_DB, else {default_db_path()})"
     )
 
 
@@ -43,9 +48,13 @@ def add_wait_option(parser: argparse.ArgumentParser, *, writes: bool) -> None:
     minute by default (an ingest queued behind another's, a bench finishing its store); a reader
     says at once that the database is busy, unless told to wait."""
     default = WRITER_WAIT_S if writes else 0.0
-    parser.add_argument("--wait", type=_seconds, default=default, metavar="SECONDS",
-                        help=f"wait this long for a database another process holds (default {default:g}; "
-                             "0: fail at once)")
+    parser.add_argument(
+        "--wait",
+        type=_seconds,
+        default=default,
+        metavar="SECONDS",
+        help=f"wait this long for a database another process holds (default {default:g}; 0: fail at once)",
+    )
 
 
 def _seconds(text: str) -> float:

@@ -24,6 +24,7 @@ samples, stores each process's median, and widens the CI to cover them. Example:
   parity bench --model resnet18,resnet50 --conversion EAGER,COMPILE_INDUCTOR_DEFAULT \\
                --batch-size 1,32 --device cuda --out h200.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,56 +43,111 @@ ORDER = 2
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # No defaults here: BenchPlan's are the only ones (quoted in the help from BENCH_DEFAULTS), and
     # `--resume` takes every setting not given again from the run it continues.
-    parser.add_argument("--model", dest="models", action=ListOption, metavar="M",
-                        help="torchvision builder name or module.path:factory (repeat or comma-separate)")
-    parser.add_argument("--conversion", dest="conversions", action=ListOption, metavar="C",
-                        help="Alma conversion name, e.g. EAGER (see `parity probe`)")
-    parser.add_argument("--batch-size", dest="batch_sizes", action=ListOption, convert=int, metavar="N",
-                        help="batch size(s)")
+    parser.add_argument(
+        "--model",
+        dest="models",
+        action=ListOption,
+        metavar="M",
+        help="torchvision builder name or module.path:factory (repeat or comma-separate)",
+    )
+    parser.add_argument(
+        "--conversion",
+        dest="conversions",
+        action=ListOption,
+        metavar="C",
+        help="Alma conversion name, e.g. EAGER (see `parity probe`)",
+    )
+    parser.add_argument(
+        "--batch-size", dest="batch_sizes", action=ListOption, convert=int, metavar="N", help="batch size(s)"
+    )
     parser.add_argument("--device", choices=("cpu", "cuda"), help=f"where to run (default {BENCH_DEFAULTS['device']})")
     parser.add_argument("--platform", help="platform id (default: detected, e.g. nvidia-h200)")
-    parser.add_argument("--target-ci", type=float,
-                        help="stop when the 95%% CI of the median is within ± this share of it "
-                             f"(default {BENCH_DEFAULTS['target_ci']})")
-    parser.add_argument("--max-seconds", type=float,
-                        help=f"time budget per cell for warm-up and timing, compile excluded (default "
-                             f"{BENCH_DEFAULTS['max_seconds']}); a cell that spends it before reaching --target-ci is "
-                             "kept, marked ! and explained")
-    parser.add_argument("--timeout", dest="timeout_s", type=float,
-                        help="seconds before a cell's worker is killed and the cell recorded as timeout "
-                             f"(default {BENCH_DEFAULTS['timeout_s']})")
-    parser.add_argument("--timer", choices=("synced", "alma", "both"),
-                        help=f"Parity's synced timer, Alma's own figure, or both (default {BENCH_DEFAULTS['timer']})")
-    parser.add_argument("--processes", type=int, metavar="N",
-                        help="time each cell in N fresh processes and widen its CI to cover their medians "
-                             f"(default {BENCH_DEFAULTS['processes']}; Alma's loop runs in the first only)")
-    parser.add_argument("--threads", type=int, metavar="N",
-                        help="torch and OpenMP threads in the worker (default: the usable cores)")
+    parser.add_argument(
+        "--target-ci",
+        type=float,
+        help="stop when the 95%% CI of the median is within ± this share of it "
+        f"(default {BENCH_DEFAULTS['target_ci']})",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        help=f"time budget per cell for warm-up and timing, compile excluded (default "
+        f"{BENCH_DEFAULTS['max_seconds']}); a cell that spends it before reaching --target-ci is "
+        "kept, marked ! and explained",
+    )
+    parser.add_argument(
+        "--timeout",
+        dest="timeout_s",
+        type=float,
+        help="seconds before a cell's worker is killed and the cell recorded as timeout "
+        f"(default {BENCH_DEFAULTS['timeout_s']})",
+    )
+    parser.add_argument(
+        "--timer",
+        choices=("synced", "alma", "both"),
+        help=f"Parity's synced timer, Alma's own figure, or both (default {BENCH_DEFAULTS['timer']})",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="time each cell in N fresh processes and widen its CI to cover their medians "
+        f"(default {BENCH_DEFAULTS['processes']}; Alma's loop runs in the first only)",
+    )
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="torch and OpenMP threads in the worker (default: the usable cores)"
+    )
     parser.add_argument("--label", help="free text stored with the run (e.g. a PR number)")
-    parser.add_argument("--layers", action="store_true", default=None,
-                        help="also time each leaf module's device work (profiler hooks, after the timed window), "
-                             "stored as measured subgraphs")
-    parser.add_argument("--isolate", action="store_true",
-                        help="a fresh worker process for every cell (default: one per model, replaced after "
-                             "any failure)")
-    parser.add_argument("--compile-cache", type=Path, metavar="DIR",
-                        help=f"folder for inductor's and Triton's compile caches, kept between runs (default: "
-                             f"$PARITY_COMPILE_CACHE, else {COMPILE_CACHE})")
-    parser.add_argument("--resume", metavar="RUN",
-                        help="continue a killed run: its journal (or the --out bundle path it was writing), or its "
-                             "run id; the cells it finished are kept, the rest measured under the same run id")
+    parser.add_argument(
+        "--layers",
+        action="store_true",
+        default=None,
+        help="also time each leaf module's device work (profiler hooks, after the timed window), "
+        "stored as measured subgraphs",
+    )
+    parser.add_argument(
+        "--isolate",
+        action="store_true",
+        help="a fresh worker process for every cell (default: one per model, replaced after any failure)",
+    )
+    parser.add_argument(
+        "--compile-cache",
+        type=Path,
+        metavar="DIR",
+        help=f"folder for inductor's and Triton's compile caches, kept between runs (default: "
+        f"$PARITY_COMPILE_CACHE, else {COMPILE_CACHE})",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue a killed run: its journal (or the --out bundle path it was writing), or its "
+        "run id; the cells it finished are kept, the rest measured under the same run id",
+    )
     add_db_option(parser)
     add_wait_option(parser, writes=True)
-    parser.add_argument("--out", type=Path,
-                        help="also write a bundle for `parity ingest`; with neither --db nor $PARITY_DB, "
-                             "only the bundle (no database)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="also write a bundle for `parity ingest`; with neither --db nor $PARITY_DB, only the bundle (no database)",
+    )
 
 
 # BenchPlan's fields as this command spells them: a plan error names the flag the user typed.
-FLAGS = {"models": "--model", "conversions": "--conversion", "batch_sizes": "--batch-size", "device": "--device",
-         "platform": "--platform", "target_ci": "--target-ci", "max_seconds": "--max-seconds",
-         "timeout_s": "--timeout", "timer": "--timer", "label": "--label", "processes": "--processes",
-         "layers": "--layers", "threads": "--threads"}
+FLAGS = {
+    "models": "--model",
+    "conversions": "--conversion",
+    "batch_sizes": "--batch-size",
+    "device": "--device",
+    "platform": "--platform",
+    "target_ci": "--target-ci",
+    "max_seconds": "--max-seconds",
+    "timeout_s": "--timeout",
+    "timer": "--timer",
+    "label": "--label",
+    "processes": "--processes",
+    "layers": "--layers",
+    "threads": "--threads",
+}
 COMPILE_CACHE = Path("~/.cache/parity/compile")
 
 
@@ -117,16 +173,23 @@ def run(args: argparse.Namespace) -> int:
     # `timeout` and schedulers stop a run with SIGTERM: it ends the run like Ctrl-C, through the
     # `finally` that kills the running worker's process group.
     signal.signal(signal.SIGTERM, _interrupt)
-    session = Session(journal=journal, out=out, db=db, resume=earlier, isolate=args.isolate,
-                      compile_cache=(args.compile_cache or _compile_cache()).expanduser())
+    session = Session(
+        journal=journal,
+        out=out,
+        db=db,
+        resume=earlier,
+        isolate=args.isolate,
+        compile_cache=(args.compile_cache or _compile_cache()).expanduser(),
+    )
     print(f"parity bench: each finished cell is kept in {journal} until the run is stored", file=sys.stderr)
     with _ProgressBar() as bar:
         try:
             result = run_plan(plan, bar.update, session)
         except KeyboardInterrupt:
-            raise Interrupted(f"{bar.finished} cell(s) finished and kept in {journal}: continue with "
-                              f"`parity bench --resume {journal}`, or store them now with `parity ingest {journal}`"
-                              ) from None
+            raise Interrupted(
+                f"{bar.finished} cell(s) finished and kept in {journal}: continue with "
+                f"`parity bench --resume {journal}`, or store them now with `parity ingest {journal}`"
+            ) from None
     print(end_of_run(result.measurements, plan.max_seconds))
     for line in save_result(result, out=out, db=db, wait_s=args.wait):
         print(line)
@@ -157,8 +220,10 @@ def _plan(args: argparse.Namespace, stored: dict | None):
         raise ParityError(f"{', '.join(missing)}: required (or --resume a killed run)")
     for field, value in given.items():
         if stored is not None and field != "label" and stored.get(field) != value:
-            raise ParityError(f"--resume: the run was asked for {FLAGS[field]} {_shown(stored.get(field))}, not "
-                              f"{_shown(value)}; resume it with the same settings, or start a new run")
+            raise ParityError(
+                f"--resume: the run was asked for {FLAGS[field]} {_shown(stored.get(field))}, not "
+                f"{_shown(value)}; resume it with the same settings, or start a new run"
+            )
     try:
         return BenchPlan(**{**(stored or {}), **given})
     except ValidationError as error:

@@ -16,6 +16,7 @@ NOT TESTED), 1 a regression (a significant slowdown or a newly failing cell) wit
   parity compare --base latest~1 --head latest
   parity compare --base nightly-1127 --head pr-42 --format markdown --fail-on-regression > comment.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,26 +34,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", required=True, metavar="RUN", help="the run compared against")
     parser.add_argument("--head", required=True, metavar="RUN", help="the run under test")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
-    parser.add_argument("--fail-on-regression", action="store_true",
-                        help="exit 1 when a cell regressed significantly or newly fails")
-    parser.add_argument("--threshold", type=float, default=THRESHOLD_PCT, metavar="PCT",
-                        help=f"smallest change of the median that counts, in percent (default {THRESHOLD_PCT:g})")
-    parser.add_argument("--alpha", type=float, default=ALPHA,
-                        help=f"significance level of the Mann–Whitney U test (default {ALPHA:g})")
-    parser.add_argument("--history-nights", type=int, default=HISTORY_NIGHTS, metavar="N",
-                        help=f"runs up to the base run that each cell's night-to-night spread comes from "
-                             f"(default {HISTORY_NIGHTS}; 0: ignore the history)")
-    parser.add_argument("--method", dest="methods", action=ListOption, metavar="M",
-                        help=f"timing methods compared, each cell apart (default {','.join(METHODS)}: caller latency "
-                             "and device time)")
+    parser.add_argument(
+        "--fail-on-regression", action="store_true", help="exit 1 when a cell regressed significantly or newly fails"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=THRESHOLD_PCT,
+        metavar="PCT",
+        help=f"smallest change of the median that counts, in percent (default {THRESHOLD_PCT:g})",
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=ALPHA, help=f"significance level of the Mann–Whitney U test (default {ALPHA:g})"
+    )
+    parser.add_argument(
+        "--history-nights",
+        type=int,
+        default=HISTORY_NIGHTS,
+        metavar="N",
+        help=f"runs up to the base run that each cell's night-to-night spread comes from "
+        f"(default {HISTORY_NIGHTS}; 0: ignore the history)",
+    )
+    parser.add_argument(
+        "--method",
+        dest="methods",
+        action=ListOption,
+        metavar="M",
+        help=f"timing methods compared, each cell apart (default {','.join(METHODS)}: caller latency and device time)",
+    )
     parser.add_argument("--platform", help="only this platform's cells and runs (an alias such as h200 is resolved)")
-    parser.add_argument("--base-predictor", metavar="VERSION",
-                        help="predictor version scored against the base run (default: the newest "
-                             "first predicted before the head run started)")
-    parser.add_argument("--head-predictor", metavar="VERSION",
-                        help="predictor version scored against the head run (default: the newest)")
-    parser.add_argument("--report-link", metavar="URL",
-                        help="link or path to the HTML report, printed under the comparison")
+    parser.add_argument(
+        "--base-predictor",
+        metavar="VERSION",
+        help="predictor version scored against the base run (default: the newest "
+        "first predicted before the head run started)",
+    )
+    parser.add_argument(
+        "--head-predictor",
+        metavar="VERSION",
+        help="predictor version scored against the head run (default: the newest)",
+    )
+    parser.add_argument(
+        "--report-link", metavar="URL", help="link or path to the HTML report, printed under the comparison"
+    )
     add_db_option(parser)
     add_wait_option(parser, writes=False)
 
@@ -64,9 +88,16 @@ def run(args: argparse.Namespace) -> int:
 
     with Store.open(args.db, read_only=True, wait_s=args.wait) as store:
         comparison = compare_runs(
-            store, args.base, args.head, methods=args.methods or METHODS, threshold_pct=args.threshold,
+            store,
+            args.base,
+            args.head,
+            methods=args.methods or METHODS,
+            threshold_pct=args.threshold,
             alpha=args.alpha,
-            history_nights=args.history_nights, platform=args.platform, base_predictor=args.base_predictor,
-            head_predictor=args.head_predictor)
+            history_nights=args.history_nights,
+            platform=args.platform,
+            base_predictor=args.base_predictor,
+            head_predictor=args.head_predictor,
+        )
     print(RENDERERS[args.format].render(comparison, args.report_link))
     return 1 if args.fail_on_regression and comparison.has_regression else 0

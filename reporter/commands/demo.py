@@ -8,6 +8,7 @@ never mix with real ones. The example predictions are for made-up platforms `exa
 and the H200 for the H100, so every comparison it shows is labelled proxy. Run it again and the
 database gains a second night: the demo then also compares the two (`parity compare`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,12 @@ EXAMPLE_CPU, EXAMPLE_GPU, SHIPPED_GPU = "example-cpu", "h100-sxm5-80gb", "nvidia
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=DEMO_DB, help=f"the demo's database (default: {DEMO_DB})")
     parser.add_argument("--out", type=Path, default=DEMO_SITE, help=f"folder for the report (default: {DEMO_SITE})")
-    parser.add_argument("--max-seconds", type=float, default=3.0,
-                        help="time budget per cell for warm-up and timing, compile excluded (default 3)")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=3.0,
+        help="time budget per cell for warm-up and timing, compile excluded (default 3)",
+    )
     add_wait_option(parser, writes=True)
 
 
@@ -50,10 +55,13 @@ def run(args: argparse.Namespace) -> int:
         index = _report(store, args.out)
         _compare_nights(store, platform)
     print(f"\ndone in {time.monotonic() - started:.0f} s. The same by hand:")
-    print(f"  parity bench --model {','.join(MODELS)} --conversion {','.join(CONVERSIONS)} --batch-size 1 "
-          f"--max-seconds {args.max_seconds:g} --label demo --db {args.db}")
-    print(f"  parity ingest data/examples/predictions data/examples/*.json --platform-map {platform_map} "
-          f"--db {args.db}")
+    print(
+        f"  parity bench --model {','.join(MODELS)} --conversion {','.join(CONVERSIONS)} --batch-size 1 "
+        f"--max-seconds {args.max_seconds:g} --label demo --db {args.db}"
+    )
+    print(
+        f"  parity ingest data/examples/predictions data/examples/*.json --platform-map {platform_map} --db {args.db}"
+    )
     print(f"  parity report --db {args.db} --out {args.out}")
     print(f"\nopen the report: {index.resolve().as_uri()}")
     return 0
@@ -66,13 +74,17 @@ def _bench(store: Store, max_seconds: float) -> str:
     from reporter.runs import store_result
 
     plan = BenchPlan(models=MODELS, conversions=CONVERSIONS, batch_sizes=[1], max_seconds=max_seconds, label="demo")
-    print(f"1/4 benchmarking {len(MODELS)} models × {len(CONVERSIONS)} conversions on this CPU, "
-          "each cell in its own process")
+    print(
+        f"1/4 benchmarking {len(MODELS)} models × {len(CONVERSIONS)} conversions on this CPU, "
+        "each cell in its own process"
+    )
     result = run_plan(plan, _progress)
     store_result(store, result)
     failed = [m for m in result.measurements if m.status != "ok"]
-    print(f"    platform {result.run.platform}: {len(result.measurements) - len(failed)} measurements ok"
-          + (f", {len(failed)} not ok (shown in the report's failures)" if failed else ""))
+    print(
+        f"    platform {result.run.platform}: {len(result.measurements) - len(failed)} measurements ok"
+        + (f", {len(failed)} not ok (shown in the report's failures)" if failed else "")
+    )
     return result.run.platform
 
 
@@ -105,8 +117,10 @@ def _ingest_examples(store: Store, platform_map: Path) -> None:
     for error in report.errors:
         print(f"    bad file: {error}")
     print("    " + "\n    ".join(report.summary()))
-    print("    proxies: " + ", ".join(f"{measured} stands in for {predicted}"
-                                      for measured, predicted in names.proxies.items()))
+    print(
+        "    proxies: "
+        + ", ".join(f"{measured} stands in for {predicted}" for measured, predicted in names.proxies.items())
+    )
 
 
 def _report(store: Store, out: Path) -> Path:

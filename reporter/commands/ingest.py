@@ -8,6 +8,7 @@ one bad file means nothing is stored. Examples:
   parity ingest predictions/ calibration/jetson_orin_agx_30w/manifest.json
   parity ingest alma_results.json --model resnet18 --platform intel-i7-12700k --batch-size 4
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,12 +25,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     add_db_option(parser)
     add_wait_option(parser, writes=True)
-    parser.add_argument("--platform-map", type=Path, metavar="FILE",
-                        help="JSON with extra platform `aliases`, `default_power_modes` and `proxies`")
+    parser.add_argument(
+        "--platform-map",
+        type=Path,
+        metavar="FILE",
+        help="JSON with extra platform `aliases`, `default_power_modes` and `proxies`",
+    )
     parser.add_argument("--model", help="model of an Alma results file (it names none)")
     parser.add_argument("--platform", help="platform of an Alma results file, power mode after '@'")
-    parser.add_argument("--batch-size", type=int, metavar="N",
-                        help="configured batch size of an Alma results file (its own is the last batch's)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help="configured batch size of an Alma results file (its own is the last batch's)",
+    )
     parser.add_argument("--strict", action="store_true", help="store nothing if any file is bad")
 
 
@@ -44,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
     names = Names.load(args.platform_map)
     # Every file is read before the database is opened for writing: no input holds the lock.
-    inputs = read_inputs(args.paths, args.db, names=names, model=args.model, platform=args.platform,
-                         batch_size=args.batch_size)
+    inputs = read_inputs(
+        args.paths, args.db, names=names, model=args.model, platform=args.platform, batch_size=args.batch_size
+    )
     report = inputs.report
     with told_if_interrupted(report):  # Ctrl-C after the commit says what was stored
         with Store.open(args.db, wait_s=args.wait) as store:

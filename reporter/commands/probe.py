@@ -6,6 +6,7 @@ Example:
 
   parity probe --device cuda
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,9 @@ ORDER = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                        help="where the conversions would run (default: cpu)")
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="where the conversions would run (default: cpu)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON array, one object per conversion")
 
 
@@ -33,8 +35,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(a) for a in results], indent=2))
         return 0
-    rows = [[str(a.alma_id), a.conversion, _status(a, args.device), _clip(a.reason, REASON_WIDTH),
-             _clip(a.fix, FIX_WIDTH)] for a in results]
+    rows = [
+        [str(a.alma_id), a.conversion, _status(a, args.device), _clip(a.reason, REASON_WIDTH), _clip(a.fix, FIX_WIDTH)]
+        for a in results
+    ]
     print(text_table(["id", "conversion", "status", "reason", "fix"], rows))
     if any(len(a.reason or "") > REASON_WIDTH or len(a.fix or "") > FIX_WIDTH for a in results):
         print("(a reason or fix cut at \u2026 is in full in `parity probe --json`)")
@@ -55,10 +59,11 @@ def count_line(results, device: str) -> str:
     elsewhere = [a.conversion for a in results if a.runnable and a.runs_on != device]
     line = f"{on_device} of {len(results)} conversions can run on {device} here"
     if elsewhere:
-        line += f"; {len(elsewhere)} more run{'s' if len(elsewhere) == 1 else ''} on the cpu even with --device {device} ({', '.join(elsewhere)})"
+        verb = "runs" if len(elsewhere) == 1 else "run"
+        line += f"; {len(elsewhere)} more {verb} on the cpu even with --device {device} ({', '.join(elsewhere)})"
     return line
 
 
 def _clip(text: str | None, width: int) -> str:
     text = " ".join((text or "").split())
-    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"

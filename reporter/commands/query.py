@@ -8,6 +8,7 @@ written as they come, so a result larger than memory streams through. Examples:
   parity query "SELECT platform, median(abs_error_pct) FROM comparisons GROUP BY ALL"
   parity query --read history "SELECT count(*) FROM read_parquet('history/*/*/*.parquet')"
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,14 @@ ORDER = 6
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sql", help="one SELECT statement (writes are refused)")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    parser.add_argument("--read", dest="readable", action="append", type=Path, metavar="DIR",
-                        help="a folder whose files the SQL may read (repeat for more); no other file is readable")
+    parser.add_argument(
+        "--read",
+        dest="readable",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="a folder whose files the SQL may read (repeat for more); no other file is readable",
+    )
     add_db_option(parser)
     add_wait_option(parser, writes=False)
 

@@ -9,6 +9,7 @@ charts mark the change points found in each cell's nightly median latency.
 --out takes a new or empty folder, or one an earlier report wrote (other files there are kept);
 a folder holding files that no report created is refused. Give --out or --single-file, not both.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,10 +25,16 @@ DEFAULT_OUT = Path("site")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_db_option(parser)
     add_wait_option(parser, writes=False)
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"folder to write the site into (default: {DEFAULT_OUT})")
-    parser.add_argument("--single-file", type=Path, metavar="FILE", default=None,
-                        help="write one self-contained HTML file instead of a site")
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"folder to write the site into (default: {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--single-file",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="write one self-contained HTML file instead of a site",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

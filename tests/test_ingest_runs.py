@@ -1,0 +1,133 @@
+"""reporter.ingest of files that carry their own run: a stand-in format, Parity bundles and their
+samples, a killed bench's journal (an incomplete run its whole run replaces), names and times
+normalised like every format, and an empty Alma flag."""
+
+from __future__ import annotations
+
+import json
+import types
+from dataclasses import replace
+
+import pytest
+
+import collectors.formats
+from collectors.bundle import write_bundle
+from collectors.formats import Document
+from collectors.records import Records
+from reporter.ingest import ingest
+from reporter.store import Store
+from tests.builders import measurement, run_info
+from tests.conftest import db_rows, db_value
+
+ORIN_30W = "jetson-orin-agx-64gb@30w"
+REPORT = "graphs/predictions/resnet18__Jetson-Orin-AGX__fp32__b1.json"
+
+
+# A stand-in for the bench engineer's Parity bundle format: a file that carries its own run.
+def _bundle_records(doc: Document, context) -> Records:
+    content = doc.json["fake_bundle"]
+    run = run_info(content["run_id"], finished_at="2026-11-28T10:05:00", host="orin-7", platform=ORIN_30W)
+    measured = measurement(platform=ORIN_30W, median=content["median"], samples=(content["median"],) * 3)
+    return Records(measurements=[measured], run=run)
+
+
+FAKE_BUNDLE = types.SimpleNamespace(
+    NAME="fake-bundle", recognise=lambda doc: "fake_bundle" in (doc.json_object() or {}), to_records=_bundle_records
+)
+
+
+def test_ingest_file_carrying_its_run_stores_that_run_once(db_path, tmp_path, monkeypatch):
+    monkeypatch.setattr(collectors.formats, "FORMATS", [FAKE_BUNDLE, *collectors.formats.FORMATS])
+    (tmp_path / "a.json").write_text(json.dumps({"fake_bundle": {"run_id": "bench-orin-1", "median": 20.0}}))
+    (tmp_path / "b.json").write_text(json.dumps({"fake_bundle": {"run_id": "bench-orin-1", "median": 99.0}}))
+    with Store.open(db_path) as store:
+        first = ingest(store, [tmp_path / "a.json"])
+        second = ingest(store, [tmp_path / "b.json"])  # other content, same run: the run is stored already
+    assert (first.stored_by_format, second.already_stored, second.run_id) == ({"fake-bundle": 1}, 1, None)
+    assert db_rows(db_path, "SELECT run_id, kind, host FROM runs ORDER BY kind") == [
+        ("bench-orin-1", "bench", "orin-7"),
+        (first.run_id, "ingest", db_value(db_path, "SELECT host FROM runs WHERE kind = 'ingest'")),
+    ]
+    assert db_rows(db_path, "SELECT run_id, median FROM measurements") == [("bench-orin-1", 20.0)]
+    assert db_rows(db_path, "SELECT run_id FROM sources") == [(first.run_id,)]
+    assert db_value(db_path, "SELECT count(*) FROM samples") == 3
+
+
+def test_ingest_parity_bundle_keeps_its_run_and_samples(db_path, tmp_path):
+    run = run_info("bench-orin-2", host="orin-7", platform=ORIN_30W, environment={})
+    measured = measurement(platform=ORIN_30W, median=20.5, samples=(20.5, 20.4, 20.6))
+    bundle = write_bundle(run, [measured], tmp_path / "bundle.json")
+    with Store.open(db_path) as store:
+        first = ingest(store, [bundle])
+        again = ingest(store, [bundle])
+    assert (first.stored_by_format, again.already_stored) == ({"parity-bundle": 1}, 1)
+    assert db_rows(db_path, "SELECT run_id, median FROM measurements") == [("bench-orin-2", 20.5)]
+    assert db_value(db_path, "SELECT count(*) FROM samples") == 3
+
+
+def test_ingest_a_journal_is_an_incomplete_run_that_its_whole_run_replaces(tmp_path, db_path):
+    from collectors.journal import Journal
+
+    run = run_info("bench-killed", platform=ORIN_30W)
+    cells = [
+        [measurement(platform=ORIN_30W, batch_size=b, median=float(b), samples=(float(b),) * 3)] for b in (1, 2, 4)
+    ]
+    journal = Journal.create(tmp_path / "night.json.journal", run, out=tmp_path / "night.json")
+    for cell in cells[:2]:
+        journal.record(cell)
+    journal.close()
+    with open(journal.path, "ab") as handle:
+        handle.write(b'{"measurements":[{"model":"resn')  # the cell being written when the power went
+    whole = write_bundle(
+        replace(run, finished_at="2026-11-28T11:00:00"), [m for c in cells for m in c], tmp_path / "night.json"
+    )
+    with Store.open(db_path) as store:
+        first = ingest(store, [journal.path])
+        assert (first.measurements, first.errors) == (2, [])
+        assert store.execute("SELECT finished_at FROM runs WHERE run_id = 'bench-killed'").single_value() is None
+        second = ingest(store, [whole])
+        assert (second.measurements, second.warnings) == (3, [])
+        assert store.execute("SELECT count(*), count(DISTINCT measurement_id) FROM measurements").first() == (3, 3)
+        assert store.execute("SELECT count(*) FROM samples").single_value() == 9
+        assert store.execute("SELECT finished_at IS NOT NULL FROM runs WHERE run_id = 'bench-killed'").rows == [(True,)]
+
+
+def test_ingest_bundle_names_and_times_are_normalised_like_every_format(db_path, tmp_path):
+    run = run_info("bench-raw", platform="NVIDIA H200", started_at="2026-11-28T02:00:00-08:00")
+    raw = measurement(
+        platform="NVIDIA H200", precision="FP32 ", model="ResNet-18", measured_at="2026-11-28T02:30:00-08:00"
+    )
+    with Store.open(db_path) as store:
+        assert not ingest(store, [write_bundle(run, [raw], tmp_path / "bundle.json")]).errors
+    assert db_rows(db_path, "SELECT model, platform, precision, measured_at::VARCHAR FROM measurements") == [
+        ("resnet18", "nvidia-h200", "fp32", "2026-11-28 10:30:00")
+    ]
+    assert db_rows(db_path, "SELECT platform, started_at::VARCHAR FROM runs WHERE run_id = 'bench-raw'") == [
+        ("nvidia-h200", "2026-11-28 10:00:00")
+    ]
+
+
+@pytest.mark.parametrize("flag", ["--model", "--platform"])
+def test_ingest_alma_empty_flag_is_a_bad_file(fixtures, db_path, capsys, flag):
+    from reporter.cli import main
+
+    given = {"--model": "resnet18", "--platform": "intel-i7-12700k", flag: ""}
+    alma = fixtures / "alma/alma_resnet18_cpu_b4_n10.json"
+    assert (
+        main(
+            [
+                "ingest",
+                str(alma),
+                "--batch-size",
+                "4",
+                "--db",
+                str(db_path),
+                *[a for item in given.items() for a in item],
+            ]
+        )
+        == 1
+    )
+    assert capsys.readouterr().err == (
+        f"parity ingest: bad file: {alma}: {flag} = '': Alma results name no model, "
+        "platform or batch size: give all three\n"
+    )
