@@ -83,6 +83,15 @@ def no_pynvml(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", None)
 
 
+@pytest.fixture(scope="module")
+def context():
+    """What the format modules are told from the command line: --model, --platform, --batch-size."""
+    from collectors.formats import Context
+    from collectors.names import Names
+
+    return Context(Names.load(), model="ResNet-18", platform="i7-12700K", batch_size=4)
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "parity.duckdb"

@@ -1,10 +1,9 @@
-"""Input formats: detection from content, the records each real sample turns into, and one-line
-errors for bad input."""
+"""Input formats: detection from content and the records each real sample turns into (bad input:
+tests/test_formats_bad.py)."""
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -17,33 +16,7 @@ from collectors.formats import FORMATS, Context, Document, detect
 from collectors.journal import Journal
 from collectors.names import Names
 from tests.builders import measurement, run_info
-
-# One real sample per format module, relative to the fixtures folder (Parity's own bundle is
-# written by Parity, below). A new format module needs an entry here:
-# test_formats_every_module_has_a_sample fails until it has one.
-SAMPLES = {
-    "parity-bundle": "written by collectors.bundle.write_bundle",
-    "parity-journal": "written by collectors.journal.Journal",
-    "graphs-report": "graphs/predictions/resnet18__Jetson-Orin-AGX__fp32__b1.json",
-    "graphs-verdict": "graphs/verdict/resnet18_orin_verdict.json",
-    "graphs-batch-verdict": "graphs/verdict/batch_verdict.json",
-    "graphs-calibration": "graphs/calibration/jetson_orin_agx_30w/measurements/fp32/resnet18_b1.json",
-    "graphs-calibration-manifest": "graphs/calibration/jetson_orin_agx_30w/manifest.json",
-    "alma-results": "alma/alma_resnet18_cpu_b4_n10.json",
-    "graphs-subgraph-csv": "graphs/csv/resnet18_orin_sg.csv",
-    "graphs-csv": "graphs/csv/batch.csv",
-}
-REPORT = SAMPLES["graphs-report"]
-
-
-@pytest.fixture(scope="module")
-def context() -> Context:
-    return Context(Names.load(), model="ResNet-18", platform="i7-12700K", batch_size=4)
-
-
-def _records(fixtures: Path, relative: str, context: Context):
-    doc = Document.read(fixtures / relative)
-    return detect(doc).to_records(doc, context)
+from tests.format_samples import REPORT, SAMPLES, sample_records, variant
 
 
 def _sample(name: str, fixtures: Path, tmp_path: Path) -> Path:
@@ -95,7 +68,7 @@ def test_formats_detection_ignores_file_names(fixtures, tmp_path):
 
 
 def test_formats_report_is_one_prediction_with_canonical_names(fixtures, context):
-    (prediction,) = _records(fixtures, REPORT, context).predictions
+    (prediction,) = sample_records(fixtures, REPORT, context).predictions
     assert (prediction.model, prediction.platform, prediction.precision, prediction.batch_size) == (
         "resnet18",
         "jetson-orin-agx-64gb@30w",
@@ -112,18 +85,18 @@ def test_formats_report_predictor_comes_from_metadata(fixtures, context, tmp_pat
     document = json.loads((fixtures / REPORT).read_text())
     document["metadata"].update(predictor="graphs-nightly", predictor_version="0.9.1")
     (tmp_path / "r.json").write_text(json.dumps(document))
-    (prediction,) = _records(tmp_path, "r.json", context).predictions
+    (prediction,) = sample_records(tmp_path, "r.json", context).predictions
     assert (prediction.predictor, prediction.predictor_version) == ("graphs-nightly", "0.9.1")
 
 
 def test_formats_timestamps_with_an_offset_are_stored_as_utc(fixtures, context, tmp_path):
-    path = _variant(fixtures, tmp_path, REPORT, '"2026-11-28T15:40:35.733800"', '"2026-11-28T17:40:35+02:00"')
-    (prediction,) = _records(tmp_path, path.name, context).predictions
+    path = variant(fixtures, tmp_path, REPORT, '"2026-11-28T15:40:35.733800"', '"2026-11-28T17:40:35+02:00"')
+    (prediction,) = sample_records(tmp_path, path.name, context).predictions
     assert prediction.predicted_at == "2026-11-28T15:40:35"
 
 
 def test_formats_verdict_has_prediction_and_predicted_subgraphs(fixtures, context):
-    records = _records(fixtures, SAMPLES["graphs-verdict"], context)
+    records = sample_records(fixtures, SAMPLES["graphs-verdict"], context)
     (prediction,) = records.predictions
     assert (prediction.model, prediction.precision, prediction.predictor_version) == ("resnet18", "fp32", "1.0.0")
     assert len(records.subgraphs) == 32
@@ -138,13 +111,13 @@ def test_formats_verdict_has_prediction_and_predicted_subgraphs(fixtures, contex
 
 
 def test_formats_batch_verdict_with_constraint_reads_passing_and_failing(fixtures, context):
-    records = _records(fixtures, "graphs/verdict/batch_verdict_lat.json", context)
+    records = sample_records(fixtures, "graphs/verdict/batch_verdict_lat.json", context)
     assert [(p.batch_size, p.latency_ms) for p in records.predictions] == [(1, 8.242), (4, 12.868), (16, 20.499)]
     assert records.predictions[1].energy_mj == pytest.approx(4 * 36.5)  # whole batch, from per inference
 
 
 def test_formats_csv_rows_are_predictions(fixtures, context):
-    predictions = _records(fixtures, SAMPLES["graphs-csv"], context).predictions
+    predictions = sample_records(fixtures, SAMPLES["graphs-csv"], context).predictions
     assert [(p.platform, p.batch_size, p.latency_ms, p.energy_mj) for p in predictions][:3] == [
         ("jetson-orin-agx-64gb@30w", 1, 8.24, 82.25),
         ("intel-i7-12700k", 1, 8.74, 771.78),
@@ -153,13 +126,13 @@ def test_formats_csv_rows_are_predictions(fixtures, context):
 
 
 def test_formats_subgraph_csv_rows(fixtures, context):
-    subgraphs = _records(fixtures, SAMPLES["graphs-subgraph-csv"], context).subgraphs
+    subgraphs = sample_records(fixtures, SAMPLES["graphs-subgraph-csv"], context).subgraphs
     assert len(subgraphs) == 32
     assert (subgraphs[1].subgraph_id, subgraphs[1].bytes, subgraphs[1].latency_ms) == ("1", 4014080, 0.115)
 
 
 def test_formats_calibration_is_a_layerwise_measurement_with_power_mode(fixtures, context):
-    records = _records(fixtures, SAMPLES["graphs-calibration"], context)
+    records = sample_records(fixtures, SAMPLES["graphs-calibration"], context)
     (measured,) = records.measurements
     assert (measured.platform, measured.method, measured.conversion, measured.status, measured.device) == (
         "jetson-orin-agx-64gb@30w",
@@ -175,20 +148,20 @@ def test_formats_calibration_is_a_layerwise_measurement_with_power_mode(fixtures
 
 
 def test_formats_calibration_50w_keeps_its_power_mode(fixtures, context):
-    (measured,) = _records(
+    (measured,) = sample_records(
         fixtures, "graphs/calibration/jetson_orin_agx_50w/measurements/fp32/resnet18_b1.json", context
     ).measurements
     assert measured.platform == "jetson-orin-agx-64gb@50w"
 
 
 def test_formats_manifest_lists_files_relative_to_itself(fixtures, context):
-    includes = _records(fixtures, SAMPLES["graphs-calibration-manifest"], context).includes
+    includes = sample_records(fixtures, SAMPLES["graphs-calibration-manifest"], context).includes
     assert len(includes) == 45
     assert includes[0] == fixtures / "graphs/calibration/jetson_orin_agx_30w/measurements/bf16/efficientnet_b0_b1.json"
 
 
 def test_formats_alma_latency_per_configured_batch(fixtures, context):
-    measurements = {m.conversion: m for m in _records(fixtures, SAMPLES["alma-results"], context).measurements}
+    measurements = {m.conversion: m for m in sample_records(fixtures, SAMPLES["alma-results"], context).measurements}
     eager = measurements["EAGER"]
     # 10 samples in batches of 4: 3 batches (4, 4, 2); Alma's own batch_size (2) is the last one's.
     assert eager.median == pytest.approx(0.9749611100000948 * 1000 / 3)
@@ -204,7 +177,8 @@ def test_formats_alma_latency_per_configured_batch(fixtures, context):
 
 def test_formats_alma_failed_conversion_keeps_its_message(fixtures, context):
     measurements = {
-        m.conversion: m for m in _records(fixtures, "alma/alma_mobilenet_v3_small_cpu_b4.json", context).measurements
+        m.conversion: m
+        for m in sample_records(fixtures, "alma/alma_mobilenet_v3_small_cpu_b4.json", context).measurements
     }
     failed = measurements["COMPILE_CUDAGRAPHS"]
     assert (failed.status, failed.median) == ("failed", None)
@@ -222,7 +196,7 @@ def test_formats_alma_failed_conversion_keeps_its_message(fixtures, context):
 def test_formats_alma_batch_size_must_produce_the_last_batch(fixtures):
     path = fixtures / SAMPLES["alma-results"]  # 10 samples, last batch 2: batches of 4 (or 8), not 3
     with pytest.raises(InputError) as error:
-        _records(
+        sample_records(
             fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18", platform="h200", batch_size=3)
         )
     assert str(error.value) == (
@@ -245,138 +219,3 @@ def test_formats_alma_batch_size_must_produce_the_last_batch(fixtures):
 )
 def test_formats_alma_conversion_implies_precision(conversion, precision):
     assert precision_of(conversion) == precision
-
-
-def _variant(fixtures: Path, tmp_path: Path, relative: str, old: str, new: str) -> Path:
-    text = (fixtures / relative).read_text()
-    assert old in text
-    path = tmp_path / "variant.json"
-    path.write_text(text.replace(old, new, 1))
-    return path
-
-
-@pytest.mark.parametrize(
-    "old, new, message",
-    [
-        (
-            '"latency_ms": 8.242332550179507',
-            '"latency_ms": -3.5',
-            "derived_metrics.latency_ms = -3.5: expected a positive number",
-        ),
-        (
-            '"latency_ms": 8.242332550179507',
-            '"latency_ms": NaN',
-            "derived_metrics.latency_ms = nan: expected a finite number",
-        ),
-        (
-            '"latency_ms": 8.242332550179507',
-            '"latency_ms": "8.24"',
-            "derived_metrics.latency_ms = '8.24': expected a number",
-        ),
-        (
-            '"precision": "FP32"',
-            '"precision": "FP8"',
-            "metadata.precision = 'FP8': unknown precision (expected one of fp32, fp16, bf16, int8, tf32)",
-        ),
-        ('"batch_size": 1', '"batch_size": 0', "metadata.batch_size = 0: expected a positive number"),
-        ('"batch_size": 1', '"batch_size": 1e99', "metadata.batch_size = 1e+99: expected an integer"),
-        ('"batch_size": 1', '"batch_size": 4294967296', "metadata.batch_size = 4294967296: too large"),
-        (
-            '"timestamp": "2026-11-28T15:40:35.733800"',
-            '"timestamp": "yesterday"',
-            "metadata.timestamp = 'yesterday': Invalid isoformat string: 'yesterday'",
-        ),
-        ('"hardware": "Jetson-Orin-AGX-64GB",', "", "metadata.hardware = None: missing"),
-    ],
-)
-def test_formats_bad_report_value_is_one_line_naming_field_and_value(fixtures, context, tmp_path, old, new, message):
-    path = _variant(fixtures, tmp_path, REPORT, old, new)
-    with pytest.raises(InputError) as caught:
-        _records(tmp_path, path.name, context)
-    assert str(caught.value) == f"{path}: {message}"
-
-
-def test_formats_bad_value_deep_in_a_list_names_its_index(fixtures, context, tmp_path):
-    path = _variant(fixtures, tmp_path, "graphs/verdict/batch_verdict.json", '"latency_ms": 12.868', '"latency_ms": -1')
-    with pytest.raises(InputError, match=r"configs\[1\]\.latency_ms = -1: expected a positive number$"):
-        _records(tmp_path, path.name, context)
-
-
-def test_formats_bad_csv_cell_names_its_row(fixtures, context, tmp_path):
-    path = tmp_path / "batch.csv"
-    path.write_text((fixtures / SAMPLES["graphs-csv"]).read_text().replace(",8.74,", ",fast,"))
-    with pytest.raises(InputError) as caught:
-        _records(tmp_path, path.name, context)
-    assert str(caught.value) == f"{path}: row 3.latency_ms = 'fast': expected a number"
-
-
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        (b"", "content = '': empty file"),
-        (b"  \n", "content = '': empty file"),
-        (
-            b'{"metadata": {"model": "ResNet-18", ',
-            "JSON = 'line 1 column 36': truncated or invalid JSON (EOF while parsing a value)",
-        ),
-        (
-            b'{"hello": 1}',
-            "top-level keys = ['hello']: unknown format (not one of: " + ", ".join(m.NAME for m in FORMATS) + ")",
-        ),
-        (
-            b"[1, 2]",
-            "top-level value = 'list': unknown format (not one of: " + ", ".join(m.NAME for m in FORMATS) + ")",
-        ),
-        (b"\x89PNG\r\n\x1a\n\x00", "content = b'\\x89PNG\\r\\n\\x1a\\n\\x00': not UTF-8 text (binary file?)"),
-    ],
-)
-def test_formats_unreadable_content_is_one_line(tmp_path, content, message):
-    path = tmp_path / "input.json"
-    path.write_bytes(content)
-    with pytest.raises(InputError) as caught:
-        detect(Document.read(path))
-    assert str(caught.value) == f"{path}: {message}"
-
-
-def test_formats_alma_without_flags_is_refused_clearly(fixtures):
-    path = fixtures / SAMPLES["alma-results"]
-    with pytest.raises(InputError) as caught:
-        _records(fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18"))
-    assert str(caught.value) == (
-        f"{path}: platform = None: Alma results name no model, platform or batch size: give all three"
-    )
-
-
-def test_formats_alma_batch_size_must_be_positive(fixtures):
-    path = fixtures / SAMPLES["alma-results"]
-    with pytest.raises(InputError) as caught:
-        _records(
-            fixtures, SAMPLES["alma-results"], Context(Names.load(), model="resnet18", platform="h200", batch_size=0)
-        )
-    assert str(caught.value) == f"{path}: batch_size = 0: expected a positive number"
-
-
-def test_formats_alma_zero_time_names_the_conversion(fixtures, context, tmp_path):
-    path = _variant(
-        fixtures, tmp_path, SAMPLES["alma-results"], '"total_inf_time": 0.9749611100000948', '"total_inf_time": 0'
-    )
-    with pytest.raises(InputError, match=r"EAGER\.total_inf_time = 0: expected a positive number$"):
-        _records(tmp_path, path.name, context)
-
-
-def test_formats_manifest_with_missing_file_names_the_entry(fixtures, context, tmp_path):
-    manifest = json.loads((fixtures / SAMPLES["graphs-calibration-manifest"]).read_text())
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))  # its files are not beside this copy
-    with pytest.raises(InputError) as caught:
-        _records(tmp_path, "manifest.json", context)
-    assert str(caught.value) == (
-        f"{tmp_path / 'manifest.json'}: measurements[0].file = "
-        "'measurements/bf16/efficientnet_b0_b1.json': no such file or directory"
-    )
-
-
-def test_formats_document_is_parsed_once(fixtures):
-    doc = Document.read(fixtures / REPORT)
-    detect(doc)
-    assert doc.json is doc.json  # cached: every format's `recognise` saw the same parse
-    assert math.isclose(doc.json["derived_metrics"]["latency_ms"], 8.242332550179507)
