@@ -75,3 +75,37 @@ def subgraph(**fields: Any) -> Subgraph:
         latency_ms=1.0,
     )
     return Subgraph(**{**defaults, **fields})
+
+
+# A small bench run: one cell measured, one failed on the wrong device.
+BENCH_RUN = run_info(
+    "bench-20261128T170000-0000abcd",
+    started_at="2026-11-28T17:00:00+00:00",
+    finished_at="2026-11-28T17:01:00+00:00",
+    host="h",
+    label="t",
+    environment={"torch_version": "2.11.0", "gpu_name": "NVIDIA H200"},
+)
+MEASURED_CELL = measurement(
+    median=1.5,
+    mean=1.52,
+    std=0.01,
+    p05=1.49,
+    p95=1.6,
+    ci95_low=1.495,
+    ci95_high=1.505,
+    n_iterations=3,
+    throughput_sps=666.7,
+    compile_s=0.4,
+    peak_memory_mb=88.0,
+    samples=(1.5, 1.4999999999, 1.6),
+    gpu_samples=(1.45, 1.46, 1.55),
+    measured_at="2026-11-28T17:00:30+00:00",
+)
+FAILED_CELL = measurement(
+    conversion="ONNX_GPU",
+    status="failed",
+    failure_kind="wrong_device",
+    median=None,
+    message="ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider",
+)

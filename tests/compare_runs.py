@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from collectors.records import Measurement, Prediction, RunInfo
-from collectors.vocabulary import SYNCED_E2E
+from tests import builders
 
 CPU = "test-cpu"
 BASE_ENV = {"torch_version": "2.11.0", "cpu_model": "Test CPU", "hostname": "bench-a"}
@@ -29,14 +29,11 @@ def measurement(
 ) -> Measurement:
     ok = status == "ok"
     centre = median if median is not None else (sorted(values)[len(values) // 2] if values else None)
-    return Measurement(
+    return builders.measurement(
         model=model,
         platform=platform,
-        precision="fp32",
-        batch_size=1,
         conversion=conversion,
         device="cpu",
-        method=SYNCED_E2E,
         status=status,
         measured_at="2026-11-28T02:00:00",
         median=centre if ok else None,
@@ -49,27 +46,17 @@ def measurement(
 
 
 def run_info(run_id: str, label: str | None, day: int, environment: dict) -> RunInfo:
-    return RunInfo(
+    return builders.run_info(
         run_id,
-        "bench",
-        f"2026-11-{day:02d}T02:00:00",
-        f"2026-11-{day:02d}T03:00:00",
-        "host",
-        CPU,
-        label,
-        None,
-        environment,
+        started_at=f"2026-11-{day:02d}T02:00:00",
+        finished_at=f"2026-11-{day:02d}T03:00:00",
+        platform=CPU,
+        label=label,
+        environment=environment,
     )
 
 
 def prediction(version: str, latency_ms: float, predicted_at: str, platform: str = CPU) -> Prediction:
-    return Prediction(
-        model="resnet18",
-        platform=platform,
-        precision="fp32",
-        batch_size=1,
-        latency_ms=latency_ms,
-        predictor="graphs",
-        predictor_version=version,
-        predicted_at=predicted_at,
+    return builders.prediction(
+        platform=platform, latency_ms=latency_ms, predictor_version=version, predicted_at=predicted_at
     )

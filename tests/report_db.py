@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collectors.records import Measurement, Prediction, RunInfo, Subgraph
+from collectors.records import Measurement, Prediction, Subgraph
 from reporter.store import Store
+from tests import builders
 
 HOSTILE_MODEL = "<img src=x onerror=alert(1)>"
 TRAVERSAL_MODEL = "../../x"
@@ -41,16 +42,15 @@ def build_report_db(path: Path) -> Path:
 
 
 def _night(store: Store, night: int) -> None:
-    run = RunInfo(
+    run = builders.run_info(
         f"run-{night}",
-        "bench",
-        f"2026-11-2{night}T02:00:00",
-        f"2026-11-2{night}T03:00:00",
-        "bench-host",
-        CPU,
-        f"nightly {night}",
-        "abc123",
-        {"python": "3.11", "torch": "2.11", "cpu": {"cores": 2}},
+        started_at=f"2026-11-2{night}T02:00:00",
+        finished_at=f"2026-11-2{night}T03:00:00",
+        host="bench-host",
+        platform=CPU,
+        label=f"nightly {night}",
+        git_sha="abc123",
+        environment={"python": "3.11", "torch": "2.11", "cpu": {"cores": 2}},
     )
     store.add_run(run)
     drift = 1.0 + 0.1 * night
@@ -93,11 +93,9 @@ def _measurement(
     **failure: str,
 ) -> Measurement:
     ok = status == "ok"
-    return Measurement(
+    return builders.measurement(
         model=model,
         platform=platform,
-        precision="fp32",
-        batch_size=1,
         conversion=conversion,
         device="cpu",
         method=method,
@@ -116,20 +114,13 @@ def _predictions(version: str, at: str, scale: float) -> list[Prediction]:
 
 
 def _prediction(model: str, platform: str, latency_ms: float, version: str, at: str) -> Prediction:
-    return Prediction(
-        model=model,
-        platform=platform,
-        precision="fp32",
-        batch_size=1,
-        latency_ms=latency_ms,
-        predictor="graphs",
-        predictor_version=version,
-        predicted_at=at,
+    return builders.prediction(
+        model=model, platform=platform, latency_ms=latency_ms, predictor_version=version, predicted_at=at
     )
 
 
 def _subgraphs(side: str, latencies: list[float]) -> list[Subgraph]:
     return [
-        Subgraph(side, "resnet18", CPU, "fp32", 1, str(i), "Conv2d_BatchNorm2d_ReLU", 1e9, 1e6, latency)
+        builders.subgraph(side=side, platform=CPU, subgraph_id=str(i), latency_ms=latency)
         for i, latency in enumerate(latencies)
     ]

@@ -15,40 +15,8 @@ from collectors.plan import BenchPlan, plan_cells
 from reporter.ingest import ingest
 from reporter.runs import store_result
 from reporter.store import Store
-from tests.builders import measurement, run_info
+from tests.builders import BENCH_RUN, FAILED_CELL, MEASURED_CELL
 from tests.conftest import bench_error
-
-RUN = run_info(
-    "bench-20261128T170000-0000abcd",
-    started_at="2026-11-28T17:00:00+00:00",
-    finished_at="2026-11-28T17:01:00+00:00",
-    host="h",
-    label="t",
-    environment={"torch_version": "2.11.0", "gpu_name": "NVIDIA H200"},
-)
-OK = measurement(
-    median=1.5,
-    mean=1.52,
-    std=0.01,
-    p05=1.49,
-    p95=1.6,
-    ci95_low=1.495,
-    ci95_high=1.505,
-    n_iterations=3,
-    throughput_sps=666.7,
-    compile_s=0.4,
-    peak_memory_mb=88.0,
-    samples=(1.5, 1.4999999999, 1.6),
-    gpu_samples=(1.45, 1.46, 1.55),
-    measured_at="2026-11-28T17:00:30+00:00",
-)
-FAILED = measurement(
-    conversion="ONNX_GPU",
-    status="failed",
-    failure_kind="wrong_device",
-    median=None,
-    message="ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider",
-)
 
 
 def test_unknown_conversion_stops_before_anything_runs(capsys) -> None:
@@ -93,13 +61,13 @@ def test_plan_cells_cross_models_conversions_and_batches() -> None:
 
 
 def test_bundle_is_deterministic_and_rounds_samples_to_the_nanosecond(tmp_path: Path) -> None:
-    first = write_bundle(RUN, [OK, FAILED], tmp_path / "a.json")
-    second = write_bundle(RUN, [OK, FAILED], tmp_path / "b.json")
+    first = write_bundle(BENCH_RUN, [MEASURED_CELL, FAILED_CELL], tmp_path / "a.json")
+    second = write_bundle(BENCH_RUN, [MEASURED_CELL, FAILED_CELL], tmp_path / "b.json")
     assert first.read_bytes() == second.read_bytes()
     document = json.loads(first.read_text())
     assert (document["format"], document["version"]) == ("parity-bundle", 3)
     assert document["measurements"][0]["samples"] == [1.5, 1.5, 1.6]
-    assert dumps(to_bundle(RUN, [OK])).endswith("\n")
+    assert dumps(to_bundle(BENCH_RUN, [MEASURED_CELL])).endswith("\n")
 
 
 def test_a_version_1_bundle_still_ingests(tmp_path: Path) -> None:
@@ -111,23 +79,23 @@ def test_a_version_1_bundle_still_ingests(tmp_path: Path) -> None:
 
 
 def test_bundle_ingests_with_its_run_and_samples(tmp_path: Path) -> None:
-    bundle = write_bundle(RUN, [OK, FAILED], tmp_path / "run.json")
+    bundle = write_bundle(BENCH_RUN, [MEASURED_CELL, FAILED_CELL], tmp_path / "run.json")
     with Store.open(tmp_path / "central.duckdb") as store:
         report = ingest(store, [bundle])
         assert report.stored_by_format == {"parity-bundle": 1} and not report.errors
-        assert store.execute("SELECT kind, platform FROM runs WHERE run_id = ?", [RUN.run_id]).first() == (
+        assert store.execute("SELECT kind, platform FROM runs WHERE run_id = ?", [BENCH_RUN.run_id]).first() == (
             "bench",
             "nvidia-h200",
         )
         rows = store.execute("SELECT status, failure_kind, run_id FROM measurements ORDER BY conversion").rows
-        assert rows == [("ok", None, RUN.run_id), ("failed", "wrong_device", RUN.run_id)]
+        assert rows == [("ok", None, BENCH_RUN.run_id), ("failed", "wrong_device", BENCH_RUN.run_id)]
         assert store.execute("SELECT count(*), count(gpu_ms) FROM samples").first() == (3, 3)
         assert ingest(store, [bundle]).already_stored == 1
 
 
 def test_store_result_writes_run_measurements_and_samples(tmp_path: Path) -> None:
     with Store.open(tmp_path / "p.duckdb") as store:
-        ids = store_result(store, BenchResult(RUN, [OK, FAILED]))
+        ids = store_result(store, BenchResult(BENCH_RUN, [MEASURED_CELL, FAILED_CELL]))
         assert len(ids) == 2
         assert store.execute("SELECT count(*) FROM runs").single_value() == 1
         assert store.execute("SELECT list(latency_ms ORDER BY iteration) FROM samples").single_value() == [
@@ -138,7 +106,7 @@ def test_store_result_writes_run_measurements_and_samples(tmp_path: Path) -> Non
 
 
 def test_bundle_with_a_bad_field_names_it(tmp_path: Path) -> None:
-    path = write_bundle(RUN, [OK], tmp_path / "run.json")
+    path = write_bundle(BENCH_RUN, [MEASURED_CELL], tmp_path / "run.json")
     document = json.loads(path.read_text())
     document["measurements"][0]["batch_size"] = "one"
     path.write_text(json.dumps(document))

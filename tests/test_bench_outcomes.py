@@ -18,40 +18,8 @@ from collectors.records import Measurement
 from reporter.cli import main
 from reporter.ingest import ingest
 from reporter.store import Store
-from tests.builders import measurement, run_info
+from tests.builders import BENCH_RUN, FAILED_CELL, MEASURED_CELL
 from tests.conftest import bench_error
-
-RUN = run_info(
-    "bench-20261128T170000-0000abcd",
-    started_at="2026-11-28T17:00:00+00:00",
-    finished_at="2026-11-28T17:01:00+00:00",
-    host="h",
-    label="t",
-    environment={"torch_version": "2.11.0", "gpu_name": "NVIDIA H200"},
-)
-OK = measurement(
-    median=1.5,
-    mean=1.52,
-    std=0.01,
-    p05=1.49,
-    p95=1.6,
-    ci95_low=1.495,
-    ci95_high=1.505,
-    n_iterations=3,
-    throughput_sps=666.7,
-    compile_s=0.4,
-    peak_memory_mb=88.0,
-    samples=(1.5, 1.4999999999, 1.6),
-    gpu_samples=(1.45, 1.46, 1.55),
-    measured_at="2026-11-28T17:00:30+00:00",
-)
-FAILED = measurement(
-    conversion="ONNX_GPU",
-    status="failed",
-    failure_kind="wrong_device",
-    median=None,
-    message="ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider",
-)
 
 
 def no_measuring(*args, **kwargs):
@@ -76,13 +44,13 @@ def test_database_locked_at_the_end_leaves_a_rescue_bundle(capsys, monkeypatch, 
 
     def measure_while_another_process_takes_the_database(plan, progress=None, session=None):
         locked(db)
-        return BenchResult(RUN, [OK, FAILED])
+        return BenchResult(BENCH_RUN, [MEASURED_CELL, FAILED_CELL])
 
     monkeypatch.setattr("collectors.bench.run_plan", measure_while_another_process_takes_the_database)
     assert main(["bench", *BENCH, "--db", str(db), "--wait", "0"]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
-    rescue = tmp_path / f"p.duckdb.{RUN.run_id}.bundle.json"
-    assert error.startswith(f"parity bench: error: could not store run {RUN.run_id} in {db}: ")
+    rescue = tmp_path / f"p.duckdb.{BENCH_RUN.run_id}.bundle.json"
+    assert error.startswith(f"parity bench: error: could not store run {BENCH_RUN.run_id} in {db}: ")
     assert (
         error.endswith(f"; the measurements are saved in {rescue}: store them with `parity ingest {rescue} --db {db}`")
         and "\n" not in error
@@ -100,7 +68,9 @@ def test_bench_with_out_keeps_parity_db_and_checks_the_folder(capsys, monkeypatc
     monkeypatch.setenv("PARITY_DB", str(tmp_path / "env.duckdb"))
     assert database_for(None, tmp_path / "b.json") == tmp_path / "env.duckdb"
     assert database_for(tmp_path / "x.duckdb", tmp_path / "b.json") == tmp_path / "x.duckdb"
-    monkeypatch.setattr("collectors.bench.run_plan", lambda plan, progress=None, session=None: BenchResult(RUN, [OK]))
+    monkeypatch.setattr(
+        "collectors.bench.run_plan", lambda plan, progress=None, session=None: BenchResult(BENCH_RUN, [MEASURED_CELL])
+    )
     assert main(["bench", *BENCH, "--out", str(tmp_path / "new" / "b.json")]) == 0
     assert f"database: {tmp_path / 'env.duckdb'}" in capsys.readouterr().out
     assert (tmp_path / "new" / "b.json").exists()
@@ -203,7 +173,7 @@ def test_a_cell_that_never_converged_says_so() -> None:
 
 def test_one_sample_cell_round_trips_through_a_bundle(tmp_path: Path) -> None:
     single = _cell_result([900.0])
-    path = write_bundle(RUN, [single], tmp_path / "run.json")
+    path = write_bundle(BENCH_RUN, [single], tmp_path / "run.json")
     with Store.open(tmp_path / "central.duckdb") as store:
         assert not ingest(store, [path]).errors
         assert store.execute("SELECT ci95_low, ci95_high, n_iterations FROM measurements").first() == (None, None, 1)
@@ -223,7 +193,7 @@ def test_one_sample_cell_round_trips_through_a_bundle(tmp_path: Path) -> None:
     ],
 )
 def test_bundle_with_an_implausible_measurement_names_the_field(tmp_path: Path, field: str, value, reason: str) -> None:
-    path = write_bundle(RUN, [OK], tmp_path / "run.json")
+    path = write_bundle(BENCH_RUN, [MEASURED_CELL], tmp_path / "run.json")
     document = json.loads(path.read_text())
     document["measurements"][0][field] = value
     path.write_text(json.dumps(document))  # json writes inf as Infinity, which Python's reader takes
@@ -234,14 +204,14 @@ def test_bundle_with_an_implausible_measurement_names_the_field(tmp_path: Path, 
 
 
 def test_a_different_bundle_of_a_stored_run_is_named_not_silently_skipped(tmp_path: Path, capsys) -> None:
-    first = write_bundle(RUN, [OK], tmp_path / "first.json")
-    second = write_bundle(RUN, [OK, FAILED], tmp_path / "second.json")
+    first = write_bundle(BENCH_RUN, [MEASURED_CELL], tmp_path / "first.json")
+    second = write_bundle(BENCH_RUN, [MEASURED_CELL, FAILED_CELL], tmp_path / "second.json")
     db = tmp_path / "central.duckdb"
     assert main(["ingest", str(first), "--db", str(db)]) == 0
     capsys.readouterr()
     assert main(["ingest", str(second), "--db", str(db)]) == 0
     assert capsys.readouterr().err.strip() == (
-        f"parity ingest: warning: {second}: run {RUN.run_id} is already stored from {first.resolve()}, "
+        f"parity ingest: warning: {second}: run {BENCH_RUN.run_id} is already stored from {first.resolve()}, "
         "whose content differs from this file; this file was not stored"
     )
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from collectors.records import Measurement, RunInfo
+from collectors.records import Measurement
 from reporter import formatting
 from reporter.analysis import load_site
 from reporter.compare import compare_runs
 from reporter.compare_formats import RENDERERS
 from reporter.render import render_single_file, render_site, summary_markdown
 from reporter.store import Store
-from tests.builders import prediction
+from tests.builders import measurement, prediction, run_info
 
 # A URL, a mention, an issue reference, a right-to-left override, backticks and a table pipe.
 MODEL = "net https://evil.example/x @octocat #123 \u202egnp.exe `a``b` c|d"
@@ -32,15 +32,11 @@ def _outside_code(markdown: str) -> str:
 
 def _measurement(model: str, conversion: str, centre: float) -> Measurement:
     values = tuple(centre * (1 + 0.001 * (i % 7)) for i in range(30))
-    return Measurement(
+    return measurement(
         model=model,
         platform=PLATFORM,
-        precision="fp32",
-        batch_size=1,
         conversion=conversion,
         device="cpu",
-        method="synced-e2e",
-        status="ok",
         measured_at="2026-11-28T02:00:00",
         median=sorted(values)[15],
         samples=values,
@@ -53,16 +49,13 @@ def hostile_db(tmp_path_factory) -> Path:
     with Store.open(path) as store, store.atomic():
         for day, (run_id, scale) in enumerate((("r1", 1.0), ("r2", 1.5)), start=1):
             store.add_run(
-                RunInfo(
+                run_info(
                     run_id,
-                    "bench",
-                    f"2026-11-0{day}T02:00:00",
-                    f"2026-11-0{day}T03:00:00",
-                    "host",
-                    PLATFORM,
-                    LABEL if run_id == "r2" else None,
-                    None,
-                    {"torch_version": "https://evil.example/torch" if run_id == "r2" else "2.11"},
+                    started_at=f"2026-11-0{day}T02:00:00",
+                    finished_at=f"2026-11-0{day}T03:00:00",
+                    platform=PLATFORM,
+                    label=LABEL if run_id == "r2" else None,
+                    environment={"torch_version": "https://evil.example/torch" if run_id == "r2" else "2.11"},
                 )
             )
             store.add_measurements([_measurement(MODEL, c, 10.0 * scale) for c in ("EAGER", "ONNX_CPU")], run_id, None)
