@@ -28,27 +28,19 @@ from tests.models_for_tests import PROCESS_LOG_ENV
 pytestmark = pytest.mark.slow
 
 
-def test_bench_cli_measures_stores_and_bundles(tmp_path: Path, capsys) -> None:
-    db, bundle = tmp_path / "p.duckdb", tmp_path / "run.json"
-    code = main(
-        [
-            "bench",
-            "--model",
-            "mobilenet_v3_small",
-            "--conversion",
-            "EAGER,JIT_TRACE,ONNX_GPU",
-            "--batch-size",
-            "1",
-            "--max-seconds",
-            "1",
-            "--db",
-            str(db),
-            "--out",
-            str(bundle),
-        ]
-    )
+def _bench(capsys, model: str, conversions: str, *flags: object):
+    """`parity bench` of one model at batch 1, which must succeed: what it printed."""
+    code = main(["bench", "--model", model, "--conversion", conversions, "--batch-size", "1", *map(str, flags)])
     out = capsys.readouterr()
     assert code == 0, out.err
+    return out
+
+
+def test_bench_cli_measures_stores_and_bundles(tmp_path: Path, capsys) -> None:
+    db, bundle = tmp_path / "p.duckdb", tmp_path / "run.json"
+    out = _bench(
+        capsys, "mobilenet_v3_small", "EAGER,JIT_TRACE,ONNX_GPU", "--max-seconds", "1", "--db", db, "--out", bundle
+    )
     assert "mobilenet_v3_small EAGER bs1" in out.err  # the progress bar names the cell
     assert f"bundle: {bundle}" in out.out and f"database: {db}" in out.out
     with Store.open(db, read_only=True) as store:
@@ -94,29 +86,12 @@ def test_processes_pool_their_samples_and_widen_the_ci_to_cover_their_medians(
 ) -> None:
     monkeypatch.setenv(PROCESS_LOG_ENV, str(tmp_path / "processes.log"))
     db, bundle = tmp_path / "p.duckdb", tmp_path / "run.json"
-    code = main(
-        [
-            "bench",
-            "--model",
-            "tests.models_for_tests:process_dependent",
-            "--conversion",
-            "EAGER",
-            "--batch-size",
-            "1",
-            "--max-seconds",
-            "1",
-            "--timer",
-            "both",
-            "--processes",
-            "3",
-            "--db",
-            str(db),
-            "--out",
-            str(bundle),
-        ]
+    out = _bench(
+        capsys,
+        "tests.models_for_tests:process_dependent",
+        "EAGER",
+        *("--max-seconds", "1", "--timer", "both", "--processes", "3", "--db", db, "--out", bundle),
     )
-    out = capsys.readouterr()
-    assert code == 0, out.err
     assert "! their processes' medians disagree" in out.out  # 5 against 8 ms: no CI of ±1 %
     assert "process_dependent EAGER bs1 (process 3/3)" in out.err  # the progress bar
     with Store.open(db, read_only=True) as store:
