@@ -17,7 +17,7 @@ from collectors.vocabulary import OK, SERIES, SYNCED_E2E, columns
 from reporter.changepoints import ChangePoint, find_change_points_many
 from reporter.formatting import milliseconds
 from reporter.model_context import Marker
-from reporter.report_queries import MEASURED_POINTS, arrow_table
+from reporter.report_queries import MEASURED_POINTS
 from reporter.store import Store
 
 # One row per series of one method: its points' times and medians, oldest first. A cell measured
@@ -38,7 +38,7 @@ def history_change_points(
     options: passed to `changepoints.find_change_points_many` (window, persistence, z, ...).
     """
     markers: dict[tuple[str, str], list[Marker]] = defaultdict(list)
-    table = arrow_table(store, SERIES_POINTS, {"ok": OK, "method": method})
+    table = store.arrow(SERIES_POINTS, {"ok": OK, "method": method})
     keys = zip(*(table[key].to_pylist() for key in SERIES), strict=True)
     changes = find_change_points_many(_each_list(table["medians"]), **options)
     for key, times, found in zip(keys, _each_list(table["times"]), changes, strict=True):

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from collectors.vocabulary import CELL, EAGER, OK, PREDICTION_KEY, SERIES, UNSCORED_METHODS, columns
 from reporter.store import Store
@@ -168,8 +167,8 @@ class SiteFrames:
                 store.frame(NEWEST_SPEEDUPS, {"unscored": unscored, "eager": EAGER}),
                 (*CELL, "method", "device", "conversion"),
             ),
-            history=arrow_table(store, MEASURED_HISTORY, {"ok": OK, "max_points": HISTORY_POINTS}).to_pandas(),
-            predicted_history=arrow_table(store, PREDICTED_HISTORY, {"max_points": HISTORY_POINTS}).to_pandas(),
+            history=store.arrow(MEASURED_HISTORY, {"ok": OK, "max_points": HISTORY_POINTS}).to_pandas(),
+            predicted_history=store.arrow(PREDICTED_HISTORY, {"max_points": HISTORY_POINTS}).to_pandas(),
             subgraphs=store.frame(SUBGRAPHS),
             operation_errors=store.frame(OPERATION_ERRORS),
             environments=_environments(store, latest["run_id"].dropna().unique().tolist()),
@@ -199,19 +198,6 @@ class SiteFrames:
         if (name, keys) not in self._slices:
             self._slices[(name, keys)] = _split(frame, list(keys) if len(keys) > 1 else keys[0])
         return self._slices[(name, keys)].get(key, frame.iloc[0:0])
-
-
-def arrow_table(store: Store, sql: str, params: dict[str, Any]) -> pa.Table:
-    """The query's result as an Arrow table, for results of hundreds of thousands of rows: text
-    comes over as Arrow strings, where `Store.frame` (DuckDB's df()) makes a Python string of every
-    value first, twice the time on the history's 600,000 rows. The frame it gives (`to_pandas()`)
-    equals `Store.frame`'s but where a text column holds no text at all: NaN, not None.
-    """
-    # A relation refuses to run beside a result of execute() not fetched to its end (such as
-    # Store.schema_version's fetchone): run that one out first. The store's own connection, not a
-    # cursor: a cursor would not see an open transaction's rows.
-    store.db.complete()
-    return store.db.sql(sql, params=params).to_arrow_table()
 
 
 def _environments(store: Store, run_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
