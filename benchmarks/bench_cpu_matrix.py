@@ -27,8 +27,10 @@ SETTINGS = ["--device", "cpu", "--max-seconds", "1", "--timer", "synced"]
 
 def run_once(checkout: Path, scratch: Path) -> tuple[float, list[dict]]:
     """One bench of the matrix with `checkout`'s code: its wall time and the bundle's measurements."""
-    out = scratch / f"run-{time.monotonic_ns()}.json"
-    env = {**os.environ, "PYTHONPATH": str(checkout), "PARITY_DB": str(scratch / "unused.duckdb")}
+    stamp = time.monotonic_ns()
+    out = scratch / f"run-{stamp}.json"
+    # A database of its own: checkouts of different schema versions never share one.
+    env = {**os.environ, "PYTHONPATH": str(checkout), "PARITY_DB": str(scratch / f"run-{stamp}.duckdb")}
     argv = [sys.executable, "-m", "reporter.cli", "bench", *MATRIX, *SETTINGS, "--out", str(out)]
     start = time.perf_counter()
     subprocess.run(argv, cwd=scratch, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
