@@ -101,13 +101,14 @@ def test_processes_pool_their_samples_and_widen_the_ci_to_cover_their_medians(
                                    WHERE method = 'synced-e2e'""").single_value()
         alma = store.execute("SELECT count(*), any_value(process_medians) FROM measurements WHERE method = 'alma'").rows
     medians, low, high, n, converged = synced
-    assert [round(m) for m in medians] == [5, 8, 5]  # ms: odd processes sleep 5, even ones 8
+    first, second, third = medians  # ms: odd processes sleep 5, even ones 8; a loaded host oversleeps
+    assert min(first, third) >= 5 and max(first, third) + 2 <= second and second >= 8
     assert low <= min(medians) and high >= max(medians)
     assert samples == n and converged is False
     assert alma == [(1, None)]  # Alma's loop ran in the first process only
     assert len(set((tmp_path / "processes.log").read_text().split())) == 3
     _, measurements, _ = read_bundle(bundle.read_bytes(), bundle)
-    assert [round(m) for m in next(m for m in measurements if m.method == "synced-e2e").process_medians] == [5, 8, 5]
+    assert next(m for m in measurements if m.method == "synced-e2e").process_medians == pytest.approx(medians)
 
 
 def test_a_failure_in_a_later_process_is_the_timers_outcome(tmp_path: Path, monkeypatch) -> None:
