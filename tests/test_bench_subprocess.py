@@ -1,4 +1,4 @@
-"""parity bench for real: Alma conversions and planted faults, each cell in its own worker process.
+"""parity bench for real: Alma conversions and planted faults, in real worker processes.
 
 Slow (seconds per cell: every worker imports torch and Alma), but CI runs them: they are the only
 proof that a crash, an abort or a hang is recorded and the run goes on.

@@ -1,9 +1,10 @@
-"""Measure models through Alma's conversions with Parity's timer, each cell in its own subprocess.
+"""Measure models through Alma's conversions with Parity's timer, in worker subprocesses.
 
-A cell is one model × conversion × batch size. Each runs in a fresh `python -m collectors.worker`
-with a timeout; a conversion that raises, crashes, runs out of memory or hangs is recorded and the
-run goes on. Unknown names stop the command before anything runs; conversions `parity probe`
-finds unavailable are recorded as such, not attempted.
+A cell is one model × conversion × batch size. A model's cells run in one `python -m
+collectors.worker` (--isolate: a fresh one per cell), each with a timeout; a conversion that
+raises, crashes, runs out of memory or hangs is recorded, its worker replaced, and the run goes on.
+Unknown names stop the command before anything runs; conversions `parity probe` finds unavailable
+are recorded as such, not attempted.
 
 Models: torchvision builder names (weights=None), or `module.path:factory` for your own network
 (factory() returns an nn.Module; give it `parity_input_shape` for a non-image input).

@@ -76,7 +76,7 @@ def _bench(store: Store, max_seconds: float) -> str:
     plan = BenchPlan(models=MODELS, conversions=CONVERSIONS, batch_sizes=[1], max_seconds=max_seconds, label="demo")
     print(
         f"1/4 benchmarking {len(MODELS)} models × {len(CONVERSIONS)} conversions on this CPU, "
-        "each cell in its own process"
+        "one worker process per model"
     )
     result = run_plan(plan, _progress)
     store_result(store, result)
