@@ -35,6 +35,8 @@ class _Tiny(torch.nn.Module):
             os.abort()
         if self.fault == "hang":
             time.sleep(3600)
+        if self.fault == "raise-when-profiled" and torch.autograd._profiler_enabled():
+            raise RuntimeError("planted failure under the profiler")
         return self.linear(x)
 
 
@@ -51,6 +53,11 @@ def raising() -> torch.nn.Module:
 def aborting() -> torch.nn.Module:
     """Its forward kills the process with SIGABRT, like a crashing native backend."""
     return _Tiny("abort")
+
+
+def failing_when_profiled() -> torch.nn.Module:
+    """Its forward raises only while torch's profiler records: the timed window works."""
+    return _Tiny("raise-when-profiled")
 
 
 def hanging() -> torch.nn.Module:

@@ -168,20 +168,27 @@ def test_onnx_gpu_on_the_cpu_provider_is_a_wrong_device_failure(tmp_path: Path, 
     # Bypasses the probe (which would call ONNX_GPU unavailable here) to reach the worker's own
     # check of the provider the ONNX Runtime session really uses. Alma writes model/model.onnx.
     monkeypatch.chdir(tmp_path)
-    request = CellRequest(
-        model="tests.models_for_tests:tiny",
-        conversion="ONNX_GPU",
-        batch_size=1,
-        device="cpu",
-        timer="synced",
-        target_ci=0.01,
-        max_seconds=0.5,
-        alma_batches=1,
-        threads=1,
-    )
-    (result,) = run_cell(request).results
+    (result,) = run_cell(_request("tiny", "ONNX_GPU")).results
     assert (result["status"], result["failure_kind"]) == ("failed", "wrong_device")
     assert result["message"] == "ONNX Runtime ran the model on CPUExecutionProvider, not CUDAExecutionProvider"
+
+
+@pytest.mark.parametrize("profile", [True, False])
+def test_a_process_that_repeats_a_cells_timing_never_starts_the_profiler(profile: bool) -> None:
+    # The model fails only under torch's profiler: the first process's device-busy window meets
+    # it; a repeating process (--processes) must time the cell without ever profiling it.
+    results = run_cell(_request("failing_when_profiled", "EAGER", profile=profile)).results
+    if profile:
+        assert [r["status"] for r in results] == ["failed"]
+        assert "planted failure under the profiler" in results[0]["message"]
+    else:
+        assert [(r["method"], r["status"]) for r in results] == [("synced-e2e", "ok")]
+
+
+def _request(model: str, conversion: str, **changes) -> CellRequest:
+    """A worker's request for one quick cell of a tests.models_for_tests model on this CPU."""
+    fields = dict(batch_size=1, device="cpu", timer="synced", target_ci=0.01, max_seconds=0.5, alma_batches=1)
+    return CellRequest(model=f"tests.models_for_tests:{model}", conversion=conversion, threads=1, **fields | changes)
 
 
 def test_bench_measures_device_time_layers_and_says_why_there_is_no_energy(tmp_path: Path) -> None:
