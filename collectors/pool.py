@@ -58,19 +58,21 @@ class Worker:
         self.startup_s: float | None = None  # interpreter start and imports, once ready
         self.model: str | None = None
 
-    def measure(self, request: CellRequest, timeout_s: float) -> CellResult | Outcome:
-        """The cell's result, or its outcome when the worker produced none (it is dead then)."""
-        deadline = time.monotonic() + timeout_s
-        if self.startup_s is None:
-            if self._receive(deadline) is None:
-                return self._failure(timeout_s)
+    def measure(self, request: CellRequest, timeout_s: float) -> CellResult | Outcome | None:
+        """The cell's result; its outcome when the worker produced none (then close it: a hung
+        worker still runs); None when a worker that measured earlier cells never became ready for
+        this one (it died or hung freeing the last): the cell was never its to lose."""
+        deadline, reused = time.monotonic() + timeout_s, self.startup_s is not None
+        if self._receive(deadline) is None:  # the worker's "ready"
+            return None if reused else self._failure(timeout_s)
+        if not reused:
             self.startup_s = time.perf_counter() - self._spawned
         self.model = request.model
         try:
             self.process.stdin.write((request.model_dump_json() + "\n").encode())
             self.process.stdin.flush()
-        except BrokenPipeError:
-            return self._failure(timeout_s)
+        except BrokenPipeError:  # dead before it read the request
+            return None if reused else self._failure(timeout_s)
         message = self._receive(deadline)
         return CellResult.model_validate(message) if message is not None else self._failure(timeout_s)
 
@@ -93,20 +95,19 @@ class Worker:
         return bool(select.select([self._results], [], [], seconds)[0])
 
     def _failure(self, timeout_s: float) -> Outcome:
-        """Why no result came: the worker's exit, or the deadline (then it is killed)."""
+        """Why no result came: the worker's exit, or the deadline."""
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=1.0)  # a worker that died is reaped; a hung one is still running
-        returncode, tail = self.process.returncode, _tail(self._log_path)
-        self.close()
-        return _worker_failure(returncode, timeout_s, tail)
+        return _worker_failure(self.process.returncode, timeout_s, _tail(self._log_path))
 
     def close(self) -> None:
+        """Kill the worker with everything it started, and free its pipes and scratch folder."""
         with contextlib.suppress(ProcessLookupError, PermissionError):  # gone already, or not ours
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # the pipe of a dead worker may not flush
             self.process.stdin.close()
-            os.close(self._results)
+        os.close(self._results)
         self._scratch.cleanup()
 
 
@@ -121,13 +122,17 @@ class WorkerPool:
         self, request: CellRequest, timeout_s: float, *, fresh: bool = False
     ) -> tuple[CellResult | Outcome, float | None]:
         """The cell's result (or outcome), and the worker's start-up seconds when it was started
-        for this cell (None for a reused worker). `fresh`: never a reused worker."""
+        for this cell (None for a reused worker). `fresh`: never a reused worker. A worker that
+        died between cells (the OOM killer, a crash while freeing the last cell) is replaced."""
         if self._worker and (fresh or not self._reuse or self._worker.model != request.model):
             self.close()
         started_here = self._worker is None
         if started_here:
             self._worker = Worker(self._threads, self._cache)
         outcome = self._worker.measure(request, timeout_s)
+        if outcome is None:  # a reused worker lost between cells: the cell goes to a fresh one
+            self.close()
+            return self.measure(request, timeout_s, fresh=True)
         startup = self._worker.startup_s if started_here else None
         if not isinstance(outcome, CellResult) or any(r["status"] in (FAILED, TIMEOUT) for r in outcome.results):
             self.close()  # a worker that failed once is not trusted with the next cell

@@ -2,8 +2,9 @@
 
 Started by `collectors.pool` as `python -m collectors.worker RESULT_FD`, in its own process group
 and a scratch working directory (Alma's ONNX options write `model/model.onnx` relative to it). It
-imports torch and Alma once, says it is ready, then reads one `CellRequest` per line on stdin and
-writes one result per line to the file descriptor RESULT_FD, until stdin closes. A crash, an abort
+imports torch and Alma once, says it is ready, then reads one `CellRequest` per line on stdin,
+writes one result per line to the file descriptor RESULT_FD and, once it has freed what the cell
+left, says it is ready again, until stdin closes. A crash, an abort
 or a kill leaves no result, and the parent records that as the cell's failure and starts a fresh
 worker for the next cell. The worker dies with its parent (PR_SET_PDEATHSIG), so a killed bench
 leaves no process measuring beside the next job.
@@ -20,7 +21,6 @@ import json
 import os
 import signal
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -57,17 +57,20 @@ class CellResult(BaseModel):
 # -- serving ------------------------------------------------------------------------------------------
 
 
+READY = {"ready": True}  # the line a worker sends when it can take a cell
+
+
 def serve(requests: Any, result_fd: int) -> None:
     """Answer every request line on `requests` with one result line on `result_fd`."""
-    started = time.perf_counter()
     _import_backends()
-    _send(result_fd, {"ready": True, "import_s": time.perf_counter() - started})
+    _send(result_fd, READY)
     first = True
     for line in requests:
         result = run_cell(CellRequest.model_validate_json(line), first_in_process=first)
         _send(result_fd, result.model_dump())
         first = False
         _release_memory()
+        _send(result_fd, READY)  # only now may the next cell come: freeing this one can fail too
 
 
 def _import_backends() -> None:

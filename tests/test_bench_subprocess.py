@@ -18,8 +18,8 @@ import pytest
 from collectors.bench import run_plan
 from collectors.bundle import read_bundle
 from collectors.plan import BenchPlan
-from collectors.pool import REPO_ROOT
-from collectors.worker import CellRequest, run_cell
+from collectors.pool import REPO_ROOT, WorkerPool
+from collectors.worker import CellRequest, CellResult, run_cell
 from reporter.cli import main
 from reporter.ingest import ingest
 from reporter.store import Store
@@ -183,6 +183,22 @@ def test_a_process_that_repeats_a_cells_timing_never_starts_the_profiler(profile
         assert "planted failure under the profiler" in results[0]["message"]
     else:
         assert [(r["method"], r["status"]) for r in results] == [("synced-e2e", "ok")]
+
+
+def test_a_reused_worker_that_died_between_cells_is_replaced_not_blamed(tmp_path: Path, monkeypatch) -> None:
+    log = tmp_path / "processes.log"
+    monkeypatch.setenv(PROCESS_LOG_ENV, str(log))  # process_dependent logs each worker that builds it
+    pool = WorkerPool(threads=1)
+    try:
+        first, _ = pool.measure(_request("process_dependent", "EAGER", profile=False), timeout_s=120)
+        [worker] = log.read_text().split()
+        os.kill(int(worker), signal.SIGKILL)  # as the OOM killer would, while the worker waits
+        second, startup = pool.measure(_request("process_dependent", "EAGER", batch_size=2, profile=False), 120)
+    finally:
+        pool.close()
+    assert isinstance(first, CellResult) and isinstance(second, CellResult), (first, second)
+    assert [r["status"] for r in first.results + second.results] == ["ok", "ok"]
+    assert startup is not None and len(set(log.read_text().split())) == 2  # measured in a fresh worker
 
 
 def _request(model: str, conversion: str, **changes) -> CellRequest:
