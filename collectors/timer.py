@@ -30,7 +30,6 @@ CHECK_GROWTH = 1.1  # the CI check sorts the samples: run it each time n grows b
 
 # Why timing stopped (`Timing.stopped_by`), in the order the rules are checked.
 TARGET_CI, PLATEAU, MAX_SECONDS = "target-ci", "plateau", "max-seconds"
-STOP_RULES = (TARGET_CI, PLATEAU, MAX_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +48,7 @@ class Timing:
     gpu_samples: list[float] = field(default_factory=list)  # ms, CUDA events (CUDA only)
     warmup_iterations: int = 0
     warmup_seconds: float = 0.0
-    stopped_by: str = ""  # one of STOP_RULES
+    stopped_by: str = ""  # TARGET_CI, PLATEAU or MAX_SECONDS
 
 
 class TimedWindow(Protocol):

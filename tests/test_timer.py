@@ -11,7 +11,7 @@ import statistics
 import pytest
 
 from collectors import stats
-from collectors.timer import STOP_RULES, TimerSettings, Timing, time_calls
+from collectors.timer import TimerSettings, Timing, _ci_rule, time_calls
 
 
 class FakeClock:
@@ -47,8 +47,13 @@ def test_stops_when_the_ci_target_is_met() -> None:
     assert timing.samples == pytest.approx([2.0] * len(timing.samples))
 
 
-def test_stop_rules_are_named_in_the_order_they_are_checked() -> None:
-    assert STOP_RULES == ("target-ci", "plateau", "max-seconds")
+def test_a_check_that_meets_the_target_and_has_plateaued_stops_by_the_target() -> None:
+    # The width has not narrowed over a quadrupling of samples, but it is within the target:
+    # the target is checked first, so the cell counts as converged.
+    history = [(count, 0.005) for count in (20, 80, 90, 100, 110)]
+    assert stats.ci_plateaued(history)
+    assert _ci_rule(history, target_ci=0.01) == "target-ci"
+    assert _ci_rule(history, target_ci=0.001) == "plateau"
 
 
 def test_stops_at_max_seconds_when_the_check_never_runs() -> None:
