@@ -72,8 +72,6 @@ class Layer:
 class Layers:
     layers: tuple[Layer, ...]  # leaf modules that ran, in first-execution order
     unclaimed_ms: float  # device time per forward that no leaf module claims
-    total_ms: float  # device time per forward in all (= sum of layers + unclaimed)
-    window_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +118,7 @@ def layer_times(
     ranges = _LeafRanges(synchronise)
     handles = [hook for path, module in leaves.items() for hook in ranges.attach(path, module)]
     try:
-        events, window_s = _profile(call, synchronise, on_device, calls)
+        events, _ = _profile(call, synchronise, on_device, calls)
     finally:
         ranges.close_all()
         for handle in handles:
@@ -140,13 +138,7 @@ def layer_times(
         )
         for s in sums
     )
-    unclaimed_ms = unclaimed_us / calls / 1000
-    return Layers(
-        layers=layers,
-        unclaimed_ms=unclaimed_ms,
-        total_ms=sum(layer.device_ms for layer in layers) + unclaimed_ms,
-        window_s=window_s,
-    )
+    return Layers(layers=layers, unclaimed_ms=unclaimed_us / calls / 1000)
 
 
 class _LeafRanges:
