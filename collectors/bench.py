@@ -28,8 +28,9 @@ from collectors.cell_records import cell_measurement, layer_subgraphs, outcome_m
 from collectors.errors import ParityError
 from collectors.fingerprint import environment_differences, fingerprint, platform_id
 from collectors.journal import Journal, JournalContent
+from collectors.measure import failed
 from collectors.names import Names
-from collectors.plan import BenchPlan, Cell, check_device, plan_cells
+from collectors.plan import BenchPlan, Cell, check_device, key_of, plan_cells
 from collectors.pool import REPO_ROOT, Outcome, WorkerPool
 from collectors.probe import Availability, Host, probe
 from collectors.records import Measurement, RunInfo, Subgraph, new_run_id, utc_now
@@ -104,9 +105,9 @@ def run_plan(plan: BenchPlan, progress: Progress | None = None, session: Session
     availability = {a.conversion: a for a in probe(plan.device, [c.conversion for c in cells], Host(plan.device))}
     run, earlier = _run_and_earlier_cells(plan, session)
     journal = _open_journal(session, run)
-    measurements = [m for cell in earlier.cells for m in cell]
+    measurements = earlier.measurements()
     subgraphs = list(earlier.subgraphs)
-    done = {_key_of(cell[0]) for cell in earlier.cells}
+    done = {key_of(cell[0]) for cell in earlier.cells}
     pool = WorkerPool(plan.threads or _usable_cores(), reuse=not session.isolate, compile_cache=session.compile_cache)
     try:
         for index, cell in enumerate(cells):
@@ -153,10 +154,6 @@ def _open_journal(session: Session, run: RunInfo) -> Journal | None:
     if session.resume:
         return Journal.reopen(session.journal)
     return Journal.create(session.journal, run, out=session.out, db=session.db)
-
-
-def _key_of(measurement: Measurement) -> tuple[str, str, int]:
-    return measurement.model, measurement.conversion, measurement.batch_size
 
 
 def _tell(progress: Progress | None, event: CellProgress) -> None:
@@ -220,17 +217,11 @@ def _more_processes(
     while first["method"] == SYNCED_E2E and len(results) < plan.processes and results[-1]["status"] == OK:
         starting(len(results) + 1)
         outcome = _in_worker(pool, _request(cell, plan, "synced", repeat=True), plan)
-        results.append(
-            outcome.results[0]
-            if isinstance(outcome, CellResult)
-            else {
-                "method": SYNCED_E2E,
-                "status": outcome[0],
-                "device": plan.device,
-                "failure_kind": outcome[1],
-                "message": outcome[2],
-            }
-        )
+        if isinstance(outcome, CellResult):
+            results.append(outcome.results[0])
+        else:
+            status, kind, message = outcome
+            results.append(failed(SYNCED_E2E, plan.device, kind, message, status=status))
     return results
 
 

@@ -161,8 +161,3 @@ class Journal:
 
     def close(self) -> None:
         os.close(self._descriptor)
-
-    def remove(self) -> None:
-        """Delete the journal once its run is stored elsewhere (bundle, database)."""
-        self.close()
-        self.path.unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, 
 from collectors.catalogue import Conversion, validate_names
 from collectors.defaults import BENCH_DEFAULTS
 from collectors.errors import ParityError
+from collectors.records import Measurement
 
 
 class BenchPlan(BaseModel):
@@ -74,6 +75,11 @@ class Cell:
     def key(self) -> tuple[str, str, int]:
         """What identifies the cell among a run's measurements: model, conversion, batch size."""
         return self.model, self.conversion.name, self.batch_size
+
+
+def key_of(measurement: Measurement) -> tuple[str, str, int]:
+    """The key (Cell.key) of the cell a measurement belongs to."""
+    return measurement.model, measurement.conversion, measurement.batch_size
 
 
 def plan_cells(plan: BenchPlan) -> list[Cell]:
