@@ -114,18 +114,18 @@ class EnergyWindow:
         self._first_rails: dict[str, float] = {}
         self._rails: dict[str, float] = {}
 
-    def begin(self) -> None:
+    def begin(self) -> None:  # one reading for the window's energy and its rails: the same instant
         self._first_rails = self._sensor.read_rails_mj()
-        self._marks.append((0, self._clock(), self._sensor.read_mj()))
+        self._marks.append((0, self._clock(), _first_rail(self._first_rails)))
 
     def tick(self, iterations: int, now: float) -> None:
         if now - self._marks[-1][1] >= SAMPLE_PERIOD_S:
             self._marks.append((iterations, now, self._sensor.read_mj()))
 
     def end(self, iterations: int, now: float) -> None:
-        if iterations > self._marks[-1][0]:
-            self._marks.append((iterations, now, self._sensor.read_mj()))
         self._rails = self._sensor.read_rails_mj()
+        if iterations > self._marks[-1][0]:
+            self._marks.append((iterations, now, _first_rail(self._rails)))
 
     def fields(self) -> dict[str, Any]:
         (first_n, first_s, first_mj), (last_n, last_s, last_mj) = self._marks[0], self._marks[-1]
@@ -151,3 +151,8 @@ class EnergyWindow:
                 "trusted over: give the cell more --max-seconds"
             )
         return fields
+
+
+def _first_rail(rails: dict[str, float]) -> float:
+    """The energy an EnergySensor's read_mj would give: its first rail (the board's, or the sum)."""
+    return next(iter(rails.values()))

@@ -29,10 +29,6 @@ NVML_LOOKUPS = {
     "uuid": "nvmlDeviceGetHandleByUUID",
     "index": "nvmlDeviceGetHandleByIndex",
 }  # how `nvml_device` names a GPU -> pynvml's call
-# 20 ms: three times the INA3221's conversion cycle in its power-on setting (3 channels x 1.1 ms bus
-# + 1.1 ms shunt = 6.6 ms), so most samples are fresh, at half the I2C reads and GIL wake-ups of
-# 10 ms on a Jetson CPU that is also running the benchmark.
-# The module's input, which covers the other rails: VDD_IN (Orin NX and Nano, Xavier NX, TX2), POM_5V_IN (Nano).
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,7 @@ class Unavailable:
 
 
 def device_busy(
-    call: Callable[[], object], synchronise: Callable[[], None], device: str, *, calls: int = 20
+    call: Callable[[], object], synchronise: Callable[[], None], device: str, *, calls: int
 ) -> DeviceBusy | Unavailable:
     """Device-busy time of each of `calls` profiled calls.
 
@@ -101,7 +101,7 @@ def device_busy(
 
 
 def layer_times(
-    model: torch.nn.Module, call: Callable[[], object], synchronise: Callable[[], None], device: str, *, calls: int = 5
+    model: torch.nn.Module, call: Callable[[], object], synchronise: Callable[[], None], device: str, *, calls: int
 ) -> Layers | Unavailable:
     """Device time per forward of each leaf module (a module without children) of `model`.
 

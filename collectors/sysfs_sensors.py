@@ -10,9 +10,13 @@ from pathlib import Path
 
 from collectors.energy_sensors import CounterSensor, SamplingSensor, Unavailable, rail_names
 
+# 20 ms: three times the INA3221's conversion cycle in its power-on setting (3 channels x 1.1 ms bus
+# + 1.1 ms shunt = 6.6 ms), so most samples are fresh, at half the I2C reads and GIL wake-ups of
+# 10 ms on a Jetson CPU that is also running the benchmark.
 INA3221_INTERVAL_S = 0.02
 INA3221_HWMON = Path("bus/i2c/drivers/ina3221")  # JetPack 5 and later
 INA3221_IIO = Path("bus/i2c/drivers/ina3221x")  # JetPack 4
+# The module's input, which covers the other rails: VDD_IN (Orin NX and Nano, Xavier NX, TX2), POM_5V_IN (Nano).
 BOARD_INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
 POWERCAP = Path("class/powercap")
 RAPL_MISSING_FIX = "on an Intel or AMD host: sudo modprobe intel_rapl_msr (virtual machines rarely expose RAPL)"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from collectors import stats
+from collectors.defaults import BENCH_DEFAULTS
 
 WARMUP_WINDOW = 10  # recent warm-up samples compared as two halves of 5
 WARMUP_SHARE = 0.25  # at most this share of max_seconds goes to warm-up
@@ -34,8 +35,8 @@ TARGET_CI, PLATEAU, MAX_SECONDS = "target-ci", "plateau", "max-seconds"
 
 @dataclass(frozen=True, slots=True)
 class TimerSettings:
-    target_ci: float = 0.01  # stop when the 95 % CI of the median is within ±target_ci of it
-    max_seconds: float = 30.0  # time budget for warm-up plus measuring (compile excluded)
+    target_ci: float = BENCH_DEFAULTS["target_ci"]  # stop when the 95 % CI of the median is within ±target_ci of it
+    max_seconds: float = BENCH_DEFAULTS["max_seconds"]  # budget for warm-up plus measuring (compile excluded)
     min_iterations: int = 20  # never stop on the CI with fewer samples
     warmup_tolerance: float = 0.05  # halves of the recent warm-up samples agree within this
     warmup_min_seconds: float = 1.0  # at least this long (GPU clocks ramp up over ~100s of ms)
