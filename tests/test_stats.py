@@ -124,3 +124,15 @@ def test_ci_plateaued_does_not_hold_against_an_infinite_reference() -> None:
     history = [(n, math.inf if n < 40 else 0.05) for n in check_counts(last=300)]  # no CI until 42
     # 179 is the first count whose reference (42, at most a quarter) is finite; then 196, 215, 236.
     assert first_plateau(history) == 236
+
+
+def test_the_ci_ranks_are_the_exact_binomial_ones_up_to_the_normal_approximation() -> None:
+    # The reference: exact big-integer tail sums, P(Binomial(n, 1/2) <= k) against 2.5 %.
+    def exact_rank(n: int) -> int:
+        k, tail = 0, math.comb(n, 0)
+        while tail * 40 <= 2**n:
+            k += 1
+            tail += math.comb(n, k)
+        return max(0, k - 1)
+
+    assert [stats._lower_rank(n) for n in range(1, 1001)] == [exact_rank(n) for n in range(1, 1001)]
