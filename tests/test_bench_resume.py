@@ -8,6 +8,7 @@ one cell and the next is measured in a fresh worker. Slow: every worker imports 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from collectors.bundle import read_bundle
 from collectors.journal import read_journal
 from collectors.plan import BenchPlan
 from collectors.vocabulary import SYNCED_E2E
+from reporter.cli import main
 from reporter.ingest import ingest
 from reporter.store import Store
 from tests.conftest import REPO
@@ -124,14 +126,18 @@ def test_a_killed_run_ingests_as_incomplete_and_its_whole_run_replaces_it(tmp_pa
     _terminated_night(tmp_path, "--db", str(db))
     journal = Path(f"{db}.journal")
     run_id = read_journal(journal.read_bytes(), journal).run.run_id
-    with Store.open(tmp_path / "central.duckdb") as store:
+    with Store.open(db) as store:  # stored before the resume: the resumed run must take its place
         assert ingest(store, [journal]).measurements == 4  # 2 cells, each timed and profiled (device-busy)
         assert store.execute("SELECT finished_at IS NULL FROM runs WHERE run_id = ?", [run_id]).single_value()
+    assert main(["report", "--db", str(db), "--out", str(tmp_path / "site")]) == 0
+    runs_table = (tmp_path / "site" / "index.html").read_text()
+    assert re.search(rf'{re.escape(run_id)} <span class="badge [^"]*" title="[^"]*">incomplete</span>', runs_table)
     resumed = _bench(tmp_path, "--resume", run_id, "--db", str(db))
     assert resumed.wait(timeout=300) == 0
     with Store.open(db) as store:
         assert store.execute("SELECT count(*), count(DISTINCT run_id) FROM measurements").first() == (8, 1)
-        assert store.execute("SELECT finished_at IS NOT NULL FROM runs").single_value()
+        bench_runs = "SELECT count(*), bool_and(finished_at IS NOT NULL) FROM runs WHERE kind = 'bench'"
+        assert store.execute(bench_runs).first() == (1, True)  # beside the ingest's own run
 
 
 def test_resuming_with_another_matrix_is_refused_in_one_line(tmp_path: Path) -> None:
