@@ -256,7 +256,7 @@ def _new_run(plan: BenchPlan, environment: dict) -> RunInfo:
         host=platform.node(),
         platform=_platform(plan, environment),
         label=plan.label,
-        git_sha=_git_sha(),
+        git_sha=git_sha(),
         environment=environment,
         settings=plan.model_dump(mode="json"),
     )
@@ -267,11 +267,20 @@ def _platform(plan: BenchPlan, environment: dict) -> str:
     return Names.load().platform(plan.platform) if plan.platform else platform_id(environment)
 
 
-def _git_sha() -> str | None:
+def git_sha(checkout: Path = REPO_ROOT) -> str | None:
+    """The commit of the code that measures, with "-dirty" where tracked files differ from it (a
+    run measured with uncommitted changes must not pass for the commit); None outside git."""
+    head = _git(checkout, "rev-parse", "HEAD")
+    if not head:
+        return None
+    return head if _git(checkout, "status", "--porcelain", "--untracked-files=no") == "" else f"{head}-dirty"
+
+
+def _git(checkout: Path, *arguments: str) -> str | None:
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=False
+            ["git", *arguments], cwd=checkout, capture_output=True, text=True, timeout=10, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    return done.stdout.strip() if done.returncode == 0 else None

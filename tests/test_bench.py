@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from collectors.bench import BenchResult
+from collectors.bench import BenchResult, git_sha
 from collectors.bundle import dumps, to_bundle, write_bundle
 from collectors.errors import ParityError
 from collectors.names import DATA_DIR
@@ -199,3 +200,20 @@ def test_platform_flag_is_normalised_like_the_predictions() -> None:
     plan = BenchPlan(models=["resnet18"], conversions=["EAGER"], batch_sizes=[1], platform="H200")
     assert _platform(plan, {}) == "nvidia-h200"
     assert _platform(plan.model_copy(update={"platform": "jetson-orin-agx-50w"}), {}) == "jetson-orin-agx-64gb@50w"
+
+
+def test_a_run_names_its_commit_and_says_when_the_checkout_differs_from_it(tmp_path: Path) -> None:
+    def git(*arguments: str) -> str:
+        done = subprocess.run(["git", "-C", str(tmp_path), *arguments], capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    assert git_sha(tmp_path) is None  # not a checkout
+    git("init", "-q")
+    (tmp_path / "timer.py").write_text("BUDGET = 1\n")
+    git("add", "timer.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    head = git("rev-parse", "HEAD")
+    (tmp_path / "notes.txt").write_text("untracked files are not the code that measured")
+    assert git_sha(tmp_path) == head
+    (tmp_path / "timer.py").write_text("BUDGET = 2\n")
+    assert git_sha(tmp_path) == f"{head}-dirty"
