@@ -107,7 +107,13 @@ def test_report_model_page_has_every_section(site):
     view = next(v for v in views(site, SiteMap()) if v.context is resnet18)
     assert set(view.figures) == {
         f"{view.page.anchor}--{name}"
-        for name in ("latency", "split--fp32-b1", "speedups", "history", "subgraphs--fp32-b1-graphs-calibration")
+        for name in (
+            "latency",
+            "split--fp32-b1",
+            "speedups",
+            "history",
+            f"subgraphs--fp32-b1-{slug('graphs calibration')}",
+        )
     }
     # The device-busy twin of the timed EAGER cell splits its caller latency: 13 ms = 6 ms device + 7 host.
     assert resnet18.split[["conversion", "caller_ms", "device_ms", "host_ms"]].values.tolist() == [
