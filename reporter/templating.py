@@ -94,6 +94,7 @@ def environment() -> jinja2.Environment:
     env.policies["json.dumps_kwargs"] = {}
     env.filters.update(FILTERS)
     env.globals["vocab"] = vocabulary
+    env.globals["MISSING"] = formatting.MISSING  # what a table shows for a missing value
     env.globals["element_id"] = element_id  # ids beside the page's anchor, unique across a single file
     env.globals["num"] = number_cell
     return env
