@@ -34,6 +34,7 @@ GROUP_KEYS = ["quantity", "precision", "batch_size", "method", "conversion", "me
 # A score is of one quantity against one measured figure (method), direct or through a proxy.
 SCORE_KEYS = ["quantity", "method", "is_proxy"]
 WORST_SUBGRAPHS = 10  # listed on a platform page
+_BASIS = {q.name: q.basis for q in QUANTITIES}  # quantity -> what it is compared with, None: by method
 # A matrix cell's or a model bar's figures (MatrixCell's fields), as pandas named aggregations.
 ERROR_SUMMARY = {
     "median_signed_error_pct": ("signed_error_pct", "median"),
@@ -55,12 +56,8 @@ class Score:
 
     @property
     def figure(self) -> str:
-        """What the predictions were compared with, in words: "caller latency", "device time"."""
-        if self.quantity == "latency":
-            return METHOD_BASIS.get(self.method, self.method)
-        return {"energy": "sensor total over the timed window", "memory": "measured peak"}.get(
-            self.quantity, self.quantity
-        )
+        """What the predictions were compared with, in words: "caller latency", "measured peak"."""
+        return _BASIS.get(self.quantity) or METHOD_BASIS.get(self.method, self.method)
 
 
 @dataclass(frozen=True)
