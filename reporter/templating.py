@@ -60,7 +60,6 @@ FILTERS = {
     "band": formatting.band,
     "share": formatting.share,
     "two_places": formatting.two_places,
-    "bias": formatting.bias,
     "when": formatting.when,
     "predictor": formatting.predictor_label,
     "text": formatting.text_or_dash,
