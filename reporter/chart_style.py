@@ -30,6 +30,7 @@ class Palette:
     bands: tuple[str, ...] = ("rgba(0, 158, 115, 0.20)", "rgba(0, 158, 115, 0.08)")
     identity: str = "#4b5563"
     predicted: str = "#6d28d9"
+    host: str = "#e69f00"  # the host's part of a call: launches, Python, synchronising
     change_point: str = "#b91c1c"
     slower: str = "#d55e00"  # speedup below 1
     faster: str = "#0072b2"
@@ -108,6 +109,12 @@ def series_label(
     """A series' legend name: "[conversion · ]fp32 · b1 · synced-e2e"."""
     parts = [plotly_text(conversion)] if conversion else []
     return prefix + " · ".join(parts + [plotly_text(precision), f"b{batch_size}", plotly_text(method)])
+
+
+def prediction_label(precision: str, batch_size: int, predictor: str, value: str = "") -> str:
+    """A prediction's legend name: "predicted fp32 · b1[: 8.24 ms] (graphs 1.1)"."""
+    shown = f": {value}" if value else ""
+    return f"predicted {plotly_text(precision)} · b{batch_size}{shown} ({plotly_text(predictor)})"
 
 
 def proxy_note(measured_on: str, platform: str | None) -> str:
