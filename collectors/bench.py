@@ -28,7 +28,7 @@ from collectors.cell_records import cell_measurement, layer_subgraphs, outcome_m
 from collectors.errors import ParityError
 from collectors.fingerprint import environment_differences, fingerprint, platform_id
 from collectors.journal import Journal, JournalContent
-from collectors.measure import failed
+from collectors.measure import STARTUP, failed
 from collectors.names import Names
 from collectors.plan import BenchPlan, Cell, check_device, key_of, plan_cells
 from collectors.pool import REPO_ROOT, Outcome, WorkerPool
@@ -204,7 +204,7 @@ def _in_worker(pool: WorkerPool, request: CellRequest, plan: BenchPlan) -> CellR
     outcome, startup = pool.measure(request, plan.timeout_s, fresh=plan.processes > 1)
     if isinstance(outcome, CellResult) and startup is not None:
         first = outcome.results[0]
-        first["phase_s"] = {**(first.get("phase_s") or {}), "startup": startup}
+        first["phase_s"] = {**(first.get("phase_s") or {}), STARTUP: startup}
     return outcome
 
 

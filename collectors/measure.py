@@ -24,10 +24,23 @@ PROFILED_CALLS = 10  # calls in the device-busy window: samples for significance
 LAYER_CALLS = 5  # calls in the --layers window (hooks synchronise around every leaf: slower)
 IDLE_SECONDS = 1.0  # idle power is read for this long before the cell (collectors.energy)
 MethodResult = dict[str, Any]  # Measurement fields by name, for one timing method
+# The phases of a cell (the keys of `phase_s`), in the order a worker goes through them; the
+# worker's start-up is added by collectors.bench, Alma's own loop is timed whole.
+PHASES = STARTUP, BUILD, CONVERT, IDLE, WARMUP, TIMING, PROFILE, LAYERS, ALMA_LOOP = (
+    "startup",
+    "build",
+    "convert",
+    "idle",
+    "warmup",
+    "timing",
+    "profile",
+    "layers",
+    "alma",
+)
 
 
 class Phases(dict):
-    """Seconds per phase of a cell (`Measurement.phase_s`): `with phases.timed("build"): ...`."""
+    """Seconds per phase of a cell (`Measurement.phase_s`): `with phases.timed(BUILD): ...`."""
 
     @contextmanager
     def timed(self, name: str) -> Iterator[None]:
@@ -60,11 +73,11 @@ def parity_timing(request: Any, first_in_process: bool) -> Measured:
     device, phases = torch.device(request.device), Phases()
     memory = PeakMemory(torch, device)
     memory.start(first_in_process=first_in_process)
-    with phases.timed("build"):
+    with phases.timed(BUILD):
         model, data = model_and_input(request.model, request.conversion, request.batch_size, device)
     synchronise = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with torch.no_grad():
-        with phases.timed("convert"), _compile_cache_use() as cache:
+        with phases.timed(CONVERT), _compile_cache_use() as cache:
             forward, compile_s = _convert(model, data, request.conversion, device, synchronise)
         provider = _onnx_provider(forward)
         if request.conversion == "ONNX_GPU" and provider != "CUDAExecutionProvider":
@@ -114,7 +127,7 @@ def _timed(call: Callable[[], object], synchronise: Callable[[], None], request:
     if isinstance(sensor, energy.Unavailable):
         fields["energy_note"] = f"{sensor.reason}; fix: {sensor.fix}" if sensor.fix else sensor.reason
     else:
-        with phases.timed("idle"):
+        with phases.timed(IDLE):
             fields["idle_power_w"] = energy.idle_power_w(sensor, IDLE_SECONDS)
         window = energy.EnergyWindow(sensor)
         settings = TimerSettings(
@@ -123,15 +136,15 @@ def _timed(call: Callable[[], object], synchronise: Callable[[], None], request:
             min_seconds=max(settings.min_seconds, energy.MIN_WINDOW_S),
         )
     try:
-        with phases.timed("timing"):
+        with phases.timed(TIMING):
             timing = time_calls(
                 call, synchronise, settings, events=CudaEvents(torch) if on_cuda else None, window=window
             )
     finally:
         if window is not None:
             sensor.close()
-    phases["warmup"] = timing.warmup_seconds
-    phases["timing"] -= timing.warmup_seconds
+    phases[WARMUP] = timing.warmup_seconds
+    phases[TIMING] -= timing.warmup_seconds
     if window is not None:
         fields.update(window.fields())
     return {
@@ -170,7 +183,7 @@ def _device_busy(
         "device": device,
         "samples": list(busy.per_call_ms),
         "kernels_per_call": busy.kernels_per_call,
-        "phase_s": {"profile": busy.window_s},
+        "phase_s": {PROFILE: busy.window_s},
     }
 
 
@@ -181,7 +194,7 @@ def _layers(
     row of its own); none where no module ran as itself (a compiled model)."""
     from collectors.profiling import Unavailable, layer_times
 
-    with phases.timed("layers"):
+    with phases.timed(LAYERS):
         found = layer_times(model, call, synchronise, device, calls=LAYER_CALLS)
     if isinstance(found, Unavailable):
         return []
@@ -284,5 +297,5 @@ def alma_timing(request: Any) -> MethodResult:
         "device": by_name()[request.conversion].runs_on(str(result["device"]).split(":")[0]),
         "throughput_sps": result["throughput"],
         "message": "Alma's benchmark_model: total_inf_time / batches",
-        "phase_s": {"alma": time.perf_counter() - started},
+        "phase_s": {ALMA_LOOP: time.perf_counter() - started},
     }

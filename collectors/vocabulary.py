@@ -67,6 +67,9 @@ class Quantity:
     predicted: str  # `predictions` column
     measured: str  # `measurements` column
     help: str
+    # What the prediction is compared with, in words; None: what the measuring method measures
+    # (METHOD_BASIS: latency against caller latency or device time).
+    basis: str | None = None
 
 
 QUANTITIES = (
@@ -85,6 +88,7 @@ QUANTITIES = (
         "the energy of the whole batch over the timed window, total (idle included: graphs' figure holds "
         "static energy), as the sensor named beside it reads it (NVML: the GPU board; INA3221 VDD_IN: the "
         "whole module; RAPL: the CPU package and DRAM)",
+        basis="sensor total over the timed window",
     ),
     Quantity(
         "memory",
@@ -93,6 +97,7 @@ QUANTITIES = (
         "peak_memory_mb",
         "the peak memory of the cell: on CUDA the caching allocator's peak of allocated bytes (weights, "
         "activations, workspaces); on a CPU the rise of the process's peak resident set",
+        basis="measured peak",
     ),
 )
 

@@ -30,10 +30,11 @@ from reporter.twins import Twins
 
 # Predictor versions are listed per group, not grouped by: files of one release written by
 # different graphs tools carry a version or none, and splitting on that would split the release.
-GROUP_KEYS = ["quantity", "precision", "batch_size", "method", "conversion", "measured_platform"]
+GROUP_KEYS = ["quantity", "precision", "batch_size", "method", "conversion", "measured_platform", "is_proxy"]
 # A score is of one quantity against one measured figure (method), direct or through a proxy.
 SCORE_KEYS = ["quantity", "method", "is_proxy"]
 WORST_SUBGRAPHS = 10  # listed on a platform page
+_BASIS = {q.name: q.basis for q in QUANTITIES}  # quantity -> what it is compared with, None: by method
 # A matrix cell's or a model bar's figures (MatrixCell's fields), as pandas named aggregations.
 ERROR_SUMMARY = {
     "median_signed_error_pct": ("signed_error_pct", "median"),
@@ -55,12 +56,8 @@ class Score:
 
     @property
     def figure(self) -> str:
-        """What the predictions were compared with, in words: "caller latency", "device time"."""
-        if self.quantity == "latency":
-            return METHOD_BASIS.get(self.method, self.method)
-        return {"energy": "sensor total over the timed window", "memory": "measured peak"}.get(
-            self.quantity, self.quantity
-        )
+        """What the predictions were compared with, in words: "caller latency", "measured peak"."""
+        return _BASIS.get(self.quantity) or METHOD_BASIS.get(self.method, self.method)
 
 
 @dataclass(frozen=True)
@@ -98,7 +95,7 @@ class IndexContext:
     headline: Headline
     matrices: list[Matrix]
     platforms: list[str]
-    # platform, measured_platform, quantity, method, precision, batch_size + ErrorStats, is_proxy
+    # platform, measured_platform, quantity, method, precision, batch_size, is_proxy + ErrorStats
     platform_stats: pd.DataFrame
     unmatched_predictions: pd.DataFrame  # model, platform, precision, batch_size, predictor, latency_ms
     unmatched_measurements: pd.DataFrame  # model, platform, precision, batch_size, methods, conversions
@@ -111,7 +108,7 @@ class IndexContext:
 class PlatformContext:
     platform: str
     scores: list[Score]
-    groups: pd.DataFrame  # GROUP_KEYS + ErrorStats columns + is_proxy, predictor_versions
+    groups: pd.DataFrame  # GROUP_KEYS + ErrorStats columns + predictor_versions
     comparisons: pd.DataFrame  # current comparisons on this (predicted) platform
     model_errors: pd.DataFrame  # quantity, model, precision, batch_size, method, is_proxy + median errors, comparisons
     speedups: pd.DataFrame  # newest run's speedup per model, precision, batch_size, method, conversion
@@ -143,7 +140,7 @@ def load_site(store: Store, *, change_points: ChangePoints | None = None) -> Sit
     frames = SiteFrames.load(store)
     pairs = _model_platform_pairs(frames)
     known = set(pairs)
-    platforms = sorted({platform for _, platform in pairs} | set(frames.comparisons["platform"]))
+    platforms = sorted({platform for _, platform in pairs})
     twins = Twins.pair(frames.latest)
     return SiteContext(
         index=_index_context(frames, pairs, platforms),
@@ -204,11 +201,9 @@ def end_to_end(comparisons: pd.DataFrame) -> pd.DataFrame:
 
 def _platform_stats(comparisons: pd.DataFrame) -> pd.DataFrame:
     """Per platform, quantity, figure, precision and batch size; a proxy's comparisons get rows of their own."""
-    stats = grouped_error_stats(
-        comparisons, ["platform", "measured_platform", "quantity", "method", "precision", "batch_size"]
+    return grouped_error_stats(
+        comparisons, ["platform", "measured_platform", "quantity", "method", "precision", "batch_size", "is_proxy"]
     )
-    stats["is_proxy"] = (stats["platform"] != stats["measured_platform"]) if len(stats) else []
-    return stats
 
 
 def _matrix(comparisons: pd.DataFrame, precision: str) -> Matrix:
@@ -274,14 +269,12 @@ def _group_stats(comparisons: pd.DataFrame) -> pd.DataFrame:
     groups = grouped_error_stats(comparisons, GROUP_KEYS)
     versions = comparisons.groupby(GROUP_KEYS, sort=True, dropna=False)["predictor_version"].agg(_joined)
     groups["predictor_versions"] = versions.to_numpy() if len(groups) else []
-    groups["is_proxy"] = groups["measured_platform"] != comparisons["platform"].iloc[0] if len(comparisons) else []
     return groups
 
 
 def _worst_subgraphs(subgraphs: pd.DataFrame) -> pd.DataFrame:
     """The subgraphs whose predictions miss the most time (measured − predicted, either way)."""
-    missing = subgraphs.assign(missing_ms=subgraphs["measured_ms"] - subgraphs["predicted_ms"])
-    ranked = missing.assign(size=missing["missing_ms"].abs()).sort_values(
+    ranked = subgraphs.assign(size=subgraphs["missing_ms"].abs()).sort_values(
         ["size", "model", "subgraph_id"], ascending=[False, True, True], kind="mergesort"
     )
     return ranked.head(WORST_SUBGRAPHS).drop(columns="size").reset_index(drop=True)

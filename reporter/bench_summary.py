@@ -7,12 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from collectors import stats
+from collectors.measure import PHASES
 from collectors.records import Measurement
 from collectors.timer import MAX_SECONDS, PLATEAU
 from reporter.formatting import millijoules, milliseconds, text_table
-
-# The phases of a cell in the order a worker goes through them (collectors.measure).
-PHASES = ("startup", "build", "convert", "idle", "warmup", "timing", "profile", "layers", "alma")
 
 
 def end_of_run(measurements: Sequence[Measurement], max_seconds: float | None = None) -> str:
@@ -78,13 +76,15 @@ def _loose_notes(loose: list[Measurement], max_seconds: float | None) -> list[st
 
 
 def _times(measurements: Sequence[Measurement]) -> str:
-    """Seconds per phase of each cell (its methods' phases together), and the run's total."""
+    """Seconds per phase of each cell (its methods' phases together), and the run's total. Phases in
+    measure.PHASES's order, then any other a record carries: both totals add the same columns."""
     cells: dict[tuple, dict[str, float]] = {}
     for m in measurements:
         phases = cells.setdefault((m.model, m.conversion, m.batch_size), {})
         for name, seconds in m.phase_s.items():
             phases[name] = phases.get(name, 0.0) + seconds
-    shown = [name for name in PHASES if any(name in phases for phases in cells.values())]
+    recorded = {name for phases in cells.values() for name in phases}
+    shown = [name for name in PHASES if name in recorded] + sorted(recorded - set(PHASES))
     if not shown:
         return ""
     rows = [

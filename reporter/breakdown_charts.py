@@ -12,7 +12,6 @@ import pandas as pd
 from reporter.chart_style import PALETTE, Figure, figure, numbers, rows_height
 from reporter.formatting import milliseconds, percent, plotly_text
 
-HOST = "#e69f00"  # the host's part of a call: launches, Python, synchronising
 WORST_SHOWN = 15  # operation types drawn on a platform's "where the error comes from" chart
 
 
@@ -42,7 +41,7 @@ def host_device_bars(*, split: pd.DataFrame) -> Figure:
             "name": "host (launches, Python, synchronising)",
             "x": labels,
             "y": numbers(split["host_ms"]),
-            "marker": {"color": HOST},
+            "marker": {"color": PALETTE.host},
             "customdata": shares,
             "hovertemplate": "%{x}<br>host %{y:.3~g} ms (%{customdata} of the call)<extra></extra>",
         },

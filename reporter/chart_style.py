@@ -30,6 +30,7 @@ class Palette:
     bands: tuple[str, ...] = ("rgba(0, 158, 115, 0.20)", "rgba(0, 158, 115, 0.08)")
     identity: str = "#4b5563"
     predicted: str = "#6d28d9"
+    host: str = "#e69f00"  # the host's part of a call: launches, Python, synchronising
     change_point: str = "#b91c1c"
     slower: str = "#d55e00"  # speedup below 1
     faster: str = "#0072b2"
@@ -44,6 +45,7 @@ PALETTE = Palette()
 ERROR_SATURATION_PCT = 100.0  # matrix cells reach full colour at this |signed error|
 LATENCY_TITLE = {"text": "latency (ms per batch)"}
 DOTTED = {"color": PALETTE.identity, "width": 1, "dash": "dot"}  # reference lines: y = x, 1x, the gate
+DIGITS = 5  # significant digits of every number in a figure (keeps pages small)
 
 
 def error_background(signed_error_pct: Any) -> str:
@@ -109,6 +111,12 @@ def series_label(
     return prefix + " · ".join(parts + [plotly_text(precision), f"b{batch_size}", plotly_text(method)])
 
 
+def prediction_label(precision: str, batch_size: int, predictor: str, value: str = "") -> str:
+    """A prediction's legend name: "predicted fp32 · b1[: 8.24 ms] (graphs 1.1)"."""
+    shown = f": {value}" if value else ""
+    return f"predicted {plotly_text(precision)} · b{batch_size}{shown} ({plotly_text(predictor)})"
+
+
 def proxy_note(measured_on: str, platform: str | None) -> str:
     """Marks a series measured on a declared proxy rather than on the page's `platform`."""
     return f" (proxy: {plotly_text(measured_on)})" if platform is not None and measured_on != platform else ""
@@ -122,10 +130,10 @@ def series_colour(index: int) -> str:
     return PALETTE.series[index % len(PALETTE.series)]
 
 
-def number(value: Any, digits: int = 5) -> float | None:
-    """A JSON-safe float with `digits` significant digits (keeps pages small); None for missing."""
+def number(value: Any) -> float | None:
+    """A JSON-safe float with DIGITS significant digits; None for missing."""
     value = finite(value)
-    return float(f"{value:.{digits}g}") if value is not None else None
+    return float(f"{value:.{DIGITS}g}") if value is not None else None
 
 
 def numbers(values: Iterable[Any]) -> list[float | None]:
@@ -134,7 +142,7 @@ def numbers(values: Iterable[Any]) -> list[float | None]:
     array = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else list(values))
     if array.dtype.kind not in "fiu":  # objects (None, NA, text) take number()'s own checks
         return [number(v) for v in array]
-    rounded, exact = _five_digits(array.astype(float))
+    rounded, exact = _significant(array.astype(float))
     result = rounded.tolist()
     for index in np.flatnonzero(~exact):
         result[index] = number(array[index])
@@ -146,23 +154,23 @@ _POWERS = np.array([float(10**k) for k in range(23)])
 _HALF_MARGIN = 1e-6  # the scaled value's rounding error is below 1e-11: farther from .5 it rounds as the text does
 
 
-def _five_digits(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`float(f"{v:.5g}")` of each value, and where that is certain.
+def _significant(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`number(v)` of each value (DIGITS significant digits), and where that is certain.
 
-    Scaled by a power of ten to five integer digits, a value rounds to the integer the decimal
+    Scaled by a power of ten to DIGITS integer digits, a value rounds to the integer the decimal
     text holds unless it lies within _HALF_MARGIN of a half or the exponent guessed from log10 is
     off by one; scaled back by the same exact power, the one rounding gives the float the text
     parses to. The uncertain ones (and 0, NaN, infinities, extreme exponents) are left to the
     caller: a handful in a million.
     """
     with np.errstate(divide="ignore", invalid="ignore"):  # 0, NaN and infinities are marked not exact
-        shift = 4 - np.floor(np.log10(np.abs(values)))  # values * 10**shift has five integer digits
+        shift = DIGITS - 1 - np.floor(np.log10(np.abs(values)))  # values * 10**shift has DIGITS integer digits
         exact = np.isfinite(shift) & (np.abs(shift) < len(_POWERS))
         shift = np.where(exact, shift, 0).astype(int)
         power, up = _POWERS[np.abs(shift)], shift >= 0
         scaled = np.where(up, values * power, values / power)
         exact &= np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) > _HALF_MARGIN
-        exact &= (np.abs(scaled) >= 1e4) & (np.abs(scaled) < 1e5)
+        exact &= (np.abs(scaled) >= 10.0 ** (DIGITS - 1)) & (np.abs(scaled) < 10.0**DIGITS)
         whole = np.rint(scaled)
         return np.where(up, whole / power, whole * power), exact
 

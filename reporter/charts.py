@@ -31,6 +31,7 @@ from reporter.chart_style import (
     latency_axis,
     number,
     numbers,
+    prediction_label,
     proxy_note,
     rows_height,
     series_colour,
@@ -180,8 +181,12 @@ def _prediction_line(row: Any, colour: str) -> dict[str, Any]:
         "y1": number(row.latency_ms),
         "line": {"color": colour, "dash": "dash", "width": 2},
         "showlegend": True,
-        "name": f"predicted {plotly_text(row.precision)} · b{row.batch_size}: {milliseconds(row.latency_ms)} "
-        f"({plotly_text(predictor_label(row.predictor, row.predictor_version))})",
+        "name": prediction_label(
+            row.precision,
+            row.batch_size,
+            predictor_label(row.predictor, row.predictor_version),
+            milliseconds(row.latency_ms),
+        ),
     }
 
 

@@ -18,6 +18,7 @@ from reporter.chart_style import (
     iso_times,
     latency_axis,
     numbers,
+    prediction_label,
     series_colour,
 )
 from reporter.charts import PREDICTED_SERIES, page_series
@@ -85,7 +86,7 @@ def history_chart(
                 "type": "scatter",
                 "mode": "lines+markers",
                 "line": {"shape": "hv", "dash": "dash", "color": PALETTE.predicted},
-                "name": f"predicted {plotly_text(precision)} · b{batch_size} ({plotly_text(predictor)})",
+                "name": prediction_label(precision, batch_size, predictor),
                 "visible": True if (precision, batch_size) in shown or not shown else "legendonly",
                 "x": times[rows].tolist(),
                 "y": latencies[rows].tolist(),

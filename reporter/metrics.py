@@ -41,7 +41,6 @@ def passes_gate(median_ape: float) -> bool:
 def error_stats(comparisons: pd.DataFrame) -> ErrorStats:
     """Summary of one group of comparisons of one quantity (needs predicted, measured, abs_error_pct, ratio)."""
     ape = comparisons["abs_error_pct"].astype(float)
-    within_10_pct, within_30_pct = (float((ape <= band).mean()) if len(ape) else math.nan for band in ERROR_BANDS_PCT)
     return ErrorStats(
         count=len(comparisons),
         mape=float(ape.mean()) if len(ape) else math.nan,

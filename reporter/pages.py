@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Sized
+from collections.abc import Callable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -130,28 +130,45 @@ def _history(ctx: ModelPlatformContext) -> list[Panel]:
     return [Panel(figure, detail=" Dotted red lines: change points." if ctx.change_points else "")]
 
 
+def _panel_key(*parts: object) -> str:
+    """The element-id suffix of one group's figure: its key's parts, each slugged, so that two
+    groups never share an id (precisions "fp 16" and "fp-16" stay apart)."""
+    return "-".join(slug(str(part)) for part in parts)
+
+
+def _grouped(
+    frame: Any, by: Sequence[str], build: Callable[[Any], Figure], describe: Callable[[tuple], tuple[tuple, str]]
+) -> list[Panel]:
+    """One figure per group of `frame` by the columns `by`, in key order; `describe(key)` gives the
+    parts of the group's panel key and the caption's detail."""
+    panels = []
+    for key, group in frame.groupby(list(by), sort=True):
+        parts, detail = describe(key)
+        panels.append(Panel(build(group), key=_panel_key(*parts), detail=detail))
+    return panels
+
+
 def _per_cell(frame: Any, build: Callable[[Any], Figure], by: tuple[str, ...] = ()) -> list[Panel]:
     """One figure per precision and batch size of `frame` (and per value of the columns `by`)."""
-    return [
-        Panel(
-            build(group),
-            key="-".join(slug(str(part).replace(" ", "-")) for part in (key[0], f"b{key[1]}", *key[2:])),
-            detail=", ".join([key[0], f"batch {key[1]}", *map(str, key[2:])]),
-        )
-        for key, group in frame.groupby([*charts.PAGE_CELL, *by], sort=True)
-    ]
+    return _grouped(
+        frame,
+        [*charts.PAGE_CELL, *by],
+        build,
+        lambda key: (
+            (key[0], f"b{key[1]}", *key[2:]),
+            ", ".join([key[0], f"batch {key[1]}", *map(str, key[2:])]),
+        ),
+    )
 
 
 def _error_sources(ctx: PlatformContext) -> list[Panel]:
     """One figure per precision and measured figure with an error by operation type."""
-    return [
-        Panel(
-            breakdown_charts.missing_time_bars(by_operation=group),
-            key=f"{slug(precision)}-{slug(by.replace(' ', '-'))}",
-            detail=f"{precision}, against {by}",
-        )
-        for (precision, by), group in ctx.error_sources.groupby(["precision", "measured_by"], sort=True)
-    ]
+    return _grouped(
+        ctx.error_sources,
+        ("precision", "measured_by"),
+        lambda rows: breakdown_charts.missing_time_bars(by_operation=rows),
+        lambda key: (key, f"{key[0]}, against {key[1]}"),
+    )
 
 
 def _per_quantity(frame: Any, build: Callable[[Any], Figure]) -> list[Panel]:

@@ -99,10 +99,12 @@ PREDICTED_HISTORY = _bucketed(
     "latency_ms",
 )
 
-# Each predicted subgraph beside a measured time of the same work (the store's `subgraph_pairs`):
+# Each predicted subgraph beside a measured time of the same work (the store's `subgraph_pairs`),
+# with the time its prediction misses as `operation_errors` counts it (> 0: predicted too fast):
 # the model pages draw them, the platform pages list the worst.
 SUBGRAPHS = f"""
-    SELECT {columns(CELL)}, subgraph_id, pattern AS ops, operation_type, predicted_ms, measured_ms, measured_by
+    SELECT {columns(CELL)}, subgraph_id, pattern AS ops, operation_type, predicted_ms, measured_ms,
+           measured_ms - predicted_ms AS missing_ms, measured_by
     FROM subgraph_pairs WHERE subgraph_id IS NOT NULL
     ORDER BY {columns(CELL)}, measured_by, try_cast(subgraph_id AS BIGINT) NULLS LAST, subgraph_id"""
 
@@ -133,7 +135,8 @@ class SiteFrames:
     speedups: pd.DataFrame
     history: pd.DataFrame  # SERIES, point_at, median, runs: bucketed per series
     predicted_history: pd.DataFrame  # PREDICTION_KEY, point_at, latency_ms, runs
-    subgraphs: pd.DataFrame  # CELL, subgraph_id, ops, operation_type, predicted_ms, measured_ms, measured_by
+    # CELL, subgraph_id, ops, operation_type, predicted_ms, measured_ms, missing_ms, measured_by
+    subgraphs: pd.DataFrame
     operation_errors: pd.DataFrame  # the store's operation_errors view
     environments: dict[str, list[tuple[str, str]]]  # run id -> flattened fingerprint, for the runs of `latest`
     proxies: pd.DataFrame  # measured_platform, predicted_platform: the declared proxies

@@ -60,7 +60,6 @@ FILTERS = {
     "band": formatting.band,
     "share": formatting.share,
     "two_places": formatting.two_places,
-    "bias": formatting.bias,
     "when": formatting.when,
     "predictor": formatting.predictor_label,
     "text": formatting.text_or_dash,
@@ -94,6 +93,7 @@ def environment() -> jinja2.Environment:
     env.policies["json.dumps_kwargs"] = {}
     env.filters.update(FILTERS)
     env.globals["vocab"] = vocabulary
+    env.globals["MISSING"] = formatting.MISSING  # what a table shows for a missing value
     env.globals["element_id"] = element_id  # ids beside the page's anchor, unique across a single file
     env.globals["num"] = number_cell
     return env

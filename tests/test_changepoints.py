@@ -17,7 +17,6 @@ from reporter.changepoints import (
     find_change_points_many,
 )
 from reporter.significance import MAD_TO_SIGMA
-from tests.builders import measurement, run_info
 
 NIGHTS, STEP_AT = 60, 30
 
@@ -191,28 +190,3 @@ def test_changepoints_vectorised_medians_are_collectors_stats_bit_for_bit():
     present = [row[:count].tolist() for row, count in zip(rows, counts, strict=True)]
     assert _medians(rows).tolist() == [median(values) for values in present]
     assert _mads(rows).tolist() == [median_abs_dev(values) for values in present]
-
-
-def test_changepoints_history_in_the_store_becomes_report_markers(db_path):
-    """A cell whose median steps up 20 % at night 20 gets one marker on that night's model page."""
-    import datetime as dt
-
-    from reporter.nightly import history_change_points
-    from reporter.store import Store
-
-    with Store.open(db_path) as store, store.atomic():
-        for night in range(30):
-            at = dt.datetime(2026, 10, 1, 2) + dt.timedelta(days=night)
-            store.add_run(run_info(f"run-{night}", started_at=at.isoformat(), platform="cpu-x", environment={}))
-            median = 10.0 if night < 20 else 12.0
-            cell = dict(platform="cpu-x", measured_at=at.isoformat())
-            # The same cell on a second device, steady at 1 ms: its own series, never mixed in.
-            store.add_measurements(
-                [measurement(**cell, device="cpu", median=median), measurement(**cell, device="cuda", median=1.0)],
-                f"run-{night}",
-                None,
-            )
-        markers = history_change_points(store)
-    [marker] = markers[("resnet18", "cpu-x")]
-    assert (marker.at, marker.series) == (dt.datetime(2026, 10, 21, 2), "EAGER")
-    assert marker.label == "fp32 b1: +20 % (10 ms → 12 ms)"

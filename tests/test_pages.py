@@ -72,6 +72,8 @@ ADVERSARIAL = [
     (("m", "p"), ("m-latency", "p")),
     (("m", "x"), ("m", "x-groups")),
 ]
+# Two precisions of one cell whose charts once shared an element id (a space read as "-").
+ADVERSARIAL_PRECISIONS = ("fp 16", "fp-16")
 
 
 @pytest.mark.parametrize("first, second", ADVERSARIAL)
@@ -100,9 +102,23 @@ def test_report_adversarial_names_each_get_a_page_and_unique_ids(tmp_path):
             "run-1",
             None,
         )
+        # A host/device split chart per precision on one model page.
+        store.add_measurements(
+            [
+                measurement(model="m", platform="p", precision=precision, method=method, median=median)
+                for precision in ADVERSARIAL_PRECISIONS
+                for method, median in (("synced-e2e", 2.0), ("device-busy", 1.0))
+            ],
+            "run-1",
+            None,
+        )
         store.add_predictions([prediction(model=m, platform=p, latency_ms=3.0) for m, p in cells], "src")
     with Store.open(tmp_path / "parity.duckdb", read_only=True) as store:
         site = load_site(store)
+    for view in views(site, SiteMap()):
+        assert len(view.figures) == len(view.drawn), view.page.path  # no figure hidden under another's id
+    split = next(view for view in views(site, SiteMap()) if view.page == SiteMap().model("m", "p")).placed("split")
+    assert len(split) == len(ADVERSARIAL_PRECISIONS)
     render_site(site, tmp_path / "site")
     pages = [path.name.casefold() for path in (tmp_path / "site" / "models").iterdir()]
     assert len(pages) == len(set(pages)) == len(cells)

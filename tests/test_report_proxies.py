@@ -12,9 +12,6 @@ from reporter.pages import SiteMap, views
 from tests.conftest import site_pages
 from tests.report_db import CPU
 
-ORIN_30W = "jetson-orin-agx-64gb@30w"
-MAX_PAGE_BYTES = 2 * 1024 * 1024
-
 
 def test_report_index_labels_proxy_platform_rows_and_scores_them_apart(site, site_dir):
     assert [(s.method, s.is_proxy, s.stats.count) for s in site.index.headline.scores] == [
