@@ -24,18 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from collectors.errors import InputError, ParityError
 from collectors.records import Measurement, RunInfo, Subgraph, record_fields
-from collectors.values import field_path, problem
+from collectors.values import STRICT_SHAPE, input_error
 
 JOURNAL_FORMAT = "parity-journal"
 JOURNAL_VERSION = 1
 
 
 class _Head(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_SHAPE
 
     format: Literal["parity-journal"]
     version: Literal[1]
@@ -45,7 +45,7 @@ class _Head(BaseModel):
 
 
 class _Cell(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_SHAPE
 
     measurements: list[Measurement]
     subgraphs: list[Subgraph] = []
@@ -97,8 +97,7 @@ def _validated(shape: type[BaseModel], line: bytes, path: Path | str, number: in
     try:
         return shape.model_validate_json(line, strict=True)
     except ValidationError as error:
-        location, value, reason = problem(error)
-        raise InputError(path, field_path(f"line {number}", *location), value, reason) from None
+        raise input_error(error, path, f"line {number}") from None
 
 
 class Journal:

@@ -19,7 +19,7 @@ from collectors.errors import InputError
 from collectors.formats._document import Context
 from collectors.names import precision as normalised_precision
 from collectors.records import Measurement, Prediction, Records, RunInfo, Subgraph
-from collectors.values import Count, Milliseconds, Name, OptionalAmount, field_path, problem
+from collectors.values import Count, Milliseconds, Name, OptionalAmount, field_path, input_error
 
 RecordT = TypeVar("RecordT")
 
@@ -42,8 +42,7 @@ def validate(shape: type[ShapeT], data: Any, path: Path, *, prefix: str = "", st
     try:
         return shape.model_validate(data, strict=strict)
     except ValidationError as error:
-        location, value, reason = problem(error)
-        raise InputError(path, field_path(prefix, *location), value, reason) from None
+        raise input_error(error, path, prefix) from None
 
 
 _RECORDS = {
@@ -70,8 +69,7 @@ def _check(adapter: TypeAdapter, record: Any, path: Path, where: str) -> None:
     try:
         adapter.validate_python(record, strict=True)
     except ValidationError as error:
-        location, value, reason = problem(error)
-        raise InputError(path, field_path(where, *location), value, reason) from None
+        raise input_error(error, path, where) from None
 
 
 def normalised_platform(context: Context, path: Path, field: str, name: str, power_mode: str | None = None) -> str:
