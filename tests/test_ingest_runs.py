@@ -16,7 +16,7 @@ from collectors.formats import Document
 from collectors.records import Records
 from reporter.ingest import ingest
 from reporter.store import Store
-from tests.builders import measurement, run_info
+from tests.builders import BENCH_RUN, MEASURED_CELL, measurement, run_info, subgraph
 from tests.conftest import db_rows, db_value
 
 ORIN_30W = "jetson-orin-agx-64gb@30w"
@@ -131,3 +131,11 @@ def test_ingest_alma_empty_flag_is_a_bad_file(fixtures, db_path, capsys, flag):
         f"parity ingest: bad file: {alma}: {flag} = '': Alma results name no model, "
         "platform or batch size: give all three\n"
     )
+
+
+def test_ingest_bundle_subgraph_with_an_unknown_method_is_refused_naming_the_field(db_path, tmp_path):
+    layer = subgraph(side="measured", method="guess", run_id=BENCH_RUN.run_id)
+    path = write_bundle(BENCH_RUN, [MEASURED_CELL], tmp_path / "run.json", subgraphs=[layer])
+    with Store.open(db_path) as store:
+        (error,) = ingest(store, [path]).errors
+    assert str(error) == f"{path}: subgraphs[0].method = 'guess': not one of the allowed values"
