@@ -139,3 +139,16 @@ def test_ingest_bundle_subgraph_with_an_unknown_method_is_refused_naming_the_fie
     with Store.open(db_path) as store:
         (error,) = ingest(store, [path]).errors
     assert str(error) == f"{path}: subgraphs[0].method = 'guess': not one of the allowed values"
+
+
+def test_ingest_journal_with_a_median_outside_its_own_ci_is_refused_in_one_line(tmp_path, db_path, capsys):
+    from collectors.journal import Journal
+    from reporter.cli import main
+
+    journal = Journal.create(tmp_path / "night.json.journal", run_info("bench-killed"))
+    journal.record([measurement(median=5.0, ci95_low=6.0, ci95_high=7.0)])
+    journal.close()
+    assert main(["ingest", str(journal.path), "--db", str(db_path)]) == 1
+    assert capsys.readouterr().err == (
+        f"parity ingest: bad file: {journal.path}: measurements[0].median = 5.0: outside its own 95 % CI [6.0, 7.0]\n"
+    )

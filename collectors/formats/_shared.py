@@ -4,7 +4,8 @@ Each format declares the JSON (or CSV row) shape it reads as pydantic models bui
 types of `collectors.values`, validates through `validate`, and gives every record canonical names
 through `canonical` (or `prediction`), so that every format reports a bad value the same way: one
 InputError naming the file, the field path and the value. `checked` then holds every record a
-format made to what the store takes, the one declaration in collectors.records.
+format made to what the store takes, the one declaration in collectors.records, and a median to
+its own confidence interval.
 """
 
 from __future__ import annotations
@@ -62,7 +63,20 @@ def checked(records: Records, path: Path) -> Records:
             _check(adapter, record, path, f"{kind}[{index}]")
     if records.run is not None:
         _check(_RUN, records.run, path, "run")
+    _check_medians(records.measurements, path)
     return records
+
+
+def _check_medians(measurements: list[Measurement], path: Path) -> None:
+    """Every median inside its own 95 % CI (where a measurement has both)."""
+    for index, m in enumerate(measurements):
+        if None not in (m.ci95_low, m.median, m.ci95_high) and not m.ci95_low <= m.median <= m.ci95_high:
+            raise InputError(
+                path,
+                f"measurements[{index}].median",
+                m.median,
+                f"outside its own 95 % CI [{m.ci95_low}, {m.ci95_high}]",
+            )
 
 
 def _check(adapter: TypeAdapter, record: Any, path: Path, where: str) -> None:
