@@ -34,7 +34,9 @@ JOURNAL_FORMAT = "parity-journal"
 JOURNAL_VERSION = 1
 
 
-class _Head(BaseModel):
+class JournalHead(BaseModel):
+    """A journal's first line."""
+
     model_config = STRICT_SHAPE
 
     format: Literal["parity-journal"]
@@ -44,7 +46,9 @@ class _Head(BaseModel):
     db: str | None = None
 
 
-class _Cell(BaseModel):
+class JournalCell(BaseModel):
+    """One finished cell's line."""
+
     model_config = STRICT_SHAPE
 
     measurements: list[Measurement]
@@ -74,14 +78,9 @@ def is_journal(first_line: str) -> bool:
 
 
 def read_journal(data: bytes, path: Path | str) -> JournalContent:
-    """The run and finished cells of a journal's bytes. InputError names the first bad line and
-    field; a last line without its newline (cut off while being written) is left out."""
-    lines = data.split(b"\n")
-    complete = lines[:-1]  # the part after the last newline is empty, or a line cut short
-    if not complete:
-        raise InputError(path, "line 1", None, "no journal head (the file is empty or cut short)")
-    head = _validated(_Head, complete[0], path, 1)
-    cells = [_validated(_Cell, line, path, number) for number, line in enumerate(complete[1:], start=2) if line.strip()]
+    """The run and finished cells of a journal's bytes (see `journal_lines`)."""
+    head, lines = journal_lines(data, path)
+    cells = [cell for _, cell in lines]
     out, db = (Path(p) if p else None for p in (head.out, head.db))
     return JournalContent(
         Path(path),
@@ -91,6 +90,19 @@ def read_journal(data: bytes, path: Path | str) -> JournalContent:
         db,
         [subgraph for cell in cells for subgraph in cell.subgraphs],
     )
+
+
+def journal_lines(data: bytes, path: Path | str) -> tuple[JournalHead, list[tuple[int, JournalCell]]]:
+    """A journal's head and its finished cells, each with its line number. InputError names the
+    first bad line and field; a last line without its newline (cut off while being written) is
+    left out."""
+    lines = data.split(b"\n")
+    complete = lines[:-1]  # the part after the last newline is empty, or a line cut short
+    if not complete:
+        raise InputError(path, "line 1", None, "no journal head (the file is empty or cut short)")
+    head = _validated(JournalHead, complete[0], path, 1)
+    numbered = enumerate(complete[1:], start=2)
+    return head, [(number, _validated(JournalCell, line, path, number)) for number, line in numbered if line.strip()]
 
 
 def _validated(shape: type[BaseModel], line: bytes, path: Path | str, number: int) -> BaseModel:

@@ -114,11 +114,38 @@ def canonical(
     )
 
 
-def canonical_run(run: RunInfo, context: Context, path: Path, where: str = "run") -> RunInfo:
-    """A carried run (a bundle's, a journal's) with its platform named as its measurements are."""
-    if run.platform is None:
-        return run
-    return replace(run, platform=normalised_platform(context, path, field_path(where, "platform"), run.platform))
+def located(records: list[RecordT], *where: str) -> list[tuple[str, RecordT]]:
+    """Each record with its field path in the file: located(ms, "line 3", "measurements") gives
+    ("line 3.measurements[0]", ms[0]), ..."""
+    return [(field_path(*where, index), record) for index, record in enumerate(records)]
+
+
+def carried(
+    context: Context,
+    path: Path,
+    run: tuple[str, RunInfo],
+    measurements: list[tuple[str, Measurement]],
+    subgraphs: list[tuple[str, Subgraph]],
+) -> Records:
+    """The records of a file that carries its own run (a bundle, a journal), each given with its
+    field path in the file: names normalised like every format's (the run's platform as its
+    measurements'), and every subgraph made the run's (see `_of_run`)."""
+    run_where, own = run
+    if own.platform is not None:
+        own = replace(own, platform=normalised_platform(context, path, field_path(run_where, "platform"), own.platform))
+    return Records(
+        measurements=[canonical(m, context, path, where) for where, m in measurements],
+        subgraphs=[_of_run(canonical(s, context, path, where), own, path, where) for where, s in subgraphs],
+        run=own,
+    )
+
+
+def _of_run(subgraph: Subgraph, run: RunInfo, path: Path, where: str) -> Subgraph:
+    """`subgraph`, timed by `run`: a run id that names another run is refused (the store replaces an
+    unfinished run's rows by run id, so they would outlive it), a missing one is set."""
+    if subgraph.run_id not in (None, run.run_id):
+        raise InputError(path, field_path(where, "run_id"), subgraph.run_id, f"not this file's run ({run.run_id})")
+    return replace(subgraph, run_id=run.run_id)
 
 
 def prediction(
