@@ -25,11 +25,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from collectors.errors import InputError, ParityError
+from collectors.errors import ParityError
 from collectors.records import Measurement, RunInfo, Subgraph, series_fields
-from collectors.values import field_path, problem
+from collectors.values import STRICT_SHAPE, input_error
 
 BUNDLE_FORMAT = "parity-bundle"
 BUNDLE_VERSION = 3
@@ -41,7 +41,7 @@ class Bundle(BaseModel):
     """The file's shape: the run and the measurements are the records themselves (their fields and
     constraints are declared once, in collectors.records)."""
 
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_SHAPE
 
     format: Literal["parity-bundle"]
     version: Literal[READABLE_VERSIONS]  # type: ignore[valid-type]
@@ -60,7 +60,9 @@ def to_bundle(run: RunInfo, measurements: list[Measurement], subgraphs: list[Sub
 
 
 def read_bundle(data: bytes | str, path: Path | str) -> tuple[RunInfo, list[Measurement], list[Subgraph]]:
-    """The run and measurements of a bundle's JSON text, validated against the records' fields.
+    """The run and measurements of a bundle's JSON text, validated against the records' fields
+    (what holds between fields, such as a median inside its CI, is checked on ingest, for every
+    format, by collectors.formats._shared.checked).
 
     Raises InputError naming the first bad field (`measurements[3].median = -1.0: expected a
     positive number`), never a partly read bundle.
@@ -68,16 +70,7 @@ def read_bundle(data: bytes | str, path: Path | str) -> tuple[RunInfo, list[Meas
     try:
         bundle = Bundle.model_validate_json(data, strict=True)
     except ValidationError as error:
-        location, value, reason = problem(error)
-        raise InputError(path, field_path(*location) or "bundle", value, reason) from None
-    for index, m in enumerate(bundle.measurements):
-        if None not in (m.ci95_low, m.median, m.ci95_high) and not m.ci95_low <= m.median <= m.ci95_high:
-            raise InputError(
-                path,
-                f"measurements[{index}].median",
-                m.median,
-                f"outside its own 95 % CI [{m.ci95_low}, {m.ci95_high}]",
-            )
+        raise input_error(error, path) from None
     return bundle.run, list(bundle.measurements), list(bundle.subgraphs)
 
 

@@ -24,18 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from collectors.errors import InputError, ParityError
 from collectors.records import Measurement, RunInfo, Subgraph, record_fields
-from collectors.values import field_path, problem
+from collectors.values import STRICT_SHAPE, input_error
 
 JOURNAL_FORMAT = "parity-journal"
 JOURNAL_VERSION = 1
 
 
-class _Head(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+class JournalHead(BaseModel):
+    """A journal's first line."""
+
+    model_config = STRICT_SHAPE
 
     format: Literal["parity-journal"]
     version: Literal[1]
@@ -44,8 +46,10 @@ class _Head(BaseModel):
     db: str | None = None
 
 
-class _Cell(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+class JournalCell(BaseModel):
+    """One finished cell's line."""
+
+    model_config = STRICT_SHAPE
 
     measurements: list[Measurement]
     subgraphs: list[Subgraph] = []
@@ -74,14 +78,9 @@ def is_journal(first_line: str) -> bool:
 
 
 def read_journal(data: bytes, path: Path | str) -> JournalContent:
-    """The run and finished cells of a journal's bytes. InputError names the first bad line and
-    field; a last line without its newline (cut off while being written) is left out."""
-    lines = data.split(b"\n")
-    complete = lines[:-1]  # the part after the last newline is empty, or a line cut short
-    if not complete:
-        raise InputError(path, "line 1", None, "no journal head (the file is empty or cut short)")
-    head = _validated(_Head, complete[0], path, 1)
-    cells = [_validated(_Cell, line, path, number) for number, line in enumerate(complete[1:], start=2) if line.strip()]
+    """The run and finished cells of a journal's bytes (see `journal_lines`)."""
+    head, lines = journal_lines(data, path)
+    cells = [cell for _, cell in lines]
     out, db = (Path(p) if p else None for p in (head.out, head.db))
     return JournalContent(
         Path(path),
@@ -93,12 +92,24 @@ def read_journal(data: bytes, path: Path | str) -> JournalContent:
     )
 
 
+def journal_lines(data: bytes, path: Path | str) -> tuple[JournalHead, list[tuple[int, JournalCell]]]:
+    """A journal's head and its finished cells, each with its line number. InputError names the
+    first bad line and field; a last line without its newline (cut off while being written) is
+    left out."""
+    lines = data.split(b"\n")
+    complete = lines[:-1]  # the part after the last newline is empty, or a line cut short
+    if not complete:
+        raise InputError(path, "line 1", None, "no journal head (the file is empty or cut short)")
+    head = _validated(JournalHead, complete[0], path, 1)
+    numbered = enumerate(complete[1:], start=2)
+    return head, [(number, _validated(JournalCell, line, path, number)) for number, line in numbered if line.strip()]
+
+
 def _validated(shape: type[BaseModel], line: bytes, path: Path | str, number: int) -> BaseModel:
     try:
         return shape.model_validate_json(line, strict=True)
     except ValidationError as error:
-        location, value, reason = problem(error)
-        raise InputError(path, field_path(f"line {number}", *location), value, reason) from None
+        raise input_error(error, path, f"line {number}") from None
 
 
 class Journal:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from collectors.values import Amount, Count, JsonObject, Milliseconds, Name, Positive, Tally, Text, Timestamp
-from collectors.vocabulary import Method, Status
+from collectors.vocabulary import Method, Side, Status
 
 # Read from outside, a record must not carry a field this version does not know (a typo would
 # otherwise vanish silently); pydantic reads this when it validates the dataclass. A record a
@@ -103,7 +103,7 @@ class Subgraph:
 
     __pydantic_config__ = _STRICT_FIELDS
 
-    side: Literal["predicted", "measured"]
+    side: Side
     model: Name
     platform: Name
     precision: Name
@@ -117,7 +117,7 @@ class Subgraph:
     energy_mj: Amount | None = None
     operation_type: Text | None = None  # graphs calibration's `operation_type`; Parity's layers: the module type
     node_names: tuple[Text, ...] = ()  # the graph nodes it covers, named as graphs names them (`layer1_0_conv1`)
-    method: Text | None = None  # who measured it: None for graphs' own files, `device-busy` for `bench --layers`
+    method: Method | None = None  # who measured it: None for graphs' own files, `device-busy` for `bench --layers`
     conversion: Text | None = None  # the conversion Parity's layers were timed through (graphs': plain PyTorch)
     calls: Tally | None = None  # calls per forward (Parity's layers)
     run_id: Text | None = None  # the bench run that measured it (Parity's layers; graphs' rows have a source)

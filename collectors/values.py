@@ -8,7 +8,7 @@ its VARCHAR columns take no lone surrogate, and a JSON column must hold JSON (no
 refuse control and bidi characters, free text refuses NUL: neither has a use, both reach the report.
 
 `problem()` turns pydantic's first complaint into (field path, value, reason) in Parity's words;
-the input formats make an InputError of it, `parity bench` a line about a flag.
+`input_error()` makes the input files' InputError of it, `parity bench` a line about a flag.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError
 
+from collectors.errors import InputError
 from collectors.text import INVISIBLE
 
 INTEGER_LIMIT = 2**31  # DuckDB INTEGER: values must stay below
@@ -56,13 +58,12 @@ def plain_name(text: str) -> str:
 
 
 def json_document(value: Any) -> Any:
-    """`value` when a JSON column can hold it: finite numbers, nesting Python can write out."""
+    """`value` when a JSON column can hold it: finite numbers. (Its nesting needs no check: every
+    JSON object validated here was parsed by pydantic's JSON parser, which stops at 200 levels.)"""
     try:
         json.dumps(value, allow_nan=False)
     except ValueError:
         raise ValueError("holds NaN or an infinity, which JSON cannot") from None
-    except RecursionError:
-        raise ValueError("nested too deep") from None
     return value
 
 
@@ -77,6 +78,10 @@ Timestamp = Annotated[str, AfterValidator(utc_timestamp)]
 Text = Annotated[str, AfterValidator(plain_text)]
 Name = Annotated[str, Field(min_length=1), AfterValidator(plain_name)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(json_document)]
+
+# A file shape made of records (a bundle, a journal's lines): strict types, and an unknown key is
+# refused like a record's unknown field.
+STRICT_SHAPE = ConfigDict(strict=True, frozen=True, extra="forbid")
 
 # pydantic's wording for the failures users hit most, in Parity's words.
 REASONS = {
@@ -112,6 +117,13 @@ def problem(error: ValidationError) -> tuple[tuple[str | int, ...], Any, str]:
     if first["type"] == "json_invalid":  # the input is the file's whole text: say where instead
         return ("JSON",), *json_problem(first.get("ctx", {}).get("error", ""))
     return tuple(first["loc"]), value, reason
+
+
+def input_error(error: ValidationError, path: Path | str, *where: str | int) -> InputError:
+    """pydantic's first problem with the file at `path` as an InputError; `where` is the field path
+    of what was validated inside the file ("line 3", "configs", 2), so the message points at it."""
+    location, value, reason = problem(error)
+    return InputError(path, field_path(*where, *location) or "content", value, reason)
 
 
 def json_problem(message: str) -> tuple[str | None, str]:

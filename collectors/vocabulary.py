@@ -41,6 +41,8 @@ Status = Literal[STATUSES]  # type: ignore[valid-type]
 
 # -- which side of graphs' per-subgraph detail a row is (`subgraphs.side`) -------------------------
 PREDICTED, MEASURED = "predicted", "measured"
+SIDES = (PREDICTED, MEASURED)
+Side = Literal[SIDES]  # type: ignore[valid-type]
 
 # -- conversions ------------------------------------------------------------------------------------
 EAGER = "EAGER"  # the baseline every speedup is measured against

@@ -72,7 +72,7 @@ class IngestReport:
 
     def summary(self) -> list[str]:
         """A few lines for the terminal."""
-        stored = sum(self.stored_by_format.values())
+        stored = self.stored()
         if self.refused:
             return [f"nothing stored: {len(self.errors)} bad file(s) in strict mode"]
         by_format = ", ".join(f"{name} {count}" for name, count in sorted(self.stored_by_format.items()))
@@ -86,6 +86,10 @@ class IngestReport:
         if self.errors:
             lines.append(f"bad files: {len(self.errors)} (listed on stderr)")
         return lines
+
+    def stored(self) -> int:
+        """How many files this ingest stored."""
+        return sum(self.stored_by_format.values())
 
     def rows(self) -> str:
         return f"{self.predictions} predictions, {self.measurements} measurements, {self.subgraphs} subgraph rows"
@@ -101,8 +105,7 @@ def told_if_interrupted(report: IngestReport) -> Iterator[None]:
     except KeyboardInterrupt as interruption:
         if not report.committed or isinstance(interruption, Interrupted):
             raise
-        stored = sum(report.stored_by_format.values())
         raise Interrupted(
-            f"the write had committed: stored {stored} file(s) ({report.rows()}, run {report.run_id}); "
+            f"the write had committed: stored {report.stored()} file(s) ({report.rows()}, run {report.run_id}); "
             "the same command again stores nothing twice"
         ) from None

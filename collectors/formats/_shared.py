@@ -4,7 +4,8 @@ Each format declares the JSON (or CSV row) shape it reads as pydantic models bui
 types of `collectors.values`, validates through `validate`, and gives every record canonical names
 through `canonical` (or `prediction`), so that every format reports a bad value the same way: one
 InputError naming the file, the field path and the value. `checked` then holds every record a
-format made to what the store takes, the one declaration in collectors.records.
+format made to what the store takes, the one declaration in collectors.records, and a median to
+its own confidence interval.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collectors.errors import InputError
 from collectors.formats._document import Context
 from collectors.names import precision as normalised_precision
 from collectors.records import Measurement, Prediction, Records, RunInfo, Subgraph
-from collectors.values import Count, Milliseconds, Name, OptionalAmount, field_path, problem
+from collectors.values import Count, Milliseconds, Name, OptionalAmount, field_path, input_error
 
 RecordT = TypeVar("RecordT")
 
@@ -42,8 +43,7 @@ def validate(shape: type[ShapeT], data: Any, path: Path, *, prefix: str = "", st
     try:
         return shape.model_validate(data, strict=strict)
     except ValidationError as error:
-        location, value, reason = problem(error)
-        raise InputError(path, field_path(prefix, *location), value, reason) from None
+        raise input_error(error, path, prefix) from None
 
 
 _RECORDS = {
@@ -63,15 +63,27 @@ def checked(records: Records, path: Path) -> Records:
             _check(adapter, record, path, f"{kind}[{index}]")
     if records.run is not None:
         _check(_RUN, records.run, path, "run")
+    _check_medians(records.measurements, path)
     return records
+
+
+def _check_medians(measurements: list[Measurement], path: Path) -> None:
+    """Every median inside its own 95 % CI (where a measurement has both)."""
+    for index, m in enumerate(measurements):
+        if None not in (m.ci95_low, m.median, m.ci95_high) and not m.ci95_low <= m.median <= m.ci95_high:
+            raise InputError(
+                path,
+                f"measurements[{index}].median",
+                m.median,
+                f"outside its own 95 % CI [{m.ci95_low}, {m.ci95_high}]",
+            )
 
 
 def _check(adapter: TypeAdapter, record: Any, path: Path, where: str) -> None:
     try:
         adapter.validate_python(record, strict=True)
     except ValidationError as error:
-        location, value, reason = problem(error)
-        raise InputError(path, field_path(where, *location), value, reason) from None
+        raise input_error(error, path, where) from None
 
 
 def normalised_platform(context: Context, path: Path, field: str, name: str, power_mode: str | None = None) -> str:
@@ -102,11 +114,38 @@ def canonical(
     )
 
 
-def canonical_run(run: RunInfo, context: Context, path: Path, where: str = "run") -> RunInfo:
-    """A carried run (a bundle's, a journal's) with its platform named as its measurements are."""
-    if run.platform is None:
-        return run
-    return replace(run, platform=normalised_platform(context, path, field_path(where, "platform"), run.platform))
+def located(records: list[RecordT], *where: str) -> list[tuple[str, RecordT]]:
+    """Each record with its field path in the file: located(ms, "line 3", "measurements") gives
+    ("line 3.measurements[0]", ms[0]), ..."""
+    return [(field_path(*where, index), record) for index, record in enumerate(records)]
+
+
+def carried(
+    context: Context,
+    path: Path,
+    run: tuple[str, RunInfo],
+    measurements: list[tuple[str, Measurement]],
+    subgraphs: list[tuple[str, Subgraph]],
+) -> Records:
+    """The records of a file that carries its own run (a bundle, a journal), each given with its
+    field path in the file: names normalised like every format's (the run's platform as its
+    measurements'), and every subgraph made the run's (see `_of_run`)."""
+    run_where, own = run
+    if own.platform is not None:
+        own = replace(own, platform=normalised_platform(context, path, field_path(run_where, "platform"), own.platform))
+    return Records(
+        measurements=[canonical(m, context, path, where) for where, m in measurements],
+        subgraphs=[_of_run(canonical(s, context, path, where), own, path, where) for where, s in subgraphs],
+        run=own,
+    )
+
+
+def _of_run(subgraph: Subgraph, run: RunInfo, path: Path, where: str) -> Subgraph:
+    """`subgraph`, timed by `run`: a run id that names another run is refused (the store replaces an
+    unfinished run's rows by run id, so they would outlive it), a missing one is set."""
+    if subgraph.run_id not in (None, run.run_id):
+        raise InputError(path, field_path(where, "run_id"), subgraph.run_id, f"not this file's run ({run.run_id})")
+    return replace(subgraph, run_id=run.run_id)
 
 
 def prediction(

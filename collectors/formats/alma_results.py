@@ -13,11 +13,11 @@ import re
 from typing import Any
 
 from collectors.catalogue import KNOWN_BROKEN, precision_of
-from collectors.errors import ContextError
+from collectors.errors import ContextError, InputError
 from collectors.formats._document import Context, Document
 from collectors.formats._shared import Shape, canonical, validate
 from collectors.records import Measurement, Records
-from collectors.values import INTEGER_LIMIT, Count, Seconds
+from collectors.values import Count, Name, Seconds
 from collectors.vocabulary import ALMA, FAILED, OK
 
 NAME = "alma-results"
@@ -37,6 +37,14 @@ class Success(Shape):
     batch_size: Count  # the LAST batch's size
 
 
+class Given(Shape):
+    """What the caller must give (`--model`, `--platform`, `--batch-size`): the file names none."""
+
+    model: Name
+    platform: Name
+    batch_size: Count
+
+
 def recognise(doc: Document) -> bool:
     document = doc.json_object()
     return bool(document) and all(
@@ -53,16 +61,16 @@ def to_records(doc: Document, context: Context) -> Records:
 
 
 def _require_context(doc: Document, context: Context) -> None:
-    for name in ("model", "platform", "batch_size"):
-        value = getattr(context, name)
+    given = {name: getattr(context, name) for name in Given.model_fields}
+    for name, value in given.items():
         if value is None or (isinstance(value, str) and not value.strip()):
             raise ContextError(
                 doc.path, name, value, "Alma results name no model, platform or batch size: give all three"
             )
-    if context.batch_size < 1:
-        raise ContextError(doc.path, "batch_size", context.batch_size, "expected a positive number")
-    if context.batch_size >= INTEGER_LIMIT:
-        raise ContextError(doc.path, "batch_size", context.batch_size, "too large")
+    try:
+        validate(Given, given, doc.path)
+    except InputError as error:  # a fact the caller gave: the command names its flag
+        raise ContextError(error.path, error.field, error.value, error.reason) from None
 
 
 def _measurement(doc: Document, context: Context, conversion: str, result: dict[str, Any]) -> Measurement:

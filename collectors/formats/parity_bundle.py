@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collectors.bundle import BUNDLE_FORMAT, read_bundle
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import canonical, canonical_run
+from collectors.formats._shared import carried, located
 from collectors.records import Records
 
 NAME = BUNDLE_FORMAT
@@ -23,10 +23,6 @@ def recognise(doc: Document) -> bool:
 
 def to_records(doc: Document, context: Context) -> Records:
     run, measurements, subgraphs = read_bundle(doc.bytes, doc.path)
-    return Records(
-        measurements=[
-            canonical(m, context, doc.path, f"measurements[{index}]") for index, m in enumerate(measurements)
-        ],
-        subgraphs=[canonical(s, context, doc.path, f"subgraphs[{index}]") for index, s in enumerate(subgraphs)],
-        run=canonical_run(run, context, doc.path),
+    return carried(
+        context, doc.path, ("run", run), located(measurements, "measurements"), located(subgraphs, "subgraphs")
     )

@@ -3,14 +3,14 @@
 Recognised by its first line (`"format": "parity-journal"`); its shape is in `collectors.journal`.
 A killed bench leaves one: it is stored as an incomplete run (no `finished_at`), which the whole
 run replaces once it is resumed and stored. Names go through the same normalisation as every
-other format's.
+other format's; a field is named by its line (`line 3.measurements[0].platform`).
 """
 
 from __future__ import annotations
 
 from collectors.formats._document import Context, Document
-from collectors.formats._shared import canonical, canonical_run
-from collectors.journal import JOURNAL_FORMAT, is_journal, read_journal
+from collectors.formats._shared import carried, located
+from collectors.journal import JOURNAL_FORMAT, is_journal, journal_lines
 from collectors.records import Records
 
 NAME = JOURNAL_FORMAT
@@ -21,13 +21,11 @@ def recognise(doc: Document) -> bool:
 
 
 def to_records(doc: Document, context: Context) -> Records:
-    content = read_journal(doc.bytes, doc.path)
-    measurements = [
-        canonical(m, context, doc.path, f"cell {number}")
-        for number, cell in enumerate(content.cells, start=1)
-        for m in cell
-    ]
-    subgraphs = [canonical(s, context, doc.path, "subgraphs") for s in content.subgraphs]
-    return Records(
-        measurements=measurements, subgraphs=subgraphs, run=canonical_run(content.run, context, doc.path, "line 1.run")
+    head, cells = journal_lines(doc.bytes, doc.path)
+    return carried(
+        context,
+        doc.path,
+        ("line 1.run", head.run),
+        [pair for number, cell in cells for pair in located(cell.measurements, f"line {number}", "measurements")],
+        [pair for number, cell in cells for pair in located(cell.subgraphs, f"line {number}", "subgraphs")],
     )
