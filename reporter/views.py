@@ -22,7 +22,7 @@ from collectors.vocabulary import (
     columns,
 )
 
-_SCORED = f"method NOT IN ({', '.join(repr(m) for m in UNSCORED_METHODS)})"
+_UNSCORED = ", ".join(repr(method) for method in UNSCORED_METHODS)
 
 
 def create_views(db: duckdb.DuckDBPyConnection) -> None:
@@ -58,7 +58,8 @@ NEWEST_PREDICTIONS = f"""
 
 # The one definition of how a prediction meets a measurement (same model, platform with its power
 # mode or a declared proxy, precision and batch size) and of the error formulas, for every
-# quantity of vocabulary.QUANTITIES. A table macro over any two relations with the columns of
+# quantity of vocabulary.QUANTITIES. Alma's own loop is never scored: its GPU figures are launch
+# times. A table macro over any two relations with the columns of
 # `predictions` and `measurements` (tables, views, CTE names), so that the views, the report and
 # `parity compare` (one run's measurements) share it; users can call it in `parity query` too.
 _EACH_QUANTITY = ", ".join(
@@ -86,7 +87,7 @@ PAIR_QUANTITIES = f"""
       ON m.platform = x.measured_platform AND m.model = p.model
      AND m.precision = p.precision AND m.batch_size = p.batch_size,
     LATERAL (SELECT unnest([{_EACH_QUANTITY}], recursive := true)) q
-    WHERE m.status = 'ok' AND q.predicted > 0 AND q.measured > 0"""
+    WHERE m.status = 'ok' AND m.method NOT IN ({_UNSCORED}) AND q.predicted > 0 AND q.measured > 0"""
 
 # The latency part, with the column names of the first releases (predicted_ms, measured_ms).
 PAIR_LATENCIES = """
@@ -99,9 +100,8 @@ PAIR_LATENCIES = """
 
 # Every prediction in history (all predictor versions) against the newest measurement of each
 # series; the `current_` views score only the newest prediction of each cell, as the report does.
-# Alma's own loop is never scored: its GPU figures are launch times.
 _COMPARISON_VIEWS = tuple(
-    f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {macro}({predictions}, latest) WHERE {_SCORED}"
+    f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {macro}({predictions}, latest)"
     for view, macro, predictions in (
         ("comparisons", "pair_latencies", "predictions"),
         ("current_comparisons", "pair_latencies", "newest_predictions"),

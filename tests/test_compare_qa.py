@@ -116,6 +116,18 @@ def test_compare_alma_figures_are_untested_in_every_format(h200_db):
     assert [(c["class"], c["test"], c["test_note"]) for c in cells] == [("untested", "none", note)] * 2
 
 
+def test_compare_never_scores_alma_against_predictions(h200_db):
+    """Alma's own loop is shown, never scored (vocabulary.UNSCORED_METHODS): its cells are compared,
+    but no predictor's error is computed from them, as in the report and the `comparisons` view."""
+    with Store.open(h200_db, read_only=True) as store:
+        alma_only = compare_runs(store, "r1", "r2", methods=["alma"])
+        both = compare_runs(store, "r1", "r2", methods=["synced-e2e", "alma"])
+        scored = {row[0] for row in store.execute("SELECT method FROM quantity_comparisons").rows}
+    assert alma_only.cells and alma_only.predictions == ()
+    assert {shift.method for shift in both.predictions} == {"synced-e2e"}
+    assert scored == {"synced-e2e"}
+
+
 def test_compare_nothing_in_common_is_not_called_no_change(h200_db, capsys):
     with Store.open(h200_db, read_only=True) as store:
         comparison = compare_runs(store, "r1", "r3")
