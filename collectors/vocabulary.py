@@ -57,6 +57,8 @@ PAGE_SERIES = ("precision", "batch_size", "method", "platform", "device")
 
 # -- what is compared -------------------------------------------------------------------------------
 
+LATENCY, ENERGY, MEMORY = "latency", "energy", "memory"  # the quantities' names (`quantity` columns)
+
 
 @dataclass(frozen=True, slots=True)
 class Quantity:
@@ -71,14 +73,14 @@ class Quantity:
 
 QUANTITIES = (
     Quantity(
-        "latency",
+        LATENCY,
         "ms per batch",
         "latency_ms",
         "median",
         "the median latency of the whole batch, by the method named beside it",
     ),
     Quantity(
-        "energy",
+        ENERGY,
         "mJ per batch",
         "energy_mj",
         "energy_mj",
@@ -87,7 +89,7 @@ QUANTITIES = (
         "whole module; RAPL: the CPU package and DRAM)",
     ),
     Quantity(
-        "memory",
+        MEMORY,
         "MB peak",
         "peak_memory_mb",
         "peak_memory_mb",
@@ -95,6 +97,8 @@ QUANTITIES = (
         "activations, workspaces); on a CPU the rise of the process's peak resident set",
     ),
 )
+
+QUANTITY_BY_NAME = {quantity.name: quantity for quantity in QUANTITIES}
 
 # The operation type graphs names a leaf module's work by (its predicted subgraphs list `op_types`):
 # Parity's layers are matched to predictions by these where no finer match (node names) exists.

@@ -187,6 +187,13 @@ def test_compare_judges_energy_and_device_time_by_the_same_rules(tmp_path):
     assert comparison.has_regression
     text = RENDERERS["text"].render(comparison, None)
     assert "resnet18 EAGER fp32 bs1 on test-cpu (energy, synced-e2e)" in text and "550 mJ" in text
+    cells = json.loads(RENDERERS["json"].render(comparison, None))["cells"]
+    units = {(c["quantity"], c["method"]): (c["unit"], round(c["head"]["median"])) for c in cells}
+    assert units == {
+        ("latency", "synced-e2e"): ("ms per batch", 10),
+        ("energy", "synced-e2e"): ("mJ per batch", 550),
+        ("latency", "device-busy"): ("ms per batch", 3),
+    }
 
 
 def test_compare_says_a_killed_run_is_incomplete(tmp_path):
