@@ -101,6 +101,8 @@ HOSTILE = {
     "EXPLAIN /* c */ (ANALYZE, FORMAT json) COPY (SELECT 1) TO '{keep}'": (
         f"{READ_ONLY}: EXPLAIN of a COPY statement is refused"
     ),
+    "EXPLAIN (ANALYZE) COPY (SELECT 'x') TO '{keep}'": f"{READ_ONLY}: EXPLAIN of a COPY statement is refused",
+    "EXPLAIN ANALYZE (ANALYZE) COPY (SELECT 'x') TO '{keep}'": f"{READ_ONLY}: EXPLAIN of a COPY statement is refused",
     "PRAGMA import_database('{dump}')": f"{READ_ONLY}: a PRAGMA statement is refused",
     "SELECT * FROM read_text('{secret}')": SANDBOX,
     "SELECT * FROM read_csv('{secret}')": SANDBOX,
@@ -176,6 +178,11 @@ def test_query_still_reads_the_stores_views_and_macros(tmp_path, capsys):
     [
         "EXPLAIN SELECT 1",
         "EXPLAIN ANALYZE SELECT count(*) FROM runs",
+        "EXPLAIN (SELECT 1)",  # a "(" past EXPLAIN may open the statement, not options
+        "EXPLAIN ANALYZE (SELECT 1)",
+        "EXPLAIN (FROM range(3))",
+        "EXPLAIN ((SELECT 1))",
+        "EXPLAIN (FORMAT json) SELECT 1",
         "DESCRIBE runs",
         "SHOW TABLES",
         "SUMMARIZE runs",
