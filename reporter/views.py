@@ -39,13 +39,13 @@ def create_views(db: duckdb.DuckDBPyConnection) -> None:
         db.execute(statement)
 
 
-# The newest measurement of every series (a cell, by conversion, method and device).
-LATEST = f"""
-    CREATE OR REPLACE VIEW latest AS
-    SELECT * FROM measurements
+# The newest measurement of every series (a cell, by conversion, method and device): the clause
+# that keeps it of any set of measurements (reporter.run_cells keeps one run's with it), and the view.
+NEWEST_OF_SERIES = f"""
     QUALIFY row_number() OVER (
         PARTITION BY {columns(SERIES)}
         ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1"""
+LATEST = f"CREATE OR REPLACE VIEW latest AS SELECT * FROM measurements {NEWEST_OF_SERIES}"
 
 # The newest prediction of every cell by each predictor: one graphs release writes the same
 # prediction into several files (report, verdict, CSV), which must count once.
