@@ -12,10 +12,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from collectors.vocabulary import OK, SERIES, SYNCED_E2E
+from collectors.vocabulary import DEVICE_BUSY, OK, SERIES, SYNCED_E2E
 from reporter.significance import DEFAULT_ALPHA, Significance, beyond_night_noise, night_spread_pct, significance
 
 DEFAULT_THRESHOLD_PCT = 5.0
+# Parity's own figures: what a caller waits for, and the device's work within it.
+DEFAULT_METHODS = (SYNCED_E2E, DEVICE_BUSY)
+DEFAULT_HISTORY_NIGHTS = 20  # runs up to the base run that the night-to-night spread comes from
 REGRESSED, NEWLY_FAILING = "regressed", "newly failing"
 IMPROVED, NEWLY_PASSING = "improved", "newly passing"
 NEW, GONE, UNCHANGED = "new", "gone", "unchanged"

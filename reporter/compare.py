@@ -26,9 +26,11 @@ from typing import Any
 from collectors.errors import ParityError
 from collectors.fingerprint import EnvironmentDifference, environment_differences
 from collectors.names import Names
-from collectors.vocabulary import DEVICE_BUSY, OK, SYNCED_E2E, columns
+from collectors.vocabulary import OK, columns
 from reporter.cell_changes import (
     CELL_KEYS,
+    DEFAULT_HISTORY_NIGHTS,
+    DEFAULT_METHODS,
     DEFAULT_THRESHOLD_PCT,
     GATING_CLASSES,
     GONE,
@@ -46,10 +48,6 @@ from reporter.prediction_shifts import PredictionShift, prediction_shifts
 from reporter.run_cells import RUN_CELLS
 from reporter.significance import DEFAULT_ALPHA
 from reporter.store import Store
-
-# Parity's own figures: what a caller waits for, and the device's work within it.
-DEFAULT_METHODS = (SYNCED_E2E, DEVICE_BUSY)
-DEFAULT_HISTORY_NIGHTS = 20  # runs up to the base run that the night-to-night spread comes from
 
 _LATEST = re.compile(r"latest(?:~(\d+))?")
 
