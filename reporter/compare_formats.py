@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from collectors.vocabulary import METHOD_BASIS, QUANTITY_BY_NAME
+from collectors.vocabulary import LATENCY, METHOD_BASIS, QUANTITY_BY_NAME
 from reporter.cell_changes import NEWLY_FAILING, NOTABLE_CLASSES, UNTESTED, CellChange, Side, count_kinds
 from reporter.compare import Comparison, RunRef
 from reporter.formatting import (
@@ -56,7 +56,7 @@ class Renderer:
 Shown = Callable[[Any], Any]  # a user's string as a renderer shows it
 
 
-def side_text(side: Side | None, quantity: str = "latency", user: Shown = str) -> Any:
+def side_text(side: Side | None, quantity: str = LATENCY, user: Shown = str) -> Any:
     if side is None:
         return MISSING
     if side.ok:

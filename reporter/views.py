@@ -13,6 +13,7 @@ from collectors.vocabulary import (
     CELL,
     DEVICE_BUSY,
     EAGER,
+    LATENCY,
     MEASURED,
     PREDICTED,
     PREDICTION_KEY,
@@ -90,13 +91,13 @@ PAIR_QUANTITIES = f"""
     WHERE m.status = 'ok' AND m.method NOT IN ({_UNSCORED}) AND q.predicted > 0 AND q.measured > 0"""
 
 # The latency part, with the column names of the first releases (predicted_ms, measured_ms).
-PAIR_LATENCIES = """
+PAIR_LATENCIES = f"""
     CREATE OR REPLACE MACRO pair_latencies(predicted_rows, measured_rows) AS TABLE
     SELECT * EXCLUDE (quantity, unit, predicted, measured, ratio, signed_error_pct, abs_error_pct,
                       measurement_id, prediction_source_id),
            predicted AS predicted_ms, measured AS measured_ms, ratio, signed_error_pct, abs_error_pct,
            measurement_id, prediction_source_id
-    FROM pair_quantities(predicted_rows, measured_rows) WHERE quantity = 'latency'"""
+    FROM pair_quantities(predicted_rows, measured_rows) WHERE quantity = '{LATENCY}'"""
 
 # Every prediction in history (all predictor versions) against the newest measurement of each
 # series; the `current_` views score only the newest prediction of each cell, as the report does.
