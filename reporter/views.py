@@ -15,6 +15,7 @@ from collectors.vocabulary import (
     EAGER,
     LATENCY,
     MEASURED,
+    OK,
     PREDICTED,
     PREDICTION_KEY,
     QUANTITIES,
@@ -88,7 +89,7 @@ PAIR_QUANTITIES = f"""
       ON m.platform = x.measured_platform AND m.model = p.model
      AND m.precision = p.precision AND m.batch_size = p.batch_size,
     LATERAL (SELECT unnest([{_EACH_QUANTITY}], recursive := true)) q
-    WHERE m.status = 'ok' AND m.method NOT IN ({_UNSCORED}) AND q.predicted > 0 AND q.measured > 0"""
+    WHERE m.status = '{OK}' AND m.method NOT IN ({_UNSCORED}) AND q.predicted > 0 AND q.measured > 0"""
 
 # The latency part, with the column names of the first releases (predicted_ms, measured_ms).
 PAIR_LATENCIES = f"""
@@ -122,7 +123,7 @@ SPEEDUPS = f"""
       ON e.run_id = m.run_id AND e.model = m.model AND e.platform = m.platform
      AND e.batch_size = m.batch_size AND e.method = m.method
      AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = '{EAGER}'
-    WHERE m.status = 'ok' AND e.status = 'ok' AND m.median > 0"""
+    WHERE m.status = '{OK}' AND e.status = '{OK}' AND m.median > 0"""
 
 # Where a latency error comes from: each predicted subgraph beside a measured time of the same work,
 # matched as finely as the data allows (README, "Attribution"):

@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from collectors.vocabulary import OK
 from reporter.commands import add_wait_option
 
 if TYPE_CHECKING:  # imported for real inside run(): `parity --help` stays instant
@@ -80,7 +81,7 @@ def _bench(store: Store, max_seconds: float) -> str:
     )
     result = run_plan(plan, _progress)
     store_result(store, result)
-    failed = [m for m in result.measurements if m.status != "ok"]
+    failed = [m for m in result.measurements if m.status != OK]
     print(
         f"    platform {result.run.platform}: {len(result.measurements) - len(failed)} measurements ok"
         + (f", {len(failed)} not ok (shown in the report's failures)" if failed else "")
