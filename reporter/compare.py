@@ -47,6 +47,7 @@ from reporter.cell_changes import (
 )
 from reporter.prediction_shifts import PredictionShift, prediction_shifts
 from reporter.run_cells import RUN_CELLS
+from reporter.schema import UNFINISHED_RUN
 from reporter.significance import DEFAULT_ALPHA
 from reporter.store import Store
 
@@ -185,8 +186,7 @@ def _nth_latest(store: Store, back: int, methods: Sequence[str], platform: str |
 
 def _run_ref(store: Store, run_id: str) -> RunRef:
     label, started_at, platform, environment, incomplete = store.execute(
-        """SELECT label, started_at, platform, environment, kind = 'bench' AND finished_at IS NULL
-           FROM runs WHERE run_id = ?""",
+        f"SELECT label, started_at, platform, environment, {UNFINISHED_RUN} FROM runs WHERE run_id = ?",
         [run_id],
     ).first()
     return RunRef(run_id, label, started_at, platform, json.loads(environment) if environment else {}, incomplete)

@@ -14,6 +14,10 @@ import duckdb
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[int, str, Migration]] = []
 
+# A run stored unfinished (`runs` without `finished_at`): a killed bench's journal, ingested. Only a
+# bench run is ever stored so; its whole run, stored later under the same id, replaces it.
+UNFINISHED_RUN = "finished_at IS NULL"
+
 
 def migration(version: int, name: str) -> Callable[[Migration], Migration]:
     def register(function: Migration) -> Migration:
