@@ -2,7 +2,7 @@
 moved between two runs, and which predictor version scores each side.
 
 Cells and their classes are reporter.compare's; this module only pairs predictions with each
-run's measurements (the store's `pair_latencies`, as the `comparisons` view pairs them) and
+run's measurements (the store's `pair_quantities`, as the `quantity_comparisons` view pairs them) and
 summarises the errors with reporter.metrics.
 """
 
