@@ -59,6 +59,8 @@ PAGE_SERIES = ("precision", "batch_size", "method", "platform", "device")
 
 # -- what is compared -------------------------------------------------------------------------------
 
+LATENCY, ENERGY, MEMORY = "latency", "energy", "memory"  # the quantities' names (`quantity` columns)
+
 
 @dataclass(frozen=True, slots=True)
 class Quantity:
@@ -76,14 +78,14 @@ class Quantity:
 
 QUANTITIES = (
     Quantity(
-        "latency",
+        LATENCY,
         "ms per batch",
         "latency_ms",
         "median",
         "the median latency of the whole batch, by the method named beside it",
     ),
     Quantity(
-        "energy",
+        ENERGY,
         "mJ per batch",
         "energy_mj",
         "energy_mj",
@@ -93,7 +95,7 @@ QUANTITIES = (
         basis="sensor total over the timed window",
     ),
     Quantity(
-        "memory",
+        MEMORY,
         "MB peak",
         "peak_memory_mb",
         "peak_memory_mb",
@@ -102,6 +104,8 @@ QUANTITIES = (
         basis="measured peak",
     ),
 )
+
+QUANTITY_BY_NAME = {quantity.name: quantity for quantity in QUANTITIES}
 
 # The operation type graphs names a leaf module's work by (its predicted subgraphs list `op_types`):
 # Parity's layers are matched to predictions by these where no finer match (node names) exists.

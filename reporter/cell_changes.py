@@ -12,10 +12,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from collectors.vocabulary import OK, SERIES, SYNCED_E2E
+from collectors.vocabulary import DEVICE_BUSY, ENERGY, LATENCY, OK, SERIES, SYNCED_E2E
 from reporter.significance import DEFAULT_ALPHA, Significance, beyond_night_noise, night_spread_pct, significance
 
 DEFAULT_THRESHOLD_PCT = 5.0
+# Parity's own figures: what a caller waits for, and the device's work within it.
+DEFAULT_METHODS = (SYNCED_E2E, DEVICE_BUSY)
+DEFAULT_HISTORY_NIGHTS = 20  # runs up to the base run that the night-to-night spread comes from
 REGRESSED, NEWLY_FAILING = "regressed", "newly failing"
 IMPROVED, NEWLY_PASSING = "improved", "newly passing"
 NEW, GONE, UNCHANGED = "new", "gone", "unchanged"
@@ -26,6 +29,8 @@ NOTABLE_CLASSES = (REGRESSED, NEWLY_FAILING, IMPROVED, NEWLY_PASSING)  # shown o
 
 # A cell of a comparison: one measured series (vocabulary.SERIES) and one of its quantities.
 CELL_KEYS = SERIES
+# The quantities judged, each by the same rules on its own samples (memory has one figure, no samples).
+JUDGED_QUANTITIES = (LATENCY, ENERGY)
 # Cells are listed per platform first; None (no device recorded) sorts as "".
 _DISPLAY_ORDER = ("platform", *(key for key in CELL_KEYS if key != "platform"))
 
@@ -39,10 +44,10 @@ class CellKey:
     conversion: str
     method: str
     device: str | None
-    quantity: str = "latency"  # or "energy": compared by the same rules, on its own samples
+    quantity: str = LATENCY  # one of JUDGED_QUANTITIES
 
     def describe(self) -> str:
-        figure = "" if (self.quantity, self.method) == ("latency", SYNCED_E2E) else f" ({self.quantity}, {self.method})"
+        figure = "" if (self.quantity, self.method) == (LATENCY, SYNCED_E2E) else f" ({self.quantity}, {self.method})"
         return f"{self.model} {self.conversion} {self.precision} bs{self.batch_size} on {self.platform}{figure}"
 
 

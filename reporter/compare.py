@@ -26,13 +26,16 @@ from typing import Any
 from collectors.errors import ParityError
 from collectors.fingerprint import EnvironmentDifference, environment_differences
 from collectors.names import Names
-from collectors.vocabulary import DEVICE_BUSY, OK, SYNCED_E2E, columns
+from collectors.vocabulary import ENERGY, LATENCY, OK, QUANTITY_BY_NAME, columns
 from reporter.cell_changes import (
     CELL_KEYS,
+    DEFAULT_HISTORY_NIGHTS,
+    DEFAULT_METHODS,
     DEFAULT_THRESHOLD_PCT,
     GATING_CLASSES,
     GONE,
     IMPROVED,
+    JUDGED_QUANTITIES,
     NEW,
     NEWLY_PASSING,
     UNTESTED,
@@ -44,12 +47,9 @@ from reporter.cell_changes import (
 )
 from reporter.prediction_shifts import PredictionShift, prediction_shifts
 from reporter.run_cells import RUN_CELLS
+from reporter.schema import UNFINISHED_RUN
 from reporter.significance import DEFAULT_ALPHA
 from reporter.store import Store
-
-# Parity's own figures: what a caller waits for, and the device's work within it.
-DEFAULT_METHODS = (SYNCED_E2E, DEVICE_BUSY)
-DEFAULT_HISTORY_NIGHTS = 20  # runs up to the base run that the night-to-night spread comes from
 
 _LATEST = re.compile(r"latest(?:~(\d+))?")
 
@@ -186,8 +186,7 @@ def _nth_latest(store: Store, back: int, methods: Sequence[str], platform: str |
 
 def _run_ref(store: Store, run_id: str) -> RunRef:
     label, started_at, platform, environment, incomplete = store.execute(
-        """SELECT label, started_at, platform, environment, kind = 'bench' AND finished_at IS NULL
-           FROM runs WHERE run_id = ?""",
+        f"SELECT label, started_at, platform, environment, {UNFINISHED_RUN} FROM runs WHERE run_id = ?",
         [run_id],
     ).first()
     return RunRef(run_id, label, started_at, platform, json.loads(environment) if environment else {}, incomplete)
@@ -223,7 +222,7 @@ def load_sides(store: Store, run_id: str, methods: Sequence[str], platform: str 
         )
         if row["status"] == OK and row["energy_mj"]:
             energy = tuple(row["energy_samples"] or ())
-            sides[_cell_key(row, "energy")] = Side(
+            sides[_cell_key(row, ENERGY)] = Side(
                 OK, row["energy_mj"], (None, None), energy, n_iterations=len(energy), processes=row["processes"]
             )
     return sides
@@ -237,10 +236,7 @@ def load_night_medians(
     if nights <= 0:
         return {}
     rows = store.execute(
-        f"""SELECT {columns(CELL_KEYS, "m")},
-                   list_slice(list(m.median ORDER BY r.started_at DESC, m.measurement_id DESC), 1, $nights) AS latency,
-                   list_slice(list(m.energy_mj ORDER BY r.started_at DESC, m.measurement_id DESC)
-                              FILTER (WHERE m.energy_mj > 0), 1, $nights) AS energy
+        f"""SELECT {columns(CELL_KEYS, "m")}, {_NIGHTLY_FIGURES}
             FROM measurements m JOIN runs r USING (run_id)
             WHERE list_contains($methods, m.method) AND m.status = $ok AND m.median > 0 AND r.started_at <= $until
               AND ($platform IS NULL OR m.platform = $platform)
@@ -248,13 +244,19 @@ def load_night_medians(
         {"nights": nights, "methods": list(methods), "ok": OK, "until": until.started_at, "platform": platform},
     ).dicts()
     return {
-        _cell_key(row, quantity): list(reversed(row[quantity] or ()))
-        for row in rows
-        for quantity in ("latency", "energy")
+        _cell_key(row, quantity): list(reversed(row[quantity] or ())) for row in rows for quantity in JUDGED_QUANTITIES
     }
 
 
-def _cell_key(row: dict[str, Any], quantity: str = "latency") -> CellKey:
+# Each judged quantity's measured figures, newest first: a list named after the quantity.
+_NIGHTLY_FIGURES = ", ".join(
+    f"""list_slice(list(m.{figure} ORDER BY r.started_at DESC, m.measurement_id DESC)
+                   FILTER (WHERE m.{figure} > 0), 1, $nights) AS {quantity}"""
+    for quantity, figure in ((name, QUANTITY_BY_NAME[name].measured) for name in JUDGED_QUANTITIES)
+)
+
+
+def _cell_key(row: dict[str, Any], quantity: str = LATENCY) -> CellKey:
     return CellKey(**{key: row[key] for key in CELL_KEYS}, quantity=quantity)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from collectors.vocabulary import METHOD_BASIS
+from collectors.vocabulary import LATENCY, METHOD_BASIS, QUANTITY_BY_NAME
 from reporter.cell_changes import NEWLY_FAILING, NOTABLE_CLASSES, UNTESTED, CellChange, Side, count_kinds
 from reporter.compare import Comparison, RunRef
 from reporter.formatting import (
@@ -56,7 +56,7 @@ class Renderer:
 Shown = Callable[[Any], Any]  # a user's string as a renderer shows it
 
 
-def side_text(side: Side | None, quantity: str = "latency", user: Shown = str) -> Any:
+def side_text(side: Side | None, quantity: str = LATENCY, user: Shown = str) -> Any:
     if side is None:
         return MISSING
     if side.ok:
@@ -244,6 +244,7 @@ def _run_json(run: RunRef) -> dict[str, Any]:
 def _cell_json(change: CellChange) -> dict[str, Any]:
     return {
         **asdict(change.key),
+        "unit": QUANTITY_BY_NAME[change.key.quantity].unit,  # of each side's median and CI
         "class": change.kind,
         "change_pct": change.change_pct,
         "night_spread_pct": change.night_spread_pct,
@@ -260,7 +261,7 @@ def _side_json(side: Side | None) -> dict[str, Any] | None:
         return None
     return {
         "status": side.status,
-        "median_ms": side.median,
+        "median": side.median,
         "ci95_low": side.ci95[0],
         "ci95_high": side.ci95[1],
         "n_samples": len(side.samples),

@@ -179,7 +179,7 @@ def watts(value: Any) -> str:
 
 
 # How a figure of each compared quantity (vocabulary.QUANTITIES) is shown.
-QUANTITY_TEXT = {"latency": milliseconds, "energy": millijoules, "memory": megabytes}
+QUANTITY_TEXT = {vocabulary.LATENCY: milliseconds, vocabulary.ENERGY: millijoules, vocabulary.MEMORY: megabytes}
 
 
 def percent(value: Any, signed: bool = False) -> str:

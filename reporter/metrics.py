@@ -1,6 +1,6 @@
 """Prediction-error metrics: pure functions over a comparisons DataFrame, no I/O, no rendering.
 
-Definitions (computed once, by the store's `pair_latencies` macro; README, "The store (DuckDB)"):
+Definitions (computed once, by the store's `pair_quantities` macro; README, "The store (DuckDB)"):
 ratio = predicted / measured (> 1 pessimistic, < 1 optimistic);
 signed_error_pct = (predicted - measured) / measured * 100; abs_error_pct its magnitude.
 """

@@ -2,7 +2,7 @@
 moved between two runs, and which predictor version scores each side.
 
 Cells and their classes are reporter.compare's; this module only pairs predictions with each
-run's measurements (the store's `pair_latencies`, as the `comparisons` view pairs them) and
+run's measurements (the store's `pair_quantities`, as the `quantity_comparisons` view pairs them) and
 summarises the errors with reporter.metrics.
 """
 
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from collectors.vocabulary import LATENCY
 from reporter.metrics import ErrorStats, error_stats
 from reporter.run_cells import RUN_CELLS
 from reporter.store import Store
@@ -124,9 +125,9 @@ def _run_errors(store: Store, run: RunRef, methods: Sequence[str], platform: str
             SELECT predictor, predictor_version, method, platform, measured_platform, predicted, measured,
                    ratio, abs_error_pct
             FROM pair_quantities(predictions, cells)
-            WHERE quantity = 'latency' AND ($platform IS NULL OR measured_platform = $platform)
+            WHERE quantity = $latency AND ($platform IS NULL OR measured_platform = $platform)
             ORDER BY ALL""",
-        {"run_id": run.run_id, "methods": list(methods), "platform": platform},
+        {"run_id": run.run_id, "methods": list(methods), "platform": platform, "latency": LATENCY},
     )
 
 

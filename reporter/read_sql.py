@@ -40,19 +40,31 @@ def refusal(sql: str) -> str | None:
 
 def _explained_kind(sql: str) -> str:
     """The type of the statement an EXPLAIN wraps ("SELECT", "COPY", ...), found past its ANALYZE
-    and its (options) by DuckDB's own tokenizer, so that comments cannot hide it."""
+    by DuckDB's own tokenizer, so that comments cannot hide it.
+
+    A "(" there opens options, `(ANALYZE, FORMAT json) COPY …`, or the statement itself,
+    `(SELECT 1)`: each reading that parses counts, and a refused one wins.
+    """
     starts = [start for start, kind in duckdb.tokenize(sql) if kind != duckdb.token_type.comment]
     words = [re.match(r"\w+|\S", sql[start:]).group().upper() for start in starts]
     position = 1  # past EXPLAIN
     if words[position : position + 1] in (["ANALYZE"], ["ANALYSE"]):
         position += 1
-    if words[position : position + 1] == ["("]:  # options, a flat list: (ANALYZE, FORMAT json)
-        position = words.index(")", position) + 1
+    readings = [position]
+    if words[position : position + 1] == ["("]:  # options are a flat list: the first ")" ends them
+        readings.append(words.index(")", position) + 1)
+    kinds = [kind for kind in (_kind(sql, starts, reading) for reading in readings) if kind]
+    refused = [kind for kind in kinds if kind not in READ_STATEMENTS]
+    return (refused or kinds or ["unparsable"])[0]
+
+
+def _kind(sql: str, starts: list[int], position: int) -> str | None:
+    """The type of the statement at token `position` of `sql`, or None where none parses there."""
     try:
         return duckdb.extract_statements(sql[starts[position] :])[0].type.name
     except (duckdb.Error, IndexError):
-        return "unparsable"
+        return None
 
 
 def _article(word: str) -> str:
-    return "an" if word[0] in "AEIOU" else "a"
+    return "an" if word[0].upper() in "AEIOU" else "a"

@@ -40,7 +40,7 @@ LATEST = f"SELECT * FROM {LATEST_TABLE}"
 # measurements, Alma's own loop excluded), the same rows `parity query` sees, paired against the
 # kept table instead of the view.
 CURRENT_COMPARISONS = f"""
-    SELECT * FROM pair_quantities(newest_predictions, {LATEST_TABLE}) WHERE NOT list_contains($unscored, method)"""
+    SELECT * FROM pair_quantities(newest_predictions, {LATEST_TABLE})"""
 
 # Each series' speedups over EAGER in its newest run (latest started_at, then run id), Alma's own
 # loop (UNSCORED_METHODS) left out. arg_max is a hash aggregate: no sort of the 900,000 speedups of
@@ -161,7 +161,7 @@ class SiteFrames:
             # Display orders: comparisons per measured platform before device (direct and proxy
             # rows apart), speedups with the conversions of one series together.
             comparisons=_sorted(
-                store.frame(CURRENT_COMPARISONS, {"unscored": unscored}),
+                store.frame(CURRENT_COMPARISONS),
                 ("quantity", *CELL, "conversion", "method", "measured_platform", "device", "predictor"),
             ),
             predictions=_sorted(store.frame(NEWEST_PREDICTIONS), PREDICTION_KEY),

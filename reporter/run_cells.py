@@ -5,11 +5,9 @@ classifies (reporter.compare) and the measurements it scores predictions against
 
 from __future__ import annotations
 
-from collectors.vocabulary import SERIES, columns
+from reporter.views import NEWEST_OF_SERIES
 
 # The run's newest measurement of each series of the methods compared (named parameters $run_id,
 # $methods, a list): a cell measured twice in one run counts once, as in the store's `latest` view.
 RUN_CELLS = f"""
-    SELECT * FROM measurements WHERE run_id = $run_id AND list_contains($methods, method)
-    QUALIFY row_number() OVER (PARTITION BY {columns(SERIES)}
-                               ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1"""
+    SELECT * FROM measurements WHERE run_id = $run_id AND list_contains($methods, method) {NEWEST_OF_SERIES}"""

@@ -19,6 +19,7 @@ from collectors.bench import BenchResult
 from collectors.bundle import write_bundle
 from collectors.errors import InputError, ParityError
 from collectors.journal import JournalContent, is_journal, read_journal
+from reporter.connection import first_line
 from reporter.location import default_db_path
 from reporter.store import Store, StoreError
 
@@ -88,7 +89,7 @@ def check_writable(db: Path, *, wait_s: float = 0.0) -> None:
         said = (
             str(error)
             if isinstance(error, StoreError)
-            else f"{db}: cannot open the database for writing: {_one_line(error)}"
+            else f"{db}: cannot open the database for writing: {first_line(error)}"
         )
         raise ParityError(f"{said} (nothing was measured)") from None
 
@@ -105,7 +106,7 @@ def save_result(result: BenchResult, *, out: Path | None, db: Path | None, wait_
             bundle = write_bundle(result.run, result.measurements, out, subgraphs=result.subgraphs)
             saved.append(f"bundle: {out} (run {run_id})")
         except Exception as error:  # noqa: BLE001 - keep going: the database may still take it
-            problems.append(f"could not write the bundle {out}: {_one_line(error)}")
+            problems.append(f"could not write the bundle {out}: {first_line(error)}")
     if db:
         try:
             with Store.open(db, wait_s=wait_s) as store:
@@ -113,7 +114,7 @@ def save_result(result: BenchResult, *, out: Path | None, db: Path | None, wait_
             stored = db
             saved.append(f"database: {db} (run {run_id})")
         except Exception as error:  # noqa: BLE001 - the measurements must not be lost
-            problems.append(f"could not store run {run_id} in {db}: {_one_line(error)}")
+            problems.append(f"could not store run {run_id} in {db}: {first_line(error)}")
     if not problems:
         return saved
     if stored:  # only the bundle failed: nothing is lost
@@ -137,7 +138,3 @@ def _rescue_bundle(result: BenchResult, folders: list[Path | None], beside: Path
         except Exception:  # noqa: BLE001 - try the next folder
             continue
     raise ParityError(f"could not store run {result.run.run_id} anywhere, not even a rescue bundle")
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__

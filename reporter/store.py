@@ -22,7 +22,7 @@ from collectors.records import Measurement, Prediction, RunInfo, Subgraph, recor
 from reporter.connection import StoreError, check_whole, confine, connect, file_error, first_line
 from reporter.location import default_db_path
 from reporter.read_sql import refusal
-from reporter.schema import MIGRATIONS
+from reporter.schema import MIGRATIONS, UNFINISHED_RUN
 from reporter.views import create_views
 
 KNOWN_SCHEMA = MIGRATIONS[-1][0]
@@ -244,7 +244,7 @@ class Store:
     def remove_unfinished_run(self, run_id: str) -> bool:
         """Delete a run that has no `finished_at` (a killed bench's journal, ingested) with its
         measurements and samples, so that the whole run can take its place; False if none."""
-        unfinished = "SELECT count(*) FROM runs WHERE run_id = ? AND finished_at IS NULL"
+        unfinished = f"SELECT count(*) FROM runs WHERE run_id = ? AND {UNFINISHED_RUN}"
         if not self.execute(unfinished, [run_id]).single_value():
             return False
         with self.atomic():

@@ -13,7 +13,9 @@ from collectors.vocabulary import (
     CELL,
     DEVICE_BUSY,
     EAGER,
+    LATENCY,
     MEASURED,
+    OK,
     PREDICTED,
     PREDICTION_KEY,
     QUANTITIES,
@@ -22,7 +24,7 @@ from collectors.vocabulary import (
     columns,
 )
 
-_SCORED = f"method NOT IN ({', '.join(repr(m) for m in UNSCORED_METHODS)})"
+_UNSCORED = ", ".join(repr(method) for method in UNSCORED_METHODS)
 
 
 def create_views(db: duckdb.DuckDBPyConnection) -> None:
@@ -39,13 +41,13 @@ def create_views(db: duckdb.DuckDBPyConnection) -> None:
         db.execute(statement)
 
 
-# The newest measurement of every series (a cell, by conversion, method and device).
-LATEST = f"""
-    CREATE OR REPLACE VIEW latest AS
-    SELECT * FROM measurements
+# The newest measurement of every series (a cell, by conversion, method and device): the clause
+# that keeps it of any set of measurements (reporter.run_cells keeps one run's with it), and the view.
+NEWEST_OF_SERIES = f"""
     QUALIFY row_number() OVER (
         PARTITION BY {columns(SERIES)}
         ORDER BY measured_at DESC NULLS LAST, measurement_id DESC) = 1"""
+LATEST = f"CREATE OR REPLACE VIEW latest AS SELECT * FROM measurements {NEWEST_OF_SERIES}"
 
 # The newest prediction of every cell by each predictor: one graphs release writes the same
 # prediction into several files (report, verdict, CSV), which must count once.
@@ -58,7 +60,8 @@ NEWEST_PREDICTIONS = f"""
 
 # The one definition of how a prediction meets a measurement (same model, platform with its power
 # mode or a declared proxy, precision and batch size) and of the error formulas, for every
-# quantity of vocabulary.QUANTITIES. A table macro over any two relations with the columns of
+# quantity of vocabulary.QUANTITIES. Alma's own loop is never scored: its GPU figures are launch
+# times. A table macro over any two relations with the columns of
 # `predictions` and `measurements` (tables, views, CTE names), so that the views, the report and
 # `parity compare` (one run's measurements) share it; users can call it in `parity query` too.
 _EACH_QUANTITY = ", ".join(
@@ -86,22 +89,21 @@ PAIR_QUANTITIES = f"""
       ON m.platform = x.measured_platform AND m.model = p.model
      AND m.precision = p.precision AND m.batch_size = p.batch_size,
     LATERAL (SELECT unnest([{_EACH_QUANTITY}], recursive := true)) q
-    WHERE m.status = 'ok' AND q.predicted > 0 AND q.measured > 0"""
+    WHERE m.status = '{OK}' AND m.method NOT IN ({_UNSCORED}) AND q.predicted > 0 AND q.measured > 0"""
 
 # The latency part, with the column names of the first releases (predicted_ms, measured_ms).
-PAIR_LATENCIES = """
+PAIR_LATENCIES = f"""
     CREATE OR REPLACE MACRO pair_latencies(predicted_rows, measured_rows) AS TABLE
     SELECT * EXCLUDE (quantity, unit, predicted, measured, ratio, signed_error_pct, abs_error_pct,
                       measurement_id, prediction_source_id),
            predicted AS predicted_ms, measured AS measured_ms, ratio, signed_error_pct, abs_error_pct,
            measurement_id, prediction_source_id
-    FROM pair_quantities(predicted_rows, measured_rows) WHERE quantity = 'latency'"""
+    FROM pair_quantities(predicted_rows, measured_rows) WHERE quantity = '{LATENCY}'"""
 
 # Every prediction in history (all predictor versions) against the newest measurement of each
 # series; the `current_` views score only the newest prediction of each cell, as the report does.
-# Alma's own loop is never scored: its GPU figures are launch times.
 _COMPARISON_VIEWS = tuple(
-    f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {macro}({predictions}, latest) WHERE {_SCORED}"
+    f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {macro}({predictions}, latest)"
     for view, macro, predictions in (
         ("comparisons", "pair_latencies", "predictions"),
         ("current_comparisons", "pair_latencies", "newest_predictions"),
@@ -121,7 +123,7 @@ SPEEDUPS = f"""
       ON e.run_id = m.run_id AND e.model = m.model AND e.platform = m.platform
      AND e.batch_size = m.batch_size AND e.method = m.method
      AND e.device IS NOT DISTINCT FROM m.device AND e.conversion = '{EAGER}'
-    WHERE m.status = 'ok' AND e.status = 'ok' AND m.median > 0"""
+    WHERE m.status = '{OK}' AND e.status = '{OK}' AND m.median > 0"""
 
 # Where a latency error comes from: each predicted subgraph beside a measured time of the same work,
 # matched as finely as the data allows (README, "Attribution"):

@@ -101,6 +101,8 @@ HOSTILE = {
     "EXPLAIN /* c */ (ANALYZE, FORMAT json) COPY (SELECT 1) TO '{keep}'": (
         f"{READ_ONLY}: EXPLAIN of a COPY statement is refused"
     ),
+    "EXPLAIN (ANALYZE) COPY (SELECT 'x') TO '{keep}'": f"{READ_ONLY}: EXPLAIN of a COPY statement is refused",
+    "EXPLAIN ANALYZE (ANALYZE) COPY (SELECT 'x') TO '{keep}'": f"{READ_ONLY}: EXPLAIN of a COPY statement is refused",
     "PRAGMA import_database('{dump}')": f"{READ_ONLY}: a PRAGMA statement is refused",
     "SELECT * FROM read_text('{secret}')": SANDBOX,
     "SELECT * FROM read_csv('{secret}')": SANDBOX,
@@ -171,11 +173,30 @@ def test_query_still_reads_the_stores_views_and_macros(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[1].startswith("true,true,true,NVIDIA H200")
 
 
+def test_query_help_names_every_table_view_and_macro(db_with_runs):
+    from reporter.commands import query
+
+    with Store.open(db_with_runs, read_only=True) as store:
+        names = store.execute(
+            """SELECT table_name FROM duckdb_tables() WHERE NOT internal
+               UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT internal
+               UNION ALL SELECT function_name FROM duckdb_functions()
+                         WHERE NOT internal AND function_type = 'table_macro'"""
+        ).rows
+    words = set(re.findall(r"\w+", query.__doc__))
+    assert {name for (name,) in names} - words == set()
+
+
 @pytest.mark.parametrize(
     "sql",
     [
         "EXPLAIN SELECT 1",
         "EXPLAIN ANALYZE SELECT count(*) FROM runs",
+        "EXPLAIN (SELECT 1)",  # a "(" past EXPLAIN may open the statement, not options
+        "EXPLAIN ANALYZE (SELECT 1)",
+        "EXPLAIN (FROM range(3))",
+        "EXPLAIN ((SELECT 1))",
+        "EXPLAIN (FORMAT json) SELECT 1",
         "DESCRIBE runs",
         "SHOW TABLES",
         "SUMMARIZE runs",

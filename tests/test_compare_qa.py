@@ -116,6 +116,18 @@ def test_compare_alma_figures_are_untested_in_every_format(h200_db):
     assert [(c["class"], c["test"], c["test_note"]) for c in cells] == [("untested", "none", note)] * 2
 
 
+def test_compare_never_scores_alma_against_predictions(h200_db):
+    """Alma's own loop is shown, never scored (vocabulary.UNSCORED_METHODS): its cells are compared,
+    but no predictor's error is computed from them, as in the report and the `comparisons` view."""
+    with Store.open(h200_db, read_only=True) as store:
+        alma_only = compare_runs(store, "r1", "r2", methods=["alma"])
+        both = compare_runs(store, "r1", "r2", methods=["synced-e2e", "alma"])
+        scored = {row[0] for row in store.execute("SELECT method FROM quantity_comparisons").rows}
+    assert alma_only.cells and alma_only.predictions == ()
+    assert {shift.method for shift in both.predictions} == {"synced-e2e"}
+    assert scored == {"synced-e2e"}
+
+
 def test_compare_nothing_in_common_is_not_called_no_change(h200_db, capsys):
     with Store.open(h200_db, read_only=True) as store:
         comparison = compare_runs(store, "r1", "r3")
@@ -175,6 +187,13 @@ def test_compare_judges_energy_and_device_time_by_the_same_rules(tmp_path):
     assert comparison.has_regression
     text = RENDERERS["text"].render(comparison, None)
     assert "resnet18 EAGER fp32 bs1 on test-cpu (energy, synced-e2e)" in text and "550 mJ" in text
+    cells = json.loads(RENDERERS["json"].render(comparison, None))["cells"]
+    units = {(c["quantity"], c["method"]): (c["unit"], round(c["head"]["median"])) for c in cells}
+    assert units == {
+        ("latency", "synced-e2e"): ("ms per batch", 10),
+        ("energy", "synced-e2e"): ("mJ per batch", 550),
+        ("latency", "device-busy"): ("ms per batch", 3),
+    }
 
 
 def test_compare_says_a_killed_run_is_incomplete(tmp_path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -48,3 +50,21 @@ def test_demo_example_predictions_are_labelled_as_examples():
     for path in files:
         metadata = json.loads(path.read_text())["metadata"]
         assert metadata["predictor"] == "parity-example" and metadata["predictor_version"], path
+
+
+def test_demo_leaves_the_database_to_other_writers_while_it_measures(one_cell, tmp_path, monkeypatch, capsys):
+    """Another process can write the demo's database while the demo benchmarks (minutes)."""
+    db = tmp_path / "demo.duckdb"
+    opened = []
+    progress = demo._progress
+
+    def progress_and_open(step):
+        progress(step)
+        write = f"import duckdb; duckdb.connect({str(db)!r}).close()"
+        opened.append(subprocess.run([sys.executable, "-c", write], capture_output=True).returncode)
+
+    monkeypatch.setattr(demo, "_progress", progress_and_open)
+    assert main(["demo", "--db", str(db), "--out", str(tmp_path / "site"), "--max-seconds", "0.5"]) == 0, (
+        capsys.readouterr()
+    )
+    assert opened and set(opened) == {0}

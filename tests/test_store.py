@@ -96,20 +96,29 @@ def test_store_comparisons_match_power_mode_and_declared_proxies(db_path):
         "DROP TABLE runs",
         "CREATE TABLE t AS SELECT 1",
         "SELECT 1; DELETE FROM runs",
-        "COPY runs TO '/tmp/parity-leak.csv'",
-        "ATTACH '/tmp/other.duckdb'",
-        "EXPLAIN ANALYZE COPY runs TO '/tmp/parity-leak.csv'",  # EXPLAIN ANALYZE runs what it explains
+        "COPY runs TO '{tmp}/leak.csv'",
+        "ATTACH '{tmp}/other.duckdb'",
+        "EXPLAIN ANALYZE COPY runs TO '{tmp}/leak.csv'",  # EXPLAIN ANALYZE runs what it explains
+        "EXPLAIN (ANALYZE) COPY runs TO '{tmp}/leak.csv'",
         "EXPLAIN ANALYSE DELETE FROM runs",
-        "PRAGMA import_database('/tmp/parity-dump')",  # runs the COPY statements of the folder's load.sql
+        "EXPLAIN (ANALYZE) DELETE FROM runs",
+        "PRAGMA import_database('{tmp}/dump')",  # runs the COPY statements of the folder's load.sql
     ],
 )
-def test_store_query_refuses_writes(db_path, sql):
+def test_store_query_refuses_writes(db_path, tmp_path, sql):
+    """Refused by read_sql before DuckDB sees them: the read-only connection or a missing file
+    would refuse most of them too, with another message."""
     with Store.open(db_path) as store, store.atomic():
         store.add_run(RUN)
-    with Store.open(db_path, read_only=True) as store, pytest.raises(StoreError):
-        store.query_readonly(sql)
+    (tmp_path / "dump").mkdir()
+    (tmp_path / "dump" / "schema.sql").write_text("")
+    (tmp_path / "dump" / "load.sql").write_text(f"COPY (SELECT 42) TO '{tmp_path / 'leak.csv'}';\n")
+    refused = r"^parity query (is read-only: .* statement is refused|takes exactly one statement, got 2)$"
+    with Store.open(db_path, read_only=True) as store, pytest.raises(StoreError, match=refused):
+        store.query_readonly(sql.format(tmp=tmp_path))
     with Store.open(db_path) as store:
         assert store.execute("SELECT count(*) FROM runs").single_value() == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([db_path.name, "dump"])
 
 
 def test_store_query_missing_file_is_one_clear_error(tmp_path):

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 
+from reporter.cell_changes import DEFAULT_HISTORY_NIGHTS, DEFAULT_METHODS, DEFAULT_THRESHOLD_PCT
 from reporter.commands import ListOption, add_db_option, add_wait_option
+from reporter.significance import DEFAULT_ALPHA
 
 HELP = "significant differences between two runs (PR comments, nightly gates)"
 ORDER = 5
-# The library's defaults, repeated so that `--help` need not import pandas (a test keeps them equal).
+# The renderers' names, repeated so that `--help` need not import DuckDB (a test keeps them equal).
 FORMATS = ("json", "markdown", "text")
-THRESHOLD_PCT, ALPHA, METHODS, HISTORY_NIGHTS = 5.0, 0.01, ("synced-e2e", "device-busy"), 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,27 +41,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold",
         type=float,
-        default=THRESHOLD_PCT,
+        default=DEFAULT_THRESHOLD_PCT,
         metavar="PCT",
-        help=f"smallest change of the median that counts, in percent (default {THRESHOLD_PCT:g})",
+        help=f"smallest change of the median that counts, in percent (default {DEFAULT_THRESHOLD_PCT:g})",
     )
     parser.add_argument(
-        "--alpha", type=float, default=ALPHA, help=f"significance level of the Mann–Whitney U test (default {ALPHA:g})"
+        "--alpha",
+        type=float,
+        default=DEFAULT_ALPHA,
+        help=f"significance level of the Mann–Whitney U test (default {DEFAULT_ALPHA:g})",
     )
     parser.add_argument(
         "--history-nights",
         type=int,
-        default=HISTORY_NIGHTS,
+        default=DEFAULT_HISTORY_NIGHTS,
         metavar="N",
         help=f"runs up to the base run that each cell's night-to-night spread comes from "
-        f"(default {HISTORY_NIGHTS}; 0: ignore the history)",
+        f"(default {DEFAULT_HISTORY_NIGHTS}; 0: ignore the history)",
     )
     parser.add_argument(
         "--method",
         dest="methods",
         action=ListOption,
         metavar="M",
-        help=f"timing methods compared, each cell apart (default {','.join(METHODS)}: caller latency and device time)",
+        help=f"timing methods compared, each cell apart "
+        f"(default {','.join(DEFAULT_METHODS)}: caller latency and device time)",
     )
     parser.add_argument("--platform", help="only this platform's cells and runs (an alias such as h200 is resolved)")
     parser.add_argument(
@@ -91,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             store,
             args.base,
             args.head,
-            methods=args.methods or METHODS,
+            methods=args.methods or DEFAULT_METHODS,
             threshold_pct=args.threshold,
             alpha=args.alpha,
             history_nights=args.history_nights,

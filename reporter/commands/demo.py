@@ -15,10 +15,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from collectors.vocabulary import OK
 from reporter.commands import add_wait_option
 
 if TYPE_CHECKING:  # imported for real inside run(): `parity --help` stays instant
-    from collectors.bench import CellProgress
+    from collectors.bench import BenchResult, CellProgress
     from reporter.store import Store
 
 HELP = "a small CPU benchmark plus shipped example predictions, ending in a report to open"
@@ -45,11 +46,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
+    from reporter.runs import check_writable, save_result
     from reporter.store import Store
 
     started = time.monotonic()
+    # As bench does: a busy or damaged database stops the demo before it measures, and the
+    # database is not held (locked against every other writer) while it measures.
+    check_writable(args.db, wait_s=args.wait)
+    result = _bench(args.max_seconds)
+    for line in save_result(result, out=None, db=args.db, wait_s=args.wait):
+        print(f"    {line}")
+    platform = result.run.platform
     with Store.open(args.db, wait_s=args.wait) as store:
-        platform = _bench(store, args.max_seconds)
         platform_map = _write_platform_map(args.db.with_name("demo-platform-map.json"), platform)
         _ingest_examples(store, platform_map)
         index = _report(store, args.out)
@@ -67,11 +75,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(store: Store, max_seconds: float) -> str:
-    """Measure the demo's cells on this CPU, store them; returns the platform they were measured on."""
+def _bench(max_seconds: float) -> BenchResult:
+    """Measure the demo's cells on this CPU."""
     from collectors.bench import run_plan
     from collectors.plan import BenchPlan
-    from reporter.runs import store_result
 
     plan = BenchPlan(models=MODELS, conversions=CONVERSIONS, batch_sizes=[1], max_seconds=max_seconds, label="demo")
     print(
@@ -79,13 +86,12 @@ def _bench(store: Store, max_seconds: float) -> str:
         "one worker process per model"
     )
     result = run_plan(plan, _progress)
-    store_result(store, result)
-    failed = [m for m in result.measurements if m.status != "ok"]
+    failed = [m for m in result.measurements if m.status != OK]
     print(
         f"    platform {result.run.platform}: {len(result.measurements) - len(failed)} measurements ok"
         + (f", {len(failed)} not ok (shown in the report's failures)" if failed else "")
     )
-    return result.run.platform
+    return result
 
 
 def _progress(step: CellProgress) -> None:

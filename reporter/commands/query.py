@@ -1,7 +1,10 @@
 """Answer one read-only SQL statement from the Parity database.
 
 Tables: runs, sources, predictions, measurements, samples, subgraphs, proxies, schema_version;
-views: comparisons, speedups, latest. The SQL reads the database and nothing else: no other file,
+views: latest, newest_predictions, comparisons, current_comparisons, quantity_comparisons,
+current_quantity_comparisons, speedups, subgraph_pairs, operation_errors; table macros:
+pair_quantities(predicted_rows, measured_rows), pair_latencies(...) (README, "The store (DuckDB)",
+says what each holds). The SQL reads the database and nothing else: no other file,
 no network, no extension, unless a folder is named with --read (e.g. a Parquet history). Rows are
 written as they come, so a result larger than memory streams through. Examples:
 
