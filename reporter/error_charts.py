@@ -9,7 +9,7 @@ import pandas as pd
 from collectors.vocabulary import (
     ERROR_BANDS_PCT,
     GRAPHS_GATE_PCT,
-    QUANTITIES,
+    QUANTITY_BY_NAME,
     Quantity,
 )
 from reporter.chart_style import (
@@ -94,7 +94,7 @@ def parity_plot(*, comparisons: pd.DataFrame) -> Figure:
 def _one_quantity(frame: pd.DataFrame) -> Quantity:
     """The quantity a chart's rows are all of (a chart never mixes two units)."""
     (name,) = frame["quantity"].unique()
-    return next(q for q in QUANTITIES if q.name == name)
+    return QUANTITY_BY_NAME[name]
 
 
 def _band(low: float, high: float, pct: float, colour: str) -> dict[str, Any]:

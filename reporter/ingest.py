@@ -31,6 +31,7 @@ from collectors.formats import Context, Document
 from collectors.names import Names
 from collectors.records import RunInfo, new_run_id, utc_now
 from collectors.text import visible
+from reporter.connection import first_line
 from reporter.ingest_state import IngestReport, ParsedFile, Stored, told_if_interrupted
 from reporter.location import default_db_path
 from reporter.store import Store, StoreError
@@ -197,7 +198,7 @@ def write_inputs(store: Store, inputs: Inputs, *, strict: bool = False) -> Inges
         report.committed = report.run_id is not None and store.has_run(report.run_id)
         raise
     except duckdb.Error as error:  # every value was checked against what the store takes: not expected
-        raise StoreError(f"{store.path}: the write failed, nothing was stored: {str(error).splitlines()[0]}") from error
+        raise StoreError(f"{store.path}: the write failed, nothing was stored: {first_line(error)}") from error
     return report
 
 

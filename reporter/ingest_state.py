@@ -11,6 +11,7 @@ from pathlib import Path
 
 from collectors.errors import InputError, Interrupted
 from collectors.records import Records
+from reporter.schema import UNFINISHED_RUN
 from reporter.store import Store, StoreError
 
 
@@ -33,7 +34,7 @@ class Stored:
 
     @classmethod
     def of(cls, store: Store) -> Stored:
-        runs = store.execute("SELECT run_id, finished_at IS NULL FROM runs").rows
+        runs = store.execute(f"SELECT run_id, {UNFINISHED_RUN} FROM runs").rows
         return cls(
             dict(store.execute("SELECT source_id, format FROM sources").rows),
             frozenset(run_id for run_id, _ in runs),

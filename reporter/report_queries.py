@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from collectors.vocabulary import CELL, EAGER, OK, PREDICTION_KEY, SERIES, UNSCORED_METHODS, columns
+from reporter.schema import UNFINISHED_RUN
 from reporter.store import Store
 
 HISTORY_POINTS = 120  # per series: longer histories are bucketed (median of each bucket)
@@ -112,8 +113,9 @@ SUBGRAPHS = f"""
 OPERATION_ERRORS = """
     SELECT * FROM operation_errors ORDER BY platform, precision, measured_by, missing_ms DESC, operation_type"""
 
-RUNS = """
-    SELECT r.run_id, r.kind, r.started_at, r.finished_at, r.host, r.platform, r.label, r.git_sha,
+RUNS = f"""
+    SELECT r.run_id, r.kind, r.started_at, r.finished_at, ({UNFINISHED_RUN}) AS unfinished, r.host, r.platform,
+           r.label, r.git_sha,
            coalesce(m.measurements, 0) AS measurements, coalesce(m.failed, 0) AS failed
     FROM runs r LEFT JOIN (
         SELECT run_id, count(*) AS measurements, count(*) FILTER (WHERE status <> $ok) AS failed
